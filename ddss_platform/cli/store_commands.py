@@ -1,0 +1,1 @@
+"""Placeholder removed once `ddss init` lands (stores helper)."""

@@ -1,0 +1,148 @@
+"""Profiles and store URLs, read once from the environment.
+
+Every store is chosen by one URL setting: ``embedded`` (the default, an engine
+under ``DDSS_HOME``) or the production system's URL. Nothing else in the code
+reads these environment variables.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+EMBEDDED = "embedded"
+
+# setting name -> URL schemes accepted besides "embedded"
+_STORE_SCHEMES: dict[str, tuple[str, ...]] = {
+    "DDSS_BUS_URL": ("kafka",),
+    "DDSS_DOCUMENTS_URL": ("mongodb", "mongodb+srv"),
+    "DDSS_TIMESERIES_URL": ("influxdb", "influxdbs"),
+    "DDSS_GRAPH_URL": ("dgraph",),
+    "DDSS_ARCHIVE_URL": ("scylla",),
+}
+
+
+class SettingsError(ValueError):
+    """A setting is malformed; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class StoreURL:
+    """One store's setting: which adapter, and where its server is."""
+
+    setting: str
+    raw: str
+
+    @property
+    def embedded(self) -> bool:
+        return self.raw == EMBEDDED
+
+    @property
+    def scheme(self) -> str:
+        return EMBEDDED if self.embedded else urlsplit(self.raw).scheme
+
+    def parts(self):
+        """The parsed URL (urllib SplitResult); only for production URLs."""
+        return urlsplit(self.raw)
+
+    @property
+    def hosts(self) -> list[tuple[str, int | None]]:
+        """host[:port] pairs of a comma-separated netloc such as ``h1:9092,h2:9092``."""
+        netloc = self.parts().netloc.rsplit("@", 1)[-1]
+        pairs = []
+        for item in netloc.split(","):
+            host, _, port = item.partition(":")
+            pairs.append((host, int(port) if port else None))
+        return pairs
+
+    @property
+    def path(self) -> str:
+        return self.parts().path.lstrip("/")
+
+    @property
+    def user(self) -> str | None:
+        netloc = self.parts().netloc
+        return netloc.rsplit("@", 1)[0] if "@" in netloc else None
+
+
+def parse_store_url(setting: str, raw: str) -> StoreURL:
+    raw = raw.strip()
+    if raw == EMBEDDED:
+        return StoreURL(setting, raw)
+    schemes = _STORE_SCHEMES[setting]
+    parsed = urlsplit(raw)
+    if parsed.scheme not in schemes:
+        raise SettingsError(
+            f"{setting}={raw!r}: expected 'embedded' or a URL starting with "
+            + " or ".join(f"{s}://" for s in schemes)
+        )
+    netloc = parsed.netloc.rsplit("@", 1)[-1]
+    if not netloc:
+        raise SettingsError(f"{setting}={raw!r}: the URL names no host")
+    url = StoreURL(setting, raw)
+    try:
+        for host, _port in url.hosts:
+            if not host:
+                raise ValueError("empty host")
+    except ValueError as exc:
+        raise SettingsError(f"{setting}={raw!r}: bad host or port ({exc})") from exc
+    return url
+
+
+def _spark_master(raw: str) -> str:
+    raw = raw.strip()
+    if raw.startswith("local") or raw.startswith(("spark://", "k8s://", "yarn")):
+        return raw
+    raise SettingsError(f"DDSS_SPARK_MASTER={raw!r}: expected local[*], spark://host:7077, k8s://… or yarn")
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    bus: StoreURL
+    documents: StoreURL
+    timeseries: StoreURL
+    graph: StoreURL
+    archive: StoreURL
+    spark_master: str
+    partitions: int
+    schema_registry_url: str | None
+    api_token: str | None
+
+    @property
+    def profile(self) -> str:
+        stores = (self.bus, self.documents, self.timeseries, self.graph, self.archive)
+        if all(s.embedded for s in stores):
+            return "embedded"
+        if not any(s.embedded for s in stores):
+            return "production"
+        return "mixed"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def url(name: str) -> StoreURL:
+            return parse_store_url(name, env.get(name, EMBEDDED) or EMBEDDED)
+
+        partitions_raw = env.get("DDSS_PARTITIONS", "3")
+        try:
+            partitions = int(partitions_raw)
+            if partitions < 1:
+                raise ValueError
+        except ValueError:
+            raise SettingsError(f"DDSS_PARTITIONS={partitions_raw!r}: expected a whole number ≥ 1") from None
+        return cls(
+            home=Path(env.get("DDSS_HOME") or ".ddss").expanduser().resolve(),
+            bus=url("DDSS_BUS_URL"),
+            documents=url("DDSS_DOCUMENTS_URL"),
+            timeseries=url("DDSS_TIMESERIES_URL"),
+            graph=url("DDSS_GRAPH_URL"),
+            archive=url("DDSS_ARCHIVE_URL"),
+            spark_master=_spark_master(env.get("DDSS_SPARK_MASTER") or "local[*]"),
+            partitions=partitions,
+            schema_registry_url=env.get("DDSS_SCHEMA_REGISTRY_URL") or None,
+            api_token=env.get("DDSS_API_TOKEN") or None,
+        )

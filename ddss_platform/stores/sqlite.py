@@ -1,0 +1,37 @@
+"""SQLite connections for the embedded stores.
+
+Several processes (daemon, run workers, webserver, API) open the same files, so
+every connection uses WAL (readers never block the writer) and a long busy
+timeout (writers queue instead of failing with "database is locked").
+"""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 60_000
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL is durable across application crashes in WAL mode (only an OS crash can lose the last commits).
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class transaction:
+    """``with transaction(conn):`` — BEGIN IMMEDIATE so a writer takes the lock up front
+    (a deferred transaction that upgrades later can fail with SQLITE_BUSY at once)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
