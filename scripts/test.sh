@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the whole test suite in the project's environment; extra arguments go to pytest.
+# Exit status is pytest's, except that "no tests collected" (5) counts as a failure too.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export SPARK_LOCAL_IP=127.0.0.1
+.venv/bin/python -m pytest -ra "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+  echo "test: no tests were collected" >&2
+  exit 1
+fi
+exit "$status"
