@@ -6,6 +6,9 @@ import pytest
 from ddss_platform.settings import Settings
 
 pytest_plugins: list[str] = [
+    "ddss_platform_tests.fixtures.kafka",
+    "ddss_platform_tests.fixtures.mongo",
+    "ddss_platform_tests.fixtures.postgres",
 ]
 
 

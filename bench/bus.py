@@ -1,0 +1,112 @@
+"""Bus throughput: produce and range-read+decode on both adapters, against a bare fastavro decode.
+
+    python bench/bus.py --events 50000
+
+The embedded log runs in a temporary DDSS_HOME; the Kafka adapter runs against a
+noida-db broker this script starts (or --kafka-bootstrap HOST:PORT). The bare
+decode is fastavro's schemaless_reader over the same records' Avro bodies: the
+limit a read path can approach. Read timings are the best of --repeats passes.
+Last line: JSON with the measured rates.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import nullcontext
+from io import BytesIO
+from pathlib import Path
+
+from fastavro import schemaless_reader
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the test fixtures' noida-db launcher
+
+from ddss_platform.events.codec import SINGLE_OBJECT_HEADER_LEN, EventCodec  # noqa: E402
+from ddss_platform.events.schema import CITIZEN_EVENT_SCHEMA  # noqa: E402
+from ddss_platform.events.simulator import simulate_records  # noqa: E402
+from ddss_platform.stores.bus import EventBus  # noqa: E402
+from ddss_platform.stores.bus.embedded import EmbeddedBus  # noqa: E402
+from ddss_platform.stores.bus.kafka import KafkaBus  # noqa: E402
+from ddss_platform_tests.fixtures.kafka import run_noida_kafka  # noqa: E402
+
+TOPIC = f"bench-citizen-events-{uuid.uuid4().hex[:8]}"  # fresh even on a shared --kafka-bootstrap broker
+PRODUCE_BATCH = 10_000
+
+
+def best_rate(count: int, repeats: int, work) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return count / best
+
+
+def bare_decode(bodies: list[bytes]) -> None:
+    for body in bodies:
+        schemaless_reader(BytesIO(body), CITIZEN_EVENT_SCHEMA, None)
+
+
+def measure(bus: EventBus, records: list, partitions: int, codec: EventCodec, repeats: int) -> tuple[float, float]:
+    bus.ensure_topic(TOPIC, partitions)
+    started = time.perf_counter()
+    for first in range(0, len(records), PRODUCE_BATCH):
+        bus.produce(TOPIC, records[first:first + PRODUCE_BATCH])
+    produce_rate = len(records) / (time.perf_counter() - started)
+
+    def read_and_decode() -> None:
+        decoded = 0
+        for partition, end in bus.end_offsets(TOPIC).items():
+            for chunk in bus.iter_range(TOPIC, partition, 0, end):
+                decoded += len(codec.decode_many([r.value for r in chunk]))
+        assert decoded == len(records), (decoded, len(records))
+
+    return produce_rate, best_rate(len(records), repeats, read_and_decode)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50_000, help="records to produce and read (default 50000)")
+    parser.add_argument("--citizens", type=int, default=1_000)
+    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3, help="read passes; the best counts")
+    parser.add_argument("--kafka-bootstrap", help="use this broker instead of starting noida-db")
+    args = parser.parse_args()
+
+    codec = EventCodec()
+    records = list(simulate_records(codec, args.citizens, args.events, seed=1))
+    bodies = [value[SINGLE_OBJECT_HEADER_LEN:] for _, value in records]
+    bare = best_rate(len(bodies), args.repeats, lambda: bare_decode(bodies))
+    print(f"bare fastavro decode: {bare:,.0f} records/s ({args.events} records, "
+          f"{sum(map(len, bodies)) / len(bodies):.0f} bytes avg body)")
+
+    with tempfile.TemporaryDirectory(prefix="ddss-bench-bus-") as tmp:
+        embedded = EmbeddedBus(Path(tmp) / "bus.sqlite")
+        emb_produce, emb_read = measure(embedded, records, args.partitions, codec, args.repeats)
+        embedded.close()
+        print(f"embedded: produce {emb_produce:,.0f}/s, range read + decode {emb_read:,.0f}/s "
+              f"({emb_read / bare:.2f} of bare decode)")
+
+        broker = nullcontext(args.kafka_bootstrap) if args.kafka_bootstrap else run_noida_kafka(Path(tmp) / "noida")
+        with broker as bootstrap:
+            kafka = KafkaBus(bootstrap)
+            kafka_produce, kafka_read = measure(kafka, records, args.partitions, codec, args.repeats)
+            kafka.close()
+        print(f"kafka ({bootstrap}): produce {kafka_produce:,.0f}/s, range read + decode {kafka_read:,.0f}/s")
+
+    print(json.dumps({
+        "events": args.events,
+        "embedded_produce_per_s": round(emb_produce),
+        "embedded_read_decode_per_s": round(emb_read),
+        "kafka_produce_per_s": round(kafka_produce),
+        "kafka_read_decode_per_s": round(kafka_read),
+        "bare_decode_per_s": round(bare),
+        "embedded_read_ratio": round(emb_read / bare, 3),
+    }))
+
+
+if __name__ == "__main__":
+    main()

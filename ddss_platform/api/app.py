@@ -1,0 +1,43 @@
+"""The reporting service: JSON API over the five store ports, plus the dashboard at ``/``."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from ddss_platform.api.auth import require_token
+from ddss_platform.api.routers import citizens, dashboard, events, health, metrics, reference, regions
+from ddss_platform.api.stores import Stores
+from ddss_platform.settings import Settings
+
+DESCRIPTION = """
+Read-only access to what the DDSS platform keeps: citizens and their scores (documents store),
+recent events and derived metrics (time series), relationships (graph), archived events and the
+Spark aggregates (archive), and the event bus's lag.
+
+When `DDSS_API_TOKEN` is set, every endpoint except `/health` needs `Authorization: Bearer <token>`
+(use **Authorize** on this page). The dashboard at `/` takes the token once as `/?token=…`, keeps it in
+the browser's localStorage and sends it as that header.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.stores = Stores.open(settings)
+        try:
+            yield
+        finally:
+            app.state.stores.close()
+
+    app = FastAPI(title="DDSS reporting API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.api_token = settings.api_token
+
+    app.include_router(health.router)
+    protected = [Depends(require_token)]
+    for module in (citizens, events, reference, regions, metrics):
+        app.include_router(module.router, dependencies=protected)
+    app.include_router(dashboard.router)
+    app.mount("/static", dashboard.static_files(), name="static")
+    return app

@@ -1,0 +1,11 @@
+"""Request dependencies shared by the routers."""
+from __future__ import annotations
+
+from fastapi import Request
+
+from ddss_platform.api.stores import Stores
+
+
+def stores(request: Request) -> Stores:
+    """The ports the app opened at startup."""
+    return request.app.state.stores

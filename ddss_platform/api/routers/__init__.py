@@ -1,0 +1,1 @@
+"""One router per resource; ``ddss_platform.api.app`` mounts them."""

@@ -1,0 +1,150 @@
+"""Store records (documents, edges, archive frames) turned into response models."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from ddss_platform.api.models import CitizenSummary, GraphMetrics, RecentEvent, Relationship, ScoreChange
+from ddss_platform.stores.graph import Edge
+
+RISKY_TIERS = frozenset({"Caution", "HighRisk"})
+DAY_MS = 86_400_000
+# How far back from a citizen's last scoring the recent-events read looks (bounds the archive days read).
+RECENT_WINDOW_MS = 7 * DAY_MS
+
+
+def number(value: Any) -> float | None:
+    """None for missing values (pandas gives NaN/NA for nulls)."""
+    if value is None or value is pd.NA:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def text(value: Any) -> str | None:
+    return None if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def citizen_summary(doc: Mapping[str, Any]) -> CitizenSummary:
+    snapshot = doc.get("scoreSnapshot") or {}
+    profile = doc.get("profile") or {}
+    return CitizenSummary(
+        nationalID=doc["nationalID"],
+        score=snapshot.get("currentScore"),
+        tier=snapshot.get("tier"),
+        region=profile.get("region"),
+        city=profile.get("city"),
+        last_calculated_ms=snapshot.get("lastCalculated"),
+    )
+
+
+def relationship(edge: Edge, related: Mapping[str, Any] | None, now_ms: int) -> Relationship:
+    snapshot = (related or {}).get("scoreSnapshot") or {}
+    return Relationship(
+        nationalID=edge.target,
+        type=str(edge.type),
+        strength=edge.strength,
+        start_ms=edge.start_ms,
+        end_ms=edge.end_ms,
+        active=edge.active_at(now_ms),
+        score=snapshot.get("currentScore"),
+        tier=snapshot.get("tier"),
+    )
+
+
+def graph_metrics(relationships: list[Relationship], colleague_edges: Mapping[str, list[Edge]], now_ms: int) -> GraphMetrics:
+    """The citizen's neighbourhood now, with the definitions of the graph store's bulk aggregate
+    (``stores.graph.analysis.neighbour_aggregates``), for one citizen."""
+    active = [r for r in relationships if r.active]
+    family_scores = [r.score for r in active if r.type == "family" and r.score is not None]
+    colleagues = {r.nationalID for r in active if r.type == "colleague"}
+    links = sum(
+        1
+        for colleague in colleagues
+        for edge in colleague_edges.get(colleague, ())
+        if edge.type == "colleague" and edge.target in colleagues and edge.target != colleague and edge.active_at(now_ms)
+    )
+    k = len(colleagues)
+    return GraphMetrics(
+        family_size=len({r.nationalID for r in active if r.type == "family"}),
+        family_avg_score=sum(family_scores) / len(family_scores) if family_scores else None,
+        colleague_count=k,
+        colleague_density=links / (k * (k - 1)) if k > 1 else 0.0,
+        friend_count=len({r.nationalID for r in active if r.type == "friend"}),
+        high_risk_neighbours=len({r.nationalID for r in active if r.tier in RISKY_TIERS}),
+    )
+
+
+def score_changes(frame: pd.DataFrame) -> list[ScoreChange]:
+    """Archive score-history rows (SCORE_CHANGE_COLUMNS) as models, in the frame's order."""
+    return [
+        ScoreChange(
+            citizen_id=row["citizen_id"],
+            time_ms=int(row["changed_at"]),
+            old_score=row["old_score"],
+            new_score=row["new_score"],
+            change=row["change"],
+            reason=row["reason"],
+            rule_id=row["rule_id"] or None,
+            event_id=row["event_id"] or None,
+            tier=text(row["tier"]),
+        )
+        for row in frame.to_dict("records")
+    ]
+
+
+def history_points(frame: pd.DataFrame) -> list[ScoreChange]:
+    """Time-series score_change_history points as models, oldest first."""
+    return [
+        ScoreChange(
+            citizen_id=row["citizenID"],
+            time_ms=int(row["time_ns"]) // 1_000_000,
+            old_score=row["oldScore"],
+            new_score=row["newScore"],
+            change=row["changeAmount"],
+            reason=row["reasonCategory"],
+            rule_id=text(row["triggeringRuleID"]) or None,
+            event_id=text(row["relatedEventID"]) or None,
+            tier=text(row["tier"]),
+        )
+        for row in frame.to_dict("records")
+    ]
+
+
+def archived_events(frame: pd.DataFrame) -> Iterable[tuple[RecentEvent, dict[str, Any]]]:
+    """Archive rows (EVENTS_ARCHIVE columns) as (event model, the raw row)."""
+    for row in frame.to_dict("records"):
+        event = RecentEvent(
+            event_id=row["event_id"],
+            time_ms=int(row["event_time"]),
+            event_type=row["event_type"],
+            event_subtype=text(row["event_subtype"]),
+            source_system=text(row["source_system"]),
+            region=text(row["region"]),
+            city=text(row["city"]),
+            severity=number(row["severity"]),
+            confidence=number(row["confidence"]),
+            score_impact=number(row["score_impact"]),
+            status=text(row["status"]),
+        )
+        yield event, row
+
+
+def recent_events(archive: Any, citizen_id: str, last_calculated_ms: int | None, limit: int) -> list[RecentEvent]:
+    """The citizen's newest archived events. The read is bounded to the days around the citizen's last
+    scoring, so the embedded archive opens a few day folders instead of the whole dataset."""
+    if last_calculated_ms is None:
+        return []
+    frame = archive.read_events(
+        citizen_id=citizen_id, start_ms=last_calculated_ms - RECENT_WINDOW_MS, end_ms=last_calculated_ms + DAY_MS,
+        limit=limit,
+    )
+    return [event for event, _row in archived_events(frame)]
+
+
+def payload(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    text = text(row.get("payload"))
+    return json.loads(text) if text else None

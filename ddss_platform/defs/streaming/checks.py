@@ -1,0 +1,58 @@
+"""The dead-letter-rate check on citizen_events: fails when too many records of the last runs were dead-lettered.
+
+Each scoring run records ``records`` and ``dead_lettered`` on its events_archive materialization; the
+check sums the last ``dead_letter_window`` of them. Every scoring run evaluates it after writing (so it
+follows the stream without a schedule), and it can be run from the UI as any asset check.
+"""
+
+import dagster as dg
+
+from ddss_platform.defs.streaming.resources import ScoringTuning
+
+CITIZEN_EVENTS_ASSET = "citizen_events"
+CHECK_NAME = "dead_letter_rate"
+ARCHIVE_ASSET = "events_archive"
+
+
+def _recent_counts(instance: dg.DagsterInstance, window: int) -> tuple[int, int, int]:
+    """(runs, records, dead-lettered) over the last ``window`` scoring-run materializations."""
+    found = instance.fetch_materializations(dg.AssetKey(ARCHIVE_ASSET), limit=window)
+    runs = records = dead = 0
+    for record in found.records:
+        metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+        if "records" not in metadata or "dead_lettered" not in metadata:
+            continue  # a materialization from somewhere else (e.g. a backfill), not a scoring run
+        runs += 1
+        records += metadata["records"].value
+        dead += metadata["dead_lettered"].value
+    return runs, records, dead
+
+
+def dead_letter_evaluation(instance: dg.DagsterInstance, tuning: ScoringTuning, latest=None) -> dg.AssetCheckEvaluation:
+    """The check's result now. ``latest`` (a RangeResult) is the run being finished: its materialization
+    is not in storage yet, so it is counted here."""
+    runs, records, dead = _recent_counts(instance, tuning.dead_letter_window - (latest is not None))
+    if latest is not None:
+        runs, records, dead = runs + 1, records + latest.records, dead + latest.dead_lettered
+    rate = dead / records if records else 0.0
+    passed = rate <= tuning.dead_letter_threshold
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(CITIZEN_EVENTS_ASSET),
+        check_name=CHECK_NAME,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{dead} of {records} records ({rate:.2%}) dead-lettered in the last {runs} runs; "
+            f"threshold {tuning.dead_letter_threshold:.0%}"
+        ),
+        metadata={"runs": runs, "records": records, "dead_lettered": dead, "rate": rate,
+                  "threshold": tuning.dead_letter_threshold},
+    )
+
+
+@dg.asset_check(asset=CITIZEN_EVENTS_ASSET, name=CHECK_NAME,
+                description="Fails when the share of dead-lettered records in the last scoring runs passes a threshold.")
+def dead_letter_rate(context: dg.AssetCheckExecutionContext, scoring: ScoringTuning) -> dg.AssetCheckResult:
+    evaluation = dead_letter_evaluation(context.instance, scoring)
+    return dg.AssetCheckResult(passed=evaluation.passed, severity=evaluation.severity,
+                               description=evaluation.description, metadata=evaluation.metadata)

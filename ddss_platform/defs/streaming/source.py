@@ -1,0 +1,34 @@
+"""citizen_events: the topic as an observable source asset (its version = the end offsets)."""
+
+import dagster as dg
+
+from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.processing.ranges import lag
+from ddss_platform.resources import StoresResource
+
+
+def topic_metadata(end_offsets: dict[int, int], committed: dict[int, int]) -> dict:
+    behind = lag(end_offsets, committed)
+    return {
+        "end_offsets": {str(p): o for p, o in end_offsets.items()},
+        "committed": {str(p): o for p, o in committed.items()},
+        "records": sum(end_offsets.values()),
+        "lag": sum(behind.values()),
+    }
+
+
+def data_version(end_offsets: dict[int, int]) -> dg.DataVersion:
+    return dg.DataVersion(",".join(f"{p}:{o}" for p, o in sorted(end_offsets.items())))
+
+
+@dg.observable_source_asset(
+    name="citizen_events",
+    description=f"The {CITIZEN_EVENTS} topic (key = citizenId); observed as its end offsets and the "
+    f"{SCORING_GROUP} group's lag. scoring_sensor records an observation whenever the offsets move.",
+    group_name="streaming",
+)
+def citizen_events(stores: StoresResource) -> dg.ObserveResult:
+    with stores.bus() as bus:
+        ends = bus.end_offsets(CITIZEN_EVENTS)
+        committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
+    return dg.ObserveResult(data_version=data_version(ends), metadata=topic_metadata(ends, committed))

@@ -1,0 +1,27 @@
+"""Range processing shared by the score_events runs and `ddss stream`.
+
+``process_range(ports, OffsetRange(topic, partition, start, end))`` reads exactly that range in
+chunks, dead-letters what it cannot decode or validate, scores the rest in offset order, writes
+every sink idempotently and only then commits the group offset (see ``processor``).
+"""
+from ddss_platform.processing.dead_letters import DeadLetter, read_dead_letters
+from ddss_platform.processing.lease import GroupLease, LeaseHolder, state_lock
+from ddss_platform.processing.ports import Ports, open_ports
+from ddss_platform.processing.processor import (
+    CHUNK_SIZE,
+    CRASH_ENV,
+    CRASH_EXIT_CODE,
+    RangeGapError,
+    SinkWrites,
+    load_scoring,
+    process_range,
+)
+from ddss_platform.processing.ranges import DEFAULT_BATCH_SIZE, OffsetRange, lag, next_range
+from ddss_platform.processing.result import RangeResult
+
+__all__ = [
+    "CHUNK_SIZE", "CRASH_ENV", "CRASH_EXIT_CODE", "DEFAULT_BATCH_SIZE",
+    "DeadLetter", "GroupLease", "LeaseHolder", "OffsetRange", "Ports", "RangeGapError", "RangeResult",
+    "SinkWrites", "lag", "load_scoring", "next_range", "open_ports", "process_range", "read_dead_letters",
+    "state_lock",
+]

@@ -1,0 +1,86 @@
+"""Who consumes the scoring group: the sensor-launched runs, or one `ddss stream` process.
+
+`ddss stream` holds an exclusive lock file under DDSS_HOME for as long as it runs; the operating
+system drops the lock when the process ends, however it ends, so a crashed stream never blocks the
+sensor. The sensor only looks: while the lock is held it launches nothing and says who holds it.
+The lock is per data directory: it coordinates the processes of one machine (the embedded
+profile, or a production profile driven from one host).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from ddss_platform.events.topics import SCORING_GROUP
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    owner: str
+    pid: int
+    host: str
+    since_ms: int
+
+    def describe(self) -> str:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since_ms / 1000))
+        return f"{self.owner} (pid {self.pid} on {self.host}, since {since})"
+
+
+class GroupLease:
+    def __init__(self, home: Path, group: str = SCORING_GROUP):
+        folder = home / "leases"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(folder / f"{group}.lock", is_singleton=False, thread_local=False)
+        self._info = folder / f"{group}.owner.json"
+        self.group = group
+
+    def acquire(self, owner: str, wait_s: float = 0.0) -> bool:
+        """Take the group for ``owner``; False when someone else holds it after ``wait_s`` seconds."""
+        try:
+            self._lock.acquire(timeout=wait_s)
+        except Timeout:
+            return False
+        holder = LeaseHolder(owner, os.getpid(), socket.gethostname(), time.time_ns() // 1_000_000)
+        tmp = self._info.with_suffix(".tmp")
+        tmp.write_text(json.dumps(holder.__dict__))
+        os.replace(tmp, self._info)
+        return True
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._info.unlink(missing_ok=True)
+            self._lock.release(force=True)
+
+    def holder(self) -> LeaseHolder | None:
+        """Who holds the group now (None: nobody, the sensor may launch runs)."""
+        if self._lock.is_locked:
+            return self._read()
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return self._read() or LeaseHolder("another process", -1, "?", 0)
+        self._lock.release(force=True)
+        return None
+
+    def _read(self) -> LeaseHolder | None:
+        try:
+            return LeaseHolder(**json.loads(self._info.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def state_lock(home: Path) -> FileLock:
+    """Held from loading a chunk's state to writing its last sink (``with state_lock(home):``).
+
+    Association effects change citizens of other partitions, and a snapshot is written as the score
+    computed from what was loaded; two partitions' runs interleaving load and write on one citizen
+    would lose an update. Reading and decoding stay outside the lock, so runs still overlap there."""
+    folder = home / "leases"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder / "scoring-state.lock", is_singleton=False, thread_local=False)

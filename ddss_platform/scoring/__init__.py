@@ -1,0 +1,51 @@
+"""The pure scoring core: rules, conditions, cooldowns, tiers, decay and association effects; no I/O.
+
+Load documents with ``load_rules`` / ``load_configuration`` (refusing bad ones with RuleError /
+ConfigurationError), then ``score_batch`` one offset range of one topic-partition at a time.
+"""
+from ddss_platform.scoring.batch import (
+    ASSOCIATION_EFFECT,
+    STATUSES,
+    BatchOutcome,
+    CooldownUpdate,
+    CreatedCitizen,
+    EventOutcome,
+    RelationshipChange,
+    ScoreChange,
+    SnapshotUpdate,
+    active_rules_by_type,
+    citizens_needed,
+    cooldown_keys_needed,
+    score_batch,
+)
+from ddss_platform.scoring.conditions import Condition, ConditionGroup, Logic, Operator
+from ddss_platform.scoring.decay import decay
+from ddss_platform.scoring.loading import load_configuration, load_rule, load_rules
+from ddss_platform.scoring.model import (
+    AssociationEffect,
+    ConfigurationError,
+    Cooldown,
+    DecayPolicy,
+    Multiplier,
+    Rule,
+    RuleError,
+    ScoringConfig,
+    ScoringDocumentError,
+    Tier,
+    ValidityPeriod,
+    round_score,
+)
+from ddss_platform.scoring.reference import reference_scores
+from ddss_platform.scoring.safe_regex import MAX_PATTERN_CHARS, MAX_SUBJECT_CHARS, UnsafePatternError, compile_safe
+from ddss_platform.scoring.state import Application, CitizenState, CooldownState, Edge, SourcedEvent
+
+__all__ = [
+    "ASSOCIATION_EFFECT", "MAX_PATTERN_CHARS", "MAX_SUBJECT_CHARS", "STATUSES",
+    "Application", "AssociationEffect", "BatchOutcome", "CitizenState", "Condition", "ConditionGroup",
+    "ConfigurationError", "Cooldown", "CooldownState", "CooldownUpdate", "CreatedCitizen", "DecayPolicy",
+    "Edge", "EventOutcome", "Logic", "Multiplier", "Operator", "RelationshipChange", "Rule", "RuleError",
+    "ScoreChange", "ScoringConfig", "ScoringDocumentError", "SnapshotUpdate", "SourcedEvent", "Tier",
+    "UnsafePatternError", "ValidityPeriod",
+    "active_rules_by_type", "citizens_needed", "compile_safe", "cooldown_keys_needed", "decay",
+    "load_configuration", "load_rule", "load_rules", "reference_scores", "round_score", "score_batch",
+]

@@ -1,0 +1,275 @@
+"""Daily batch aggregation of the events archive (the Spark job).
+
+For one UTC day it reads the archived events (the Parquet dataset on the embedded profile, ScyllaDB through
+the Spark Cassandra connector in production), joins the citizens' home region and score snapshot from the
+documents store, and writes through the archive port:
+
+* ``credit_score_aggregates_by_region_date`` - per home region: citizens, average/median/min/max score,
+  citizens per tier, and how many citizens' scores went up (improvements) or down (deteriorations) through
+  that day's events (sum of their score impacts);
+* ``events_summary_by_type_location_date`` - per event type and event region: events, total and average
+  score impact, distinct citizens.
+
+It also reports where its input came from: archive rows per bus topic/partition with the first and last
+offset, so each aggregate can be traced back to the records of the topic.
+
+Run it with ``spark-submit ddss_platform/spark/aggregation.py --day 2026-11-20`` (a cluster), or
+``python -m ddss_platform.spark.aggregation --day 2026-11-20`` (master from DDSS_SPARK_MASTER). The last
+line printed is the run summary as JSON; under Dagster Pipes the summary is also sent as a message.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from ddss_platform.settings import Settings
+from ddss_platform.spark.session import spark_session
+from ddss_platform.stores.archive import (
+    AGGREGATE_TABLES,
+    CREDIT_SCORE_AGGREGATES,
+    EVENTS_ARCHIVE,
+    EVENTS_SUMMARY,
+    open_archive,
+)
+from ddss_platform.stores.documents import open_documents
+
+APP_NAME = "ddss-batch-aggregation"
+CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
+CITIZENS_SCHEMA = "national_id string, region string, score double, tier string"
+# tier_<tier in lower case>_count columns of the credit score table, e.g. "HighRisk" -> tier_highrisk_count
+TIER_COUNT = re.compile(r"^tier_(\w+)_count$")
+TIER_COLUMNS = [c for c in AGGREGATE_TABLES[CREDIT_SCORE_AGGREGATES].schema.names if TIER_COUNT.match(c)]
+# A day's net change is a sum of floats: engines adding in different orders differ by ~1e-13 around zero, so a
+# citizen counts as improved or deteriorated only beyond this.
+CHANGE_EPSILON = 1e-9
+
+@dataclass(frozen=True)
+class OffsetRange:
+    """The archive rows of the day that came from one topic partition, and the offsets they span."""
+
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int
+    rows: int
+
+
+@dataclass
+class DayAggregates:
+    credit_scores: pd.DataFrame  # credit_score_aggregates_by_region_date columns but aggregation_date/last_updated
+    events_summary: pd.DataFrame  # events_summary_by_type_location_date likewise
+    offsets: list[OffsetRange]
+    events: int  # distinct events (the archive may hold a replayed event twice)
+
+    @property
+    def archive_rows(self) -> int:
+        return sum(o.rows for o in self.offsets)
+
+
+def aggregate_day(events: DataFrame, citizens: DataFrame) -> DayAggregates:
+    """The two aggregate tables of one day's archive rows (``EVENTS_ARCHIVE`` columns) and the citizens
+    (``CITIZENS_SCHEMA``), with the offset ranges the rows came from.
+
+    One shuffle does the heavy part: rows are hash-partitioned by citizen, so deduplication and the
+    per-citizen sums run without moving data again; one grouping-sets pass then yields both the per-type
+    summary and each citizen's net change, small enough to cache for the two reads."""
+    offsets = (
+        events.groupBy("topic", "partition")
+        .agg(F.min("offset").alias("first_offset"), F.max("offset").alias("last_offset"), F.count(F.lit(1)).alias("rows"))
+        .orderBy("topic", "partition")
+        .collect()
+    )
+    # A replayed event repeats the whole row, so grouping by its citizen, type and region with the event id
+    # removes copies while every aggregation buffer stays fixed-width (hash aggregation; Spark's dropDuplicates
+    # keeps string columns in its buffers and falls back to sorting).
+    per_citizen = (
+        events.select("citizen_id", "event_id", "event_type", "region", "score_impact")
+        .repartition("citizen_id")
+        .groupBy("citizen_id", "event_id", "event_type", "region")
+        .agg(F.max("score_impact").alias("score_impact"))
+        .groupBy("citizen_id", "event_type", "region")
+        .agg(F.count(F.lit(1)).alias("events"), F.sum("score_impact").alias("score_impact"))
+    )
+    levels = (
+        per_citizen.groupingSets([["event_type", "region"], ["citizen_id"]], "event_type", "region", "citizen_id")
+        .agg(
+            F.grouping("citizen_id").alias("is_summary"),
+            F.sum("events").alias("events"),
+            F.sum("score_impact").alias("score_impact"),
+            F.count(F.lit(1)).alias("citizens"),  # per_citizen has one row per citizen, type and region
+        )
+        .cache()
+    )
+    try:
+        summary = (
+            levels.where("is_summary = 1")
+            .select(
+                "event_type",
+                "region",
+                F.col("events").alias("event_count"),
+                F.col("score_impact").alias("total_score_impact"),
+                (F.col("score_impact") / F.col("events")).alias("avg_score_impact"),
+                F.col("citizens").alias("distinct_citizens"),
+            )
+            .orderBy("event_type", "region")
+            .toPandas()
+        )
+        net_change = levels.where("is_summary = 0").select("citizen_id", F.col("score_impact").alias("net_change"))
+        credit = _credit_scores(citizens, net_change).toPandas()
+    finally:
+        levels.unpersist()
+    return DayAggregates(
+        credit_scores=credit,
+        events_summary=summary,
+        offsets=[OffsetRange(r.topic, int(r.partition), int(r.first_offset), int(r.last_offset), int(r.rows)) for r in offsets],
+        events=int(summary["event_count"].sum()),
+    )
+
+
+def _credit_scores(citizens: DataFrame, net_change: DataFrame) -> DataFrame:
+    """Per home region: the citizens' score distribution and tiers, and whose score the day's events moved."""
+    joined = citizens.join(net_change, citizens.national_id == net_change.citizen_id, "left")
+    tier = F.lower(F.col("tier"))
+    return (
+        joined.groupBy(citizens.region)
+        .agg(
+            F.count(F.lit(1)).alias("citizens"),
+            F.avg("score").alias("avg_score"),
+            F.median("score").alias("median_score"),
+            F.min("score").alias("min_score"),
+            F.max("score").alias("max_score"),
+            *[F.count_if(tier == TIER_COUNT.match(c).group(1)).alias(c) for c in TIER_COLUMNS],
+            F.count_if(F.col("net_change") > CHANGE_EPSILON).alias("improvements"),
+            F.count_if(F.col("net_change") < -CHANGE_EPSILON).alias("deteriorations"),
+        )
+        .orderBy("region")
+    )
+
+
+# --- inputs -----------------------------------------------------------------------------------------------
+
+
+def read_archive_day(spark: SparkSession, settings: Settings, day: str) -> DataFrame:
+    """The archive rows of one UTC day: the day's Parquet folder (embedded) or the ScyllaDB table filtered on
+    event_time (the connector pushes the range down)."""
+    if settings.archive.embedded:
+        archive = open_archive(settings)
+        try:
+            folder = archive.archive_path() / f"event_date={day}"
+        finally:
+            archive.close()
+        if not any(folder.glob("*.parquet")):
+            return spark.createDataFrame([], from_arrow_schema(EVENTS_ARCHIVE))
+        return spark.read.parquet(str(folder))
+    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=timezone.utc)
+    table = (
+        spark.read.format(CASSANDRA_FORMAT)
+        .options(keyspace=settings.archive.path, table="events_archive")
+        .load()
+    )
+    return table.where((F.col("event_time") >= start) & (F.col("event_time") < start + timedelta(days=1)))
+
+
+def citizens_frame(spark: SparkSession, settings: Settings) -> DataFrame:
+    """Every citizen's home region and score snapshot, from the documents store (read on the driver: one row
+    per citizen, far smaller than the events)."""
+    documents = open_documents(settings)
+    try:
+        snapshots = documents.all_snapshots()
+    finally:
+        documents.close()
+    rows = pd.DataFrame(
+        {
+            "national_id": snapshots.get("nationalID", pd.Series(dtype=object)).astype(object),
+            "region": snapshots.get("region", pd.Series(dtype=object)).astype(object),
+            "score": snapshots.get("score", pd.Series(dtype=float)).astype(float),
+            "tier": snapshots.get("tier", pd.Series(dtype=object)).astype(object),
+        }
+    )
+    return spark.createDataFrame(rows, CITIZENS_SCHEMA)
+
+
+# --- the job ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DayRun:
+    day: str
+    aggregates: DayAggregates
+    spark_app_id: str
+    spark_master: str
+    spark_version: str
+    duration_s: float
+
+    def summary(self) -> dict:
+        """What the run read and wrote, JSON-ready (the lineage the Dagster asset records)."""
+        return {
+            "day": self.day,
+            "archive_rows": self.aggregates.archive_rows,
+            "distinct_events": self.aggregates.events,
+            "offsets": [asdict(o) for o in self.aggregates.offsets],
+            "outputs": {
+                CREDIT_SCORE_AGGREGATES: _records(self.aggregates.credit_scores),
+                EVENTS_SUMMARY: _records(self.aggregates.events_summary),
+            },
+            "spark_app_id": self.spark_app_id,
+            "spark_master": self.spark_master,
+            "spark_version": self.spark_version,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return json.loads(frame.to_json(orient="records"))
+
+
+def run_day(settings: Settings, day: str, spark: SparkSession | None = None) -> DayRun:
+    """Aggregate one day and replace that day's rows of both tables through the archive port."""
+    date.fromisoformat(day)  # a malformed day fails here, before Spark starts
+    started = time.monotonic()
+    spark = spark or spark_session(settings.spark_master, APP_NAME)
+    aggregates = aggregate_day(read_archive_day(spark, settings, day), citizens_frame(spark, settings))
+    written_at = time.time_ns() // 1_000_000
+    archive = open_archive(settings)
+    try:
+        archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregates.credit_scores.assign(last_updated=written_at), day)
+        archive.write_aggregates(EVENTS_SUMMARY, aggregates.events_summary.assign(last_updated=written_at), day)
+    finally:
+        archive.close()
+    context = spark.sparkContext
+    return DayRun(day, aggregates, context.applicationId, context.master, spark.version, time.monotonic() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--day", required=True, help="UTC day to aggregate, YYYY-MM-DD")
+    args = parser.parse_args(argv)
+    with _dagster_pipes() as pipes:
+        summary = run_day(Settings.from_env(), args.day).summary()
+        if pipes is not None:
+            pipes.report_custom_message(summary)
+    print(json.dumps(summary))
+    return 0
+
+
+def _dagster_pipes():
+    """The Pipes channel back to the Dagster run that launched this driver; nothing when run by hand."""
+    from dagster_pipes import DAGSTER_PIPES_CONTEXT_ENV_VAR, open_dagster_pipes
+
+    return open_dagster_pipes() if DAGSTER_PIPES_CONTEXT_ENV_VAR in os.environ else nullcontext()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""Embedded archive: Parquet datasets (Spark and DuckDB read them natively) and SQLite for the mutable state.
+
+    DDSS_HOME/archive/events_archive/event_date=YYYY-MM-DD/<batch_id>.parquet
+    DDSS_HOME/archive/aggregates/<table>/aggregation_date=YYYY-MM-DD/part.parquet
+    DDSS_HOME/archive/archive_state.sqlite    rule_application_state, citizen_score_history
+
+Files are put in place by atomic rename and named by batch id, so a replayed batch replaces its own files;
+readers also keep one row per event id, in case two batches overlap.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from ddss_platform.stores.archive import (
+    AGGREGATE_TABLES,
+    DAY_MS,
+    EVENTS_ARCHIVE,
+    EVENTS_TTL_MS,
+    SCORE_CHANGE_COLUMNS,
+    CooldownState,
+    ScoreChange,
+    aggregate_spec,
+    aggregate_table,
+    aggregates_frame,
+    day_of,
+    day_start_ms,
+    events_table,
+    guarded_updates,
+    score_changes,
+)
+from ddss_platform.stores.parquet_files import write_atomic
+from ddss_platform.stores.sqlite import connect, transaction
+
+_STATE_TABLES = {
+    "rule_application_state": """
+        CREATE TABLE IF NOT EXISTS rule_application_state (
+            citizen_id TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            applied_times TEXT NOT NULL,   -- JSON list of ms
+            guard_offsets TEXT NOT NULL,   -- JSON object "topic/partition" -> offset
+            PRIMARY KEY (citizen_id, rule_id)
+        ) WITHOUT ROWID""",
+    "citizen_score_history": """
+        CREATE TABLE IF NOT EXISTS citizen_score_history (
+            citizen_id TEXT NOT NULL,
+            changed_at INTEGER NOT NULL,
+            event_id TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            old_score REAL, new_score REAL, change REAL, reason TEXT, tier TEXT,
+            PRIMARY KEY (citizen_id, changed_at, event_id, rule_id)
+        ) WITHOUT ROWID""",
+}
+
+# A file can vanish between listing and reading (TTL enforcement removed it): list again and retry.
+_retry_vanished = retry(
+    retry=retry_if_exception_type(duckdb.IOException), stop=stop_after_attempt(5), wait=wait_fixed(0.05), reraise=True
+)
+
+
+def _partition_value(folder: Path) -> str:
+    return folder.name.partition("=")[2]
+
+
+def _in_range(day: str, start_day: str | None, end_day: str | None) -> bool:
+    return (start_day is None or day >= start_day) and (end_day is None or day <= end_day)
+
+
+class EmbeddedArchive:
+    def __init__(self, root: Path):
+        self.root = root
+        self._events = root / "events_archive"
+        self._aggregates = root / "aggregates"
+        self._db = duckdb.connect()
+        self._conn: sqlite3.Connection | None = None
+
+    def close(self) -> None:
+        self._db.close()
+        if self._conn is not None:
+            self._conn.close()
+
+    def _state(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.ensure_schema()
+        return self._conn
+
+    def ensure_schema(self) -> list[str]:
+        actions = []
+        for folder in [self._events, *(self._aggregates / name for name in AGGREGATE_TABLES)]:
+            if not folder.is_dir():
+                folder.mkdir(parents=True)
+                actions.append(f"created {folder.relative_to(self.root)}/")
+        conn = self._conn or connect(self.root / "archive_state.sqlite")
+        existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for name, ddl in _STATE_TABLES.items():
+            if name not in existing:
+                conn.execute(ddl)
+                actions.append(f"created table {name} in archive_state.sqlite")
+        self._conn = conn
+        return actions
+
+    # --- events archive -------------------------------------------------------------------------------------
+
+    def archive_path(self) -> Path:
+        return self._events
+
+    def write_events(self, rows: pa.Table | Sequence[Mapping], batch_id: str) -> int:
+        table = events_table(rows)
+        days = pc.divide(table["event_time"], DAY_MS)  # whole days since the epoch (integer division)
+        for day in pc.unique(days).to_pylist():
+            part = table.filter(pc.equal(days, day))
+            write_atomic(part, self._events / f"event_date={day_of(day * DAY_MS)}", batch_id)
+        return table.num_rows
+
+    def _event_files(self, start_day: str | None = None, end_day: str | None = None) -> list[str]:
+        if not self._events.is_dir():
+            return []
+        folders = [f for f in self._events.glob("event_date=*") if _in_range(_partition_value(f), start_day, end_day)]
+        return sorted(str(p) for folder in folders for p in folder.glob("*.parquet"))
+
+    @_retry_vanished
+    def read_events(
+        self,
+        day: str | None = None,
+        citizen_id: str | None = None,
+        event_id: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        first = day or (day_of(start_ms) if start_ms is not None else None)
+        last = day or (day_of(end_ms - 1) if end_ms is not None else None)
+        files = self._event_files(first, last)
+        if not files:
+            return EVENTS_ARCHIVE.empty_table().to_pandas()
+        params: dict = {"files": files}
+        where = []
+        for column, value in (("citizen_id", citizen_id), ("event_id", event_id)):
+            if value is not None:
+                params[column] = value
+                where.append(f"{column} = ${column}")
+        if start_ms is not None:
+            params["start_ms"] = int(start_ms)
+            where.append("event_time >= $start_ms")
+        if end_ms is not None:
+            params["end_ms"] = int(end_ms)
+            where.append("event_time < $end_ms")
+        sql = (
+            "SELECT * EXCLUDE (event_date, filename)"
+            " FROM read_parquet($files, hive_partitioning = true, union_by_name = true, filename = true)"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY filename DESC) = 1"
+            " ORDER BY event_time DESC, event_id"
+        )
+        if limit is not None:
+            params["limit"] = int(limit)
+            sql += " LIMIT $limit"
+        table = self._db.sql(sql, params=params).to_arrow_table()
+        return table.select(EVENTS_ARCHIVE.names).cast(EVENTS_ARCHIVE).to_pandas()
+
+    @_retry_vanished
+    def count_by_day(self, start_day: str | None = None, end_day: str | None = None) -> dict[str, int]:
+        files = self._event_files(start_day, end_day)
+        if not files:
+            return {}
+        rows = self._db.sql(
+            "SELECT CAST(event_date AS VARCHAR), count(DISTINCT event_id)"
+            " FROM read_parquet($files, hive_partitioning = true, union_by_name = true)"
+            " GROUP BY ALL ORDER BY 1",
+            params={"files": files},
+        ).fetchall()
+        return dict(rows)
+
+    def enforce_ttl(self, now_ms: int) -> int:
+        """An event lives while event_time > now - TTL (the server counts from the write instead)."""
+        cutoff = now_ms - EVENTS_TTL_MS
+        removed = 0
+        folders = self._events.glob("event_date=*") if self._events.is_dir() else []
+        for folder in folders:
+            start = day_start_ms(_partition_value(folder))
+            if start > cutoff:
+                continue
+            if start + DAY_MS - 1 <= cutoff:
+                removed += sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("*.parquet"))
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            for path in folder.glob("*.parquet"):
+                table = pq.read_table(path)
+                keep = pc.greater(table["event_time"], cutoff)
+                kept = table.filter(keep)
+                removed += table.num_rows - kept.num_rows
+                if kept.num_rows == 0:
+                    path.unlink(missing_ok=True)
+                elif kept.num_rows < table.num_rows:
+                    write_atomic(kept, folder, path.stem)
+        return removed
+
+    # --- cooldown state and score history (SQLite) ----------------------------------------------------------
+
+    def _load_cooldowns(self, conn: sqlite3.Connection, citizen_ids: Iterable[str]) -> dict:
+        rows = conn.execute(
+            "SELECT citizen_id, rule_id, applied_times, guard_offsets FROM rule_application_state"
+            " WHERE citizen_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(set(citizen_ids))),),
+        )
+        return {
+            (cid, rid): CooldownState(cid, rid, tuple(json.loads(times)), json.loads(guards))
+            for cid, rid, times, guards in rows
+        }
+
+    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownState]:
+        return self._load_cooldowns(self._state(), citizen_ids)
+
+    def save_cooldowns(self, rows: Iterable[CooldownState]) -> int:
+        rows = list(rows)
+        with transaction(self._state()) as conn:
+            winners = guarded_updates(self._load_cooldowns(conn, (r.citizen_id for r in rows)), rows)
+            conn.executemany(
+                "INSERT INTO rule_application_state (citizen_id, rule_id, applied_times, guard_offsets)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (citizen_id, rule_id) DO UPDATE SET"
+                " applied_times = excluded.applied_times, guard_offsets = excluded.guard_offsets",
+                [(r.citizen_id, r.rule_id, json.dumps(list(r.applied_times)), json.dumps(dict(r.guard_offsets))) for r in winners],
+            )
+        return len(winners)
+
+    def write_score_history(self, rows: Iterable[ScoreChange | Mapping], batch_id: str) -> int:
+        # batch_id is not needed: the primary key makes a replayed write a no-op.
+        changes = score_changes(rows)
+        with transaction(self._state()) as conn:
+            conn.executemany(
+                f"INSERT OR REPLACE INTO citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(SCORE_CHANGE_COLUMNS))})",
+                [tuple(getattr(c, n) for n in SCORE_CHANGE_COLUMNS) for c in changes],
+            )
+        return len(changes)
+
+    def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
+        rows = self._state().execute(
+            f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM citizen_score_history WHERE citizen_id = ?"
+            " ORDER BY changed_at DESC, event_id, rule_id LIMIT ?",
+            (citizen_id, int(limit)),
+        ).fetchall()
+        return pd.DataFrame(rows, columns=SCORE_CHANGE_COLUMNS)
+
+    # --- aggregates -----------------------------------------------------------------------------------------
+
+    def write_aggregates(self, table_name: str, df: pd.DataFrame | pa.Table, day: str) -> int:
+        _spec, table = aggregate_table(table_name, df)
+        write_atomic(table, self._aggregates / table_name / f"aggregation_date={day}", "part")
+        return table.num_rows
+
+    @_retry_vanished
+    def read_aggregates(
+        self,
+        table_name: str,
+        region: str | None = None,
+        event_type: str | None = None,
+        start_day: str | None = None,
+        end_day: str | None = None,
+    ) -> pd.DataFrame:
+        spec = aggregate_spec(table_name)
+        filters = {k: v for k, v in (("region", region), ("event_type", event_type)) if v is not None}
+        unknown = [k for k in filters if k not in spec.schema.names]
+        if unknown:
+            raise ValueError(f"{table_name} has no column {unknown[0]!r} to filter on")
+        folder = self._aggregates / table_name
+        files = sorted(
+            str(f / "part.parquet")
+            for f in (folder.glob("aggregation_date=*") if folder.is_dir() else [])
+            if _in_range(_partition_value(f), start_day, end_day) and (f / "part.parquet").is_file()
+        )
+        if not files:
+            return aggregates_frame(spec)
+        where = " AND ".join(f"{k} = ${k}" for k in filters)
+        order = ", ".join(["aggregation_date", *spec.key])
+        table = self._db.sql(
+            f"SELECT CAST(aggregation_date AS VARCHAR) AS aggregation_date, * EXCLUDE (aggregation_date)"
+            f" FROM read_parquet($files, hive_partitioning = true, union_by_name = true)"
+            + (f" WHERE {where}" if where else "")
+            + f" ORDER BY {order}",
+            params={"files": files, **filters},
+        ).to_arrow_table()
+        return aggregates_frame(spec, table)

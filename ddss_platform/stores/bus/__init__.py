@@ -1,0 +1,93 @@
+"""The event-bus port: partitioned, append-only topics and consumer-group offsets.
+
+Adapters: ``embedded`` (a SQLite WAL log under ``DDSS_HOME``) and ``kafka://``
+(confluent-kafka against Kafka or Redpanda). Both place a key in the same
+partition (Kafka's murmur2 partitioner), so data moved between them keeps its
+per-citizen order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Mapping, Protocol, Sequence
+
+from ddss_platform.events.codec import EventCodec
+from ddss_platform.settings import Settings
+
+DEFAULT_CHUNK = 10_000
+
+ProduceRecord = tuple[str, bytes] | tuple[str, bytes, int]
+"""(key, value) or (key, value, record timestamp ms); without a timestamp the bus stamps the produce time.
+Kafka applies time retention to record timestamps, so an old timestamp can get a record deleted at once."""
+
+
+@dataclass(slots=True)
+class BusRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    timestamp_ms: int
+
+
+class BusError(RuntimeError):
+    """The bus refused or failed an operation."""
+
+
+class UnknownTopicError(BusError):
+    """The topic was never created (``ensure_topic``)."""
+
+
+class OffsetRangeError(BusError):
+    """A requested offset range is not (or no longer, or not yet) in the log."""
+
+
+class EventBus(Protocol):
+    def ensure_topic(self, topic: str, partitions: int) -> int:
+        """Create the topic with ``partitions`` partitions unless it exists; return its partition count."""
+
+    def produce(self, topic: str, records: Sequence[ProduceRecord]) -> int:
+        """Append the records (partition by murmur2 of the key); return how many were written.
+        Raises when any record could not be written durably."""
+
+    def partitions(self, topic: str) -> list[int]:
+        """The topic's partition numbers (UnknownTopicError when it does not exist)."""
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """partition -> the offset the next record will get."""
+
+    def read_range(self, topic: str, partition: int, start: int, end: int) -> list[BusRecord]:
+        """Exactly the records with start ≤ offset < end, in offset order (OffsetRangeError if not all there)."""
+
+    def iter_range(self, topic: str, partition: int, start: int, end: int,
+                   chunk_size: int = DEFAULT_CHUNK) -> Iterator[list[BusRecord]]:
+        """``read_range`` in chunks of at most ``chunk_size`` records, so a huge range keeps memory flat."""
+
+    def committed(self, group: str, topic: str) -> dict[int, int]:
+        """partition -> the group's committed offset (the next offset to process; 0 when none)."""
+
+    def commit(self, group: str, topic: str, offsets: Mapping[int, int]) -> None:
+        """Set the group's committed offsets for the given partitions."""
+
+    def close(self) -> None: ...
+
+
+def open_bus(settings: Settings) -> EventBus:
+    """The bus adapter named by ``DDSS_BUS_URL``."""
+    if settings.bus.embedded:
+        from ddss_platform.stores.bus.embedded import EmbeddedBus
+
+        return EmbeddedBus(settings.home / "bus.sqlite")
+    from ddss_platform.stores.bus.kafka import KafkaBus
+
+    return KafkaBus.from_url(settings.bus)
+
+
+def open_codec(settings: Settings) -> EventCodec:
+    """The event codec: registry wire format when ``DDSS_SCHEMA_REGISTRY_URL`` is set, else single-object."""
+    if not settings.schema_registry_url:
+        return EventCodec()
+    from ddss_platform.events.topics import CITIZEN_EVENTS
+    from ddss_platform.stores.bus.registry import ConfluentSchemaRegistry
+
+    return EventCodec(ConfluentSchemaRegistry(settings.schema_registry_url, subject=f"{CITIZEN_EVENTS}-value"))

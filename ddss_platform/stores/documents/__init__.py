@@ -1,0 +1,284 @@
+"""Documents port (MongoDB role): citizens, scoring_rule_definitions, system_configuration.
+
+Both adapters enforce the same ``$jsonSchema`` files (``schemas/documents/``) and unique keys; a
+refused document raises ``DocumentValidationError`` naming the field, a second document with a
+taken key raises ``DuplicateKeyError``.
+
+Snapshot updates are guarded by the citizen's ``appliedOffsets[topic/partition]``: an update
+whose offset is not newer than the stored one is skipped, so replaying a range is a no-op.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Sequence
+
+from ddss_platform.schema_validation import DocumentValidationError, document_validator
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ddss_platform.settings import Settings
+
+__all__ = [
+    "COLLECTIONS",
+    "DocumentStore",
+    "DocumentValidationError",
+    "DuplicateKeyError",
+    "NoActiveConfiguration",
+    "SnapshotUpdate",
+    "new_citizen_document",
+    "offset_key",
+    "open_documents",
+]
+
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas" / "documents"
+
+CITIZENS = "citizens"
+RULES = "scoring_rule_definitions"
+CONFIGURATION = "system_configuration"
+# collection -> its unique key field
+COLLECTIONS: dict[str, str] = {CITIZENS: "nationalID", RULES: "ruleID", CONFIGURATION: "configID"}
+ACTIVE = "ACTIVE"
+INACTIVE = "INACTIVE"
+
+# profile fields that all_snapshots() turns into columns (flags become one column each)
+PROFILE_COLUMNS = ("region", "city", "gender", "dateOfBirth", "occupation")
+SNAPSHOT_COLUMNS = ("nationalID", "score", "tier", "lastCalculated", *PROFILE_COLUMNS)
+
+
+def schema_path(collection: str) -> Path:
+    return SCHEMA_DIR / f"{collection}.schema.json"
+
+
+def load_schema(collection: str) -> dict:
+    return json.loads(schema_path(collection).read_text())
+
+
+class DuplicateKeyError(ValueError):
+    """A document's unique key is taken (MongoDB error 11000)."""
+
+    def __init__(self, collection: str, key: str, value: Any):
+        super().__init__(f"{collection}: {key}={value!r} already exists")
+        self.collection, self.key, self.value = collection, key, value
+
+
+class NoActiveConfiguration(LookupError):
+    """system_configuration holds no document with status ACTIVE (run `ddss init`)."""
+
+
+def refused(collection: str, doc: Mapping[str, Any], error: DocumentValidationError) -> DocumentValidationError:
+    """The same error, its message also naming the document that broke the schema."""
+    key = COLLECTIONS[collection]
+    return DocumentValidationError(error.field, f"{error.message} (in {collection} {key}={doc.get(key)!r})")
+
+
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9_/%-]+$")
+
+
+def offset_key(topic: str, partition: int) -> str:
+    """The appliedOffsets field name of a topic partition, e.g. "citizen-events/0".
+
+    MongoDB field names may not contain "." or start with "$", and Kafka topic names may contain
+    ".", so those characters are percent-encoded."""
+    key = f"{topic}/{int(partition)}".replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+    if not _SAFE_KEY.match(key):
+        raise ValueError(f"topic {topic!r} gives an unusable offset key {key!r}")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotUpdate:
+    """Set a citizen's score snapshot as of ``offset`` of ``topic_partition`` (see ``offset_key``).
+
+    With ``profile`` set (a new-citizen event) the citizen is created when missing, with these
+    profile/flags/contact details; otherwise an unknown citizen is skipped."""
+
+    national_id: str
+    score: float
+    tier: str
+    calculated_at: int  # epoch ms (scoreSnapshot.lastCalculated)
+    topic_partition: str
+    offset: int
+    profile: Mapping[str, Any] | None = None
+    flags: Mapping[str, bool] | None = None
+    contact_info: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # plain Python numbers whatever the caller computed with (numpy, int scores): what BSON and SQLite store
+        object.__setattr__(self, "score", float(self.score))
+        object.__setattr__(self, "calculated_at", int(self.calculated_at))
+        object.__setattr__(self, "offset", int(self.offset))
+
+
+def new_citizen_document(
+    national_id: str,
+    profile: Mapping[str, Any],
+    flags: Mapping[str, bool] | None,
+    score: float,
+    tier: str,
+    at_ms: int,
+    contact_info: Mapping[str, Any] | None = None,
+    applied_offsets: Mapping[str, int] | None = None,
+) -> dict:
+    """A complete citizens document (version 1) as both adapters store it."""
+    doc: dict[str, Any] = {
+        "nationalID": national_id,
+        "profile": dict(profile),
+        "flags": dict(flags or {}),
+        "scoreSnapshot": {"currentScore": float(score), "tier": tier, "lastCalculated": int(at_ms)},
+        "appliedOffsets": dict(applied_offsets or {}),
+        "metadata": {"version": 1, "createdAt": int(at_ms), "updatedAt": int(at_ms)},
+    }
+    if contact_info:
+        doc["contactInfo"] = dict(contact_info)
+    return doc
+
+
+def created_by(update: SnapshotUpdate, now_ms: int) -> dict:
+    """The citizen document a creating update inserts (the update already applied)."""
+    doc = new_citizen_document(
+        update.national_id,
+        update.profile or {},
+        update.flags,
+        update.score,
+        update.tier,
+        update.calculated_at,
+        update.contact_info,
+        {update.topic_partition: int(update.offset)},
+    )
+    doc["metadata"].update(createdAt=now_ms, updatedAt=now_ms)
+    return doc
+
+
+class SnapshotChecker:
+    """Checks a batch of snapshot updates against the citizens schema without validating each one.
+
+    The fields an update writes (scoreSnapshot.*, appliedOffsets.<key>) are constrained only by
+    type, range and enum keywords, each independent of the others, so a batch is valid when its
+    extreme values and each distinct tier/key are. Should the schema ever use another keyword
+    there, every update is validated one by one instead."""
+
+    _INTERVAL_KEYWORDS = frozenset({"bsonType", "minimum", "maximum", "enum", "description", "title"})
+
+    def __init__(self, citizens_schema: Mapping[str, Any]):
+        props = citizens_schema["properties"]
+        fragment = {"bsonType": "object", "properties": {k: props[k] for k in ("scoreSnapshot", "appliedOffsets")}}
+        self._validate = document_validator(fragment)
+        leaves = [*props["scoreSnapshot"]["properties"].values(), props["appliedOffsets"]["additionalProperties"]]
+        self._by_extremes = all(set(leaf) <= self._INTERVAL_KEYWORDS for leaf in leaves)
+
+    @staticmethod
+    def fragment(score: float, tier: str, calculated_at: int, key: str, offset: int) -> dict:
+        return {
+            "scoreSnapshot": {"currentScore": score, "tier": tier, "lastCalculated": calculated_at},
+            "appliedOffsets": {key: offset},
+        }
+
+    def check(self, updates: Sequence[SnapshotUpdate]) -> None:
+        for u in updates:
+            if not math.isfinite(u.score):
+                self._fail(u, DocumentValidationError("scoreSnapshot.currentScore", f"{u.score!r} is not a finite number"))
+        candidates: Iterable[SnapshotUpdate] = updates
+        if self._by_extremes and updates:
+            picks = [
+                min(updates, key=lambda u: u.score), max(updates, key=lambda u: u.score),
+                min(updates, key=lambda u: u.calculated_at), max(updates, key=lambda u: u.calculated_at),
+                min(updates, key=lambda u: u.offset), max(updates, key=lambda u: u.offset),
+                *{u.tier: u for u in updates}.values(), *{u.topic_partition: u for u in updates}.values(),
+            ]
+            candidates = {id(u): u for u in picks}.values()
+        for u in candidates:
+            try:
+                self._validate(self.fragment(u.score, u.tier, u.calculated_at, u.topic_partition, u.offset))
+            except DocumentValidationError as error:
+                self._fail(u, error)
+
+    @staticmethod
+    def _fail(update: SnapshotUpdate, error: DocumentValidationError):
+        raise refused(CITIZENS, {"nationalID": update.national_id}, error)
+
+
+def snapshot_rows_frame(rows: Iterable[tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, bool]]]) -> "pd.DataFrame":
+    """all_snapshots() frame from (snapshot-ish record, profile, flags) triples: one column per
+    SNAPSHOT_COLUMNS entry and one boolean column per flag name."""
+    import pandas as pd
+
+    records = []
+    for base, profile, flags in rows:
+        record = {name: base.get(name) for name in SNAPSHOT_COLUMNS[:4]}
+        record.update({name: profile.get(name) for name in PROFILE_COLUMNS})
+        record.update({f"flag_{name}": bool(value) for name, value in flags.items()})
+        records.append(record)
+    frame = pd.DataFrame.from_records(records, columns=None if records else list(SNAPSHOT_COLUMNS))
+    flag_columns = [c for c in frame.columns if c.startswith("flag_")]
+    frame[flag_columns] = frame[flag_columns].fillna(False).astype(bool)
+    return frame
+
+
+class DocumentStore(Protocol):
+    def ensure_schema(self) -> list[str]:
+        """Collections/tables, validators and indexes; returns the actions taken (empty: nothing to do)."""
+
+    # configuration and rules
+    def load_active_configuration(self) -> dict:
+        """The ACTIVE system_configuration document (NoActiveConfiguration when there is none)."""
+
+    def load_active_rules(self, rule_set: str) -> list[dict]:
+        """ACTIVE rules of the rule set, ordered by ruleID."""
+
+    def put_configuration(self, doc: Mapping[str, Any]) -> bool:
+        """Validate and store by configID; an ACTIVE one makes the others INACTIVE. True if anything changed."""
+
+    def upsert_rules(self, docs: Iterable[Mapping[str, Any]]) -> int:
+        """Validate and store by ruleID; returns how many were created or changed."""
+
+    # citizens
+    def create_citizens(self, docs: Iterable[Mapping[str, Any]], skip_existing: bool = True) -> int:
+        """Insert complete citizen documents; existing nationalIDs are skipped (or, with
+        skip_existing=False, raise DuplicateKeyError). Returns how many were created."""
+
+    def get_citizens(self, ids: Iterable[str]) -> dict[str, dict]:
+        """nationalID -> document for the ids that exist, in one query."""
+
+    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate]) -> int:
+        """Apply the guarded updates in order, in one call; returns how many were applied."""
+
+    def find_citizens(
+        self,
+        tier: str | None = None,
+        region: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        after_id: str | None = None,
+        limit: int = 100,
+    ) -> list[dict]:
+        """Citizens ordered by nationalID, the page after ``after_id`` (keyset pagination)."""
+
+    def count_by_tier(self) -> dict[str, int]: ...
+
+    def citizen_count(self) -> int: ...
+
+    def all_snapshots(self) -> "pd.DataFrame":
+        """Columns SNAPSHOT_COLUMNS + flag_<name> for every citizen (Spark and the assets)."""
+
+    def close(self) -> None: ...
+
+
+def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def open_documents(settings: "Settings") -> DocumentStore:
+    """The documents adapter named by DDSS_DOCUMENTS_URL (embedded SQLite or MongoDB)."""
+    if settings.documents.embedded:
+        from ddss_platform.stores.documents.embedded import EmbeddedDocuments
+
+        return EmbeddedDocuments(settings.home / "documents.sqlite")
+    from ddss_platform.stores.documents.mongo import MongoDocuments
+
+    return MongoDocuments.connect(settings.documents)

@@ -1,0 +1,299 @@
+"""Embedded documents: SQLite (WAL), one table per collection holding the JSON document, its
+unique key as the primary key and the fields queries filter on (score, tier, region, status)
+as indexed columns. Documents are checked against the same ``$jsonSchema`` files as MongoDB.
+
+Snapshot updates run as one ``executemany`` in one transaction; the replay guard is in the
+UPDATE's WHERE clause, reading appliedOffsets out of the stored JSON.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from ddss_platform.schema_validation import DocumentValidationError, validator_for
+from ddss_platform.stores.documents import (
+    ACTIVE,
+    CITIZENS,
+    COLLECTIONS,
+    CONFIGURATION,
+    INACTIVE,
+    RULES,
+    DuplicateKeyError,
+    NoActiveConfiguration,
+    SnapshotChecker,
+    SnapshotUpdate,
+    created_by,
+    load_schema,
+    refused,
+    schema_path,
+    snapshot_rows_frame,
+)
+from ddss_platform.stores.sqlite import connect, transaction
+
+_TABLES = {
+    CITIZENS: """CREATE TABLE citizens (
+        national_id TEXT PRIMARY KEY,
+        score REAL NOT NULL,
+        tier TEXT NOT NULL,
+        region TEXT,
+        doc TEXT NOT NULL)""",
+    RULES: """CREATE TABLE scoring_rule_definitions (
+        rule_id TEXT PRIMARY KEY,
+        rule_set TEXT NOT NULL,
+        status TEXT NOT NULL,
+        doc TEXT NOT NULL)""",
+    CONFIGURATION: """CREATE TABLE system_configuration (
+        config_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        doc TEXT NOT NULL)""",
+}
+_INDEXES = {
+    "citizens_by_tier": "CREATE INDEX citizens_by_tier ON citizens(tier, national_id)",
+    "citizens_by_region": "CREATE INDEX citizens_by_region ON citizens(region, national_id)",
+    "citizens_by_score": "CREATE INDEX citizens_by_score ON citizens(score)",
+    "rules_by_set": "CREATE INDEX rules_by_set ON scoring_rule_definitions(rule_set, status)",
+    "configuration_by_status": "CREATE INDEX configuration_by_status ON system_configuration(status, updated_at)",
+}
+
+_GUARDED_UPDATE = """
+UPDATE citizens SET
+    score = :score,
+    tier = :tier,
+    doc = json_set(doc,
+        '$.scoreSnapshot.currentScore', :score,
+        '$.scoreSnapshot.tier', :tier,
+        '$.scoreSnapshot.lastCalculated', :at,
+        :offset_path, :offset,
+        '$.metadata.updatedAt', :now,
+        '$.metadata.version', json_extract(doc, '$.metadata.version') + 1)
+WHERE national_id = :id AND coalesce(json_extract(doc, :offset_path), -1) < :offset
+"""
+
+_CACHE_KIB = 65_536  # page cache per connection: the citizens table of a 100k world stays in memory
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _dumps(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(doc: Mapping[str, Any]) -> dict:
+    """The document as it reads back (tuples become lists, no MongoDB _id)."""
+    plain = json.loads(_dumps({k: v for k, v in doc.items() if k != "_id"}))
+    return plain
+
+
+class EmbeddedDocuments:
+    def __init__(self, path: Path):
+        self.path = path
+        self.conn = connect(path)
+        self.conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        self._validators = {name: validator_for(schema_path(name)) for name in COLLECTIONS}
+        self._snapshots = SnapshotChecker(load_schema(CITIZENS))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def ensure_schema(self) -> list[str]:
+        actions = []
+        with transaction(self.conn):
+            existing = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master")}
+            for name, ddl in _TABLES.items():
+                if name not in existing:
+                    self.conn.execute(ddl)
+                    actions.append(f"documents: created table {name} in {self.path}")
+            for name, ddl in _INDEXES.items():
+                if name not in existing:
+                    self.conn.execute(ddl)
+                    actions.append(f"documents: created index {name}")
+        return actions
+
+    def _validate(self, collection: str, doc: Mapping[str, Any]) -> dict:
+        plain = _plain(doc)
+        try:
+            self._validators[collection](plain)
+        except DocumentValidationError as error:
+            raise refused(collection, plain, error) from None
+        return plain
+
+    # --- configuration and rules ------------------------------------------------------------
+
+    def load_active_configuration(self) -> dict:
+        row = self.conn.execute(
+            "SELECT doc FROM system_configuration WHERE status = ? ORDER BY updated_at DESC, config_id LIMIT 1",
+            (ACTIVE,),
+        ).fetchone()
+        if row is None:
+            raise NoActiveConfiguration("no ACTIVE system_configuration document; run `ddss init`")
+        return json.loads(row[0])
+
+    def load_active_rules(self, rule_set: str) -> list[dict]:
+        rows = self.conn.execute(
+            "SELECT doc FROM scoring_rule_definitions WHERE rule_set = ? AND status = ? ORDER BY rule_id",
+            (rule_set, ACTIVE),
+        )
+        return [json.loads(doc) for (doc,) in rows]
+
+    def put_configuration(self, doc: Mapping[str, Any]) -> bool:
+        plain = self._validate(CONFIGURATION, doc)
+        with transaction(self.conn):
+            stored = self.conn.execute(
+                "SELECT doc FROM system_configuration WHERE config_id = ?", (plain["configID"],)
+            ).fetchone()
+            changed = stored is None or json.loads(stored[0]) != plain
+            if changed:
+                self.conn.execute(
+                    """INSERT INTO system_configuration (config_id, status, updated_at, doc) VALUES (?, ?, ?, ?)
+                       ON CONFLICT DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at,
+                                                 doc = excluded.doc""",
+                    (plain["configID"], plain["status"], plain["metadata"]["updatedAt"], _dumps(plain)),
+                )
+            if plain["status"] == ACTIVE:
+                before = self.conn.total_changes
+                self.conn.execute(
+                    """UPDATE system_configuration SET status = :inactive, doc = json_set(doc, '$.status', :inactive)
+                       WHERE status = :active AND config_id != :id""",
+                    {"inactive": INACTIVE, "active": ACTIVE, "id": plain["configID"]},
+                )
+                changed = changed or self.conn.total_changes > before
+        return changed
+
+    def upsert_rules(self, docs: Iterable[Mapping[str, Any]]) -> int:
+        latest = {d["ruleID"]: d for d in (self._validate(RULES, doc) for doc in docs)}
+        if not latest:
+            return 0
+        with transaction(self.conn):
+            stored = dict(
+                self.conn.execute(
+                    "SELECT rule_id, doc FROM scoring_rule_definitions WHERE rule_id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(list(latest)),),
+                )
+            )
+            changed = [d for rule_id, d in latest.items() if rule_id not in stored or json.loads(stored[rule_id]) != d]
+            self.conn.executemany(
+                """INSERT INTO scoring_rule_definitions (rule_id, rule_set, status, doc) VALUES (?, ?, ?, ?)
+                   ON CONFLICT DO UPDATE SET rule_set = excluded.rule_set, status = excluded.status, doc = excluded.doc""",
+                [(d["ruleID"], d["ruleSet"], d["status"], _dumps(d)) for d in changed],
+            )
+        return len(changed)
+
+    # --- citizens -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _citizen_row(doc: Mapping[str, Any]) -> tuple:
+        snapshot = doc["scoreSnapshot"]
+        return (doc["nationalID"], snapshot["currentScore"], snapshot["tier"], doc["profile"].get("region"), _dumps(doc))
+
+    def create_citizens(self, docs: Iterable[Mapping[str, Any]], skip_existing: bool = True) -> int:
+        rows = sorted(self._citizen_row(self._validate(CITIZENS, doc)) for doc in docs)
+        verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
+        try:
+            with transaction(self.conn):
+                before = self.conn.total_changes
+                self.conn.executemany(f"{verb} INTO citizens (national_id, score, tier, region, doc) VALUES (?, ?, ?, ?, ?)", rows)
+                return self.conn.total_changes - before
+        except sqlite3.IntegrityError:
+            taken = self._first_taken([row[0] for row in rows])
+            raise DuplicateKeyError(CITIZENS, "nationalID", taken) from None
+
+    def _first_taken(self, ids: list[str]) -> str | None:
+        seen: set[str] = set()
+        for national_id in ids:
+            if national_id in seen:
+                return national_id
+            seen.add(national_id)
+        row = self.conn.execute(
+            "SELECT min(national_id) FROM citizens WHERE national_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+        ).fetchone()
+        return row[0]
+
+    def get_citizens(self, ids: Iterable[str]) -> dict[str, dict]:
+        rows = self.conn.execute(
+            "SELECT national_id, doc FROM citizens WHERE national_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(ids)),),
+        )
+        return {national_id: json.loads(doc) for national_id, doc in rows}
+
+    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate]) -> int:
+        if not updates:
+            return 0
+        self._snapshots.check(updates)
+        now = _now_ms()
+        creations = [self._citizen_row(self._validate(CITIZENS, created_by(u, now))) for u in updates if u.profile is not None]
+        # per-citizen order is what matters; sorting by id keeps it (stable) and walks the B-tree in order
+        ordered = sorted(updates, key=lambda u: u.national_id)
+        with transaction(self.conn):
+            before = self.conn.total_changes
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO citizens (national_id, score, tier, region, doc) VALUES (?, ?, ?, ?, ?)", creations
+            )
+            self.conn.executemany(
+                _GUARDED_UPDATE,
+                (
+                    {
+                        "id": u.national_id,
+                        "score": u.score,
+                        "tier": u.tier,
+                        "at": u.calculated_at,
+                        "offset_path": f'$.appliedOffsets."{u.topic_partition}"',
+                        "offset": u.offset,
+                        "now": now,
+                    }
+                    for u in ordered
+                ),
+            )
+            return self.conn.total_changes - before
+
+    def find_citizens(
+        self,
+        tier: str | None = None,
+        region: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        after_id: str | None = None,
+        limit: int = 100,
+    ) -> list[dict]:
+        filters = {
+            "tier = :tier": tier,
+            "region = :region": region,
+            "score >= :min_score": min_score,
+            "score <= :max_score": max_score,
+            "national_id > :after_id": after_id,
+        }
+        where = " AND ".join(clause for clause, value in filters.items() if value is not None) or "1"
+        rows = self.conn.execute(
+            f"SELECT doc FROM citizens WHERE {where} ORDER BY national_id LIMIT :limit",
+            {"tier": tier, "region": region, "min_score": min_score, "max_score": max_score, "after_id": after_id,
+             "limit": int(limit)},
+        )
+        return [json.loads(doc) for (doc,) in rows]
+
+    def count_by_tier(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT tier, count(*) FROM citizens GROUP BY tier ORDER BY tier"))
+
+    def citizen_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM citizens").fetchone()[0]
+
+    def all_snapshots(self) -> pd.DataFrame:
+        rows = self.conn.execute(
+            """SELECT national_id, score, tier, json_extract(doc, '$.scoreSnapshot.lastCalculated'),
+                      json_extract(doc, '$.profile'), json_extract(doc, '$.flags')
+               FROM citizens ORDER BY national_id"""
+        )
+        return snapshot_rows_frame(
+            (
+                {"nationalID": national_id, "score": score, "tier": tier, "lastCalculated": calculated},
+                json.loads(profile),
+                json.loads(flags),
+            )
+            for national_id, score, tier, calculated, profile, flags in rows
+        )

@@ -1,0 +1,320 @@
+"""Production documents adapter: pymongo → MongoDB.
+
+Collections carry the ``$jsonSchema`` validators from ``schemas/documents/`` (installed by
+``ensure_schema``; ``collMod`` when a collection exists with another validator) and the unique
+indexes, so the server itself refuses bad documents (error 121) and taken keys (11000); both are
+translated into this port's ``DocumentValidationError`` / ``DuplicateKeyError``.
+
+Snapshot updates are one ordered ``bulk_write``: each update's replay guard is in its filter, and
+only a creating update (new-citizen event) upserts, through ``$setOnInsert``.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+import pymongo
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError, OperationFailure
+from tenacity import retry, retry_if_exception, stop_after_attempt
+
+from ddss_platform.schema_validation import DocumentValidationError
+from ddss_platform.settings import SettingsError, StoreURL
+from ddss_platform.stores.documents import (
+    ACTIVE,
+    CITIZENS,
+    COLLECTIONS,
+    CONFIGURATION,
+    INACTIVE,
+    PROFILE_COLUMNS,
+    RULES,
+    DuplicateKeyError,
+    NoActiveConfiguration,
+    SnapshotChecker,
+    SnapshotUpdate,
+    created_by,
+    load_schema,
+    refused,
+    snapshot_rows_frame,
+)
+
+DEFAULT_DATABASE = "ddss"
+VALIDATION_FAILED = 121
+DUPLICATE_KEY = 11000
+
+# collection -> index name -> (keys, unique)
+INDEXES: dict[str, dict[str, tuple[list[tuple[str, int]], bool]]] = {
+    CITIZENS: {
+        "nationalID_unique": ([("nationalID", ASCENDING)], True),
+        "tier_nationalID": ([("scoreSnapshot.tier", ASCENDING), ("nationalID", ASCENDING)], False),
+        "region_nationalID": ([("profile.region", ASCENDING), ("nationalID", ASCENDING)], False),
+        "score": ([("scoreSnapshot.currentScore", ASCENDING)], False),
+    },
+    RULES: {
+        "ruleID_unique": ([("ruleID", ASCENDING)], True),
+        "ruleSet_status": ([("ruleSet", ASCENDING), ("status", ASCENDING)], False),
+    },
+    CONFIGURATION: {
+        "configID_unique": ([("configID", ASCENDING)], True),
+        "status_updatedAt": ([("status", ASCENDING), ("metadata.updatedAt", DESCENDING)], False),
+    },
+}
+_NO_ID = {"_id": False}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def failing_field(details: Mapping[str, Any], path: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(dotted field, reason) from the ``errInfo.details`` MongoDB attaches to a 121 error."""
+    if "schemaRulesNotSatisfied" in details:
+        return failing_field(details["schemaRulesNotSatisfied"][0], path)
+    operator = details.get("operatorName", "")
+    if operator == "properties":
+        prop = details["propertiesNotSatisfied"][0]
+        return failing_field(prop["details"][0], (*path, prop["propertyName"]))
+    if operator == "required":
+        return ".".join((*path, details["missingProperties"][0])), "is a required property"
+    if operator == "additionalProperties":
+        if "failingProperty" in details:
+            return failing_field(details["details"][0], (*path, details["failingProperty"]))
+        return ".".join((*path, details["additionalProperties"][0])), "is not an allowed property"
+    if operator == "items" and "itemIndex" in details:
+        return failing_field(details["details"][0], (*path, str(details["itemIndex"])))
+    if details.get("details"):
+        return failing_field(details["details"][0], path)
+    value = details.get("consideredValue", "the value")
+    return ".".join(path), f"{value!r}: {details.get('reason', 'failed')} ({operator} {details.get('specifiedAs')})"
+
+
+def translate(error: Exception, collection: str, docs_by_index: Sequence[Mapping[str, Any]] | None = None) -> Exception:
+    """The port's exception for a validation (121) or duplicate-key (11000) failure."""
+    if isinstance(error, BulkWriteError):
+        write_errors = error.details.get("writeErrors") or [{}]
+        first = write_errors[0]
+        code, info = first.get("code"), first
+        doc = docs_by_index[first["index"]] if docs_by_index is not None and "index" in first else {}
+    elif isinstance(error, OperationFailure):
+        code, info, doc = error.code, error.details or {}, (docs_by_index or [{}])[0]
+    else:
+        return error
+    key = COLLECTIONS[collection]
+    if code == VALIDATION_FAILED:
+        field, reason = failing_field((info.get("errInfo") or {}).get("details") or {})
+        return refused(collection, doc, DocumentValidationError(field, reason))
+    if code == DUPLICATE_KEY:
+        value = (info.get("keyValue") or {}).get(key, doc.get(key))
+        return DuplicateKeyError(collection, key, value)
+    return error
+
+
+def _lost_upsert_race(error: BaseException) -> bool:
+    if not isinstance(error, BulkWriteError):
+        return False
+    first = (error.details.get("writeErrors") or [{}])[0]
+    return first.get("code") == DUPLICATE_KEY and bool(first.get("op", {}).get("upsert"))
+
+
+def _stored(doc: Mapping[str, Any]) -> dict:
+    return {k: v for k, v in doc.items() if k != "_id"}
+
+
+class MongoDocuments:
+    def __init__(self, database: "pymongo.database.Database"):
+        self.db = database
+        # refuse a bad batch before any of it is written, as the embedded adapter does; the server's validator stays the last word
+        self._snapshots = SnapshotChecker(load_schema(CITIZENS))
+
+    @classmethod
+    def connect(cls, url: StoreURL, database: str | None = None) -> "MongoDocuments":
+        """The database named by the URL path (default "ddss") unless ``database`` is given."""
+        client = pymongo.MongoClient(url.raw, serverSelectionTimeoutMS=10_000)
+        try:
+            client.admin.command("ping")
+        except pymongo.errors.PyMongoError as exc:
+            client.close()
+            raise SettingsError(f"{url.setting}={url.raw!r}: cannot reach MongoDB ({exc})") from exc
+        return cls(client[database or url.path or DEFAULT_DATABASE])
+
+    def close(self) -> None:
+        self.db.client.close()
+
+    def ensure_schema(self) -> list[str]:
+        actions = []
+        existing = {c["name"]: c.get("options", {}) for c in self.db.list_collections()}
+        for name in COLLECTIONS:
+            validator = {"$jsonSchema": load_schema(name)}
+            if name not in existing:
+                self.db.create_collection(name, validator=validator, validationLevel="strict", validationAction="error")
+                actions.append(f"documents: created collection {name} with its $jsonSchema validator")
+            elif existing[name].get("validator") != validator:
+                self.db.command("collMod", name, validator=validator, validationLevel="strict", validationAction="error")
+                actions.append(f"documents: updated the $jsonSchema validator of {name} (collMod)")
+            present = set(self.db[name].index_information())
+            for index, (keys, unique) in INDEXES[name].items():
+                if index not in present:
+                    self.db[name].create_index(keys, name=index, unique=unique)
+                    actions.append(f"documents: created {'unique ' if unique else ''}index {name}.{index}")
+        return actions
+
+    # --- configuration and rules ------------------------------------------------------------
+
+    def load_active_configuration(self) -> dict:
+        doc = self.db[CONFIGURATION].find_one(
+            {"status": ACTIVE}, _NO_ID, sort=[("metadata.updatedAt", DESCENDING), ("configID", ASCENDING)]
+        )
+        if doc is None:
+            raise NoActiveConfiguration("no ACTIVE system_configuration document; run `ddss init`")
+        return doc
+
+    def load_active_rules(self, rule_set: str) -> list[dict]:
+        return list(self.db[RULES].find({"ruleSet": rule_set, "status": ACTIVE}, _NO_ID).sort("ruleID", ASCENDING))
+
+    def put_configuration(self, doc: Mapping[str, Any]) -> bool:
+        doc = _stored(doc)
+        collection = self.db[CONFIGURATION]
+        changed = collection.find_one({"configID": doc["configID"]}, _NO_ID) != doc
+        try:
+            if changed:
+                collection.replace_one({"configID": doc["configID"]}, doc, upsert=True)
+            if doc["status"] == ACTIVE:
+                others = collection.update_many(
+                    {"status": ACTIVE, "configID": {"$ne": doc["configID"]}}, {"$set": {"status": INACTIVE}}
+                )
+                changed = changed or others.modified_count > 0
+        except OperationFailure as error:
+            raise translate(error, CONFIGURATION, [doc]) from None
+        return changed
+
+    def upsert_rules(self, docs: Iterable[Mapping[str, Any]]) -> int:
+        latest = {d["ruleID"]: _stored(d) for d in docs}
+        if not latest:
+            return 0
+        stored = {d["ruleID"]: d for d in self.db[RULES].find({"ruleID": {"$in": list(latest)}}, _NO_ID)}
+        changed = [d for rule_id, d in latest.items() if stored.get(rule_id) != d]
+        if changed:
+            try:
+                self._bulk(RULES, [ReplaceOne({"ruleID": d["ruleID"]}, d, upsert=True) for d in changed])
+            except BulkWriteError as error:
+                raise translate(error, RULES, changed) from None
+        return len(changed)
+
+    # --- citizens -----------------------------------------------------------------------------
+
+    def create_citizens(self, docs: Iterable[Mapping[str, Any]], skip_existing: bool = True) -> int:
+        docs = [_stored(d) for d in docs]
+        if not docs:
+            return 0
+        if skip_existing:
+            ops = [UpdateOne({"nationalID": d["nationalID"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
+        else:
+            ops = [InsertOne(dict(d)) for d in docs]  # a copy: insert adds _id to the document it is given
+        try:
+            result = self._bulk(CITIZENS, ops)
+        except BulkWriteError as error:
+            raise translate(error, CITIZENS, docs) from None
+        return result.upserted_count if skip_existing else result.inserted_count
+
+    @retry(retry=retry_if_exception(_lost_upsert_race), stop=stop_after_attempt(3), reraise=True)
+    def _bulk(self, collection: str, ops: list):
+        """One ordered bulk_write. Every operation here is idempotent, so when a concurrent writer
+        inserted the same new key first (11000 on an upsert) running the batch again converges
+        (the returned counts then cover the last attempt only)."""
+        return self.db[collection].bulk_write(ops, ordered=True)
+
+    def get_citizens(self, ids: Iterable[str]) -> dict[str, dict]:
+        found = self.db[CITIZENS].find({"nationalID": {"$in": list(ids)}}, _NO_ID)
+        return {doc["nationalID"]: doc for doc in found}
+
+    @staticmethod
+    def guarded_update(update: SnapshotUpdate, now_ms: int) -> UpdateOne:
+        """The UpdateOne for one snapshot update: the offset guard is in the filter."""
+        offset_field = f"appliedOffsets.{update.topic_partition}"
+        return UpdateOne(
+            {
+                "nationalID": update.national_id,
+                "$or": [{offset_field: {"$lt": update.offset}}, {offset_field: {"$exists": False}}],
+            },
+            {
+                "$set": {
+                    "scoreSnapshot.currentScore": update.score,
+                    "scoreSnapshot.tier": update.tier,
+                    "scoreSnapshot.lastCalculated": update.calculated_at,
+                    offset_field: update.offset,
+                    "metadata.updatedAt": now_ms,
+                },
+                "$inc": {"metadata.version": 1},
+            },
+        )
+
+    @classmethod
+    def snapshot_operations(cls, updates: Sequence[SnapshotUpdate], now_ms: int) -> tuple[list, list[dict]]:
+        """The ordered bulk operations and, per operation, the document it concerns (for error messages)."""
+        ops, concerns = [], []
+        for u in updates:
+            if u.profile is not None:
+                doc = created_by(u, now_ms)
+                ops.append(UpdateOne({"nationalID": u.national_id}, {"$setOnInsert": doc}, upsert=True))
+                concerns.append(doc)
+            ops.append(cls.guarded_update(u, now_ms))
+            concerns.append({"nationalID": u.national_id})
+        return ops, concerns
+
+    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate]) -> int:
+        if not updates:
+            return 0
+        self._snapshots.check(updates)
+        ops, concerns = self.snapshot_operations(updates, _now_ms())
+        try:
+            result = self._bulk(CITIZENS, ops)
+        except BulkWriteError as error:
+            raise translate(error, CITIZENS, concerns) from None
+        return result.upserted_count + result.modified_count
+
+    def find_citizens(
+        self,
+        tier: str | None = None,
+        region: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        after_id: str | None = None,
+        limit: int = 100,
+    ) -> list[dict]:
+        query: dict[str, Any] = {}
+        if tier is not None:
+            query["scoreSnapshot.tier"] = tier
+        if region is not None:
+            query["profile.region"] = region
+        score = {op: v for op, v in (("$gte", min_score), ("$lte", max_score)) if v is not None}
+        if score:
+            query["scoreSnapshot.currentScore"] = score
+        if after_id is not None:
+            query["nationalID"] = {"$gt": after_id}
+        return list(self.db[CITIZENS].find(query, _NO_ID).sort("nationalID", ASCENDING).limit(int(limit)))
+
+    def count_by_tier(self) -> dict[str, int]:
+        groups = self.db[CITIZENS].aggregate([{"$group": {"_id": "$scoreSnapshot.tier", "n": {"$sum": 1}}}])
+        return {g["_id"]: g["n"] for g in sorted(groups, key=lambda g: g["_id"])}
+
+    def citizen_count(self) -> int:
+        return self.db[CITIZENS].count_documents({})
+
+    def all_snapshots(self) -> pd.DataFrame:
+        projection = {"_id": False, "nationalID": True, "scoreSnapshot": True, "flags": True,
+                      **{f"profile.{name}": True for name in PROFILE_COLUMNS}}
+        cursor = self.db[CITIZENS].find({}, projection).sort("nationalID", ASCENDING).batch_size(10_000)
+        return snapshot_rows_frame(
+            (
+                {
+                    "nationalID": d["nationalID"],
+                    "score": d["scoreSnapshot"]["currentScore"],
+                    "tier": d["scoreSnapshot"]["tier"],
+                    "lastCalculated": d["scoreSnapshot"]["lastCalculated"],
+                },
+                d.get("profile", {}),
+                d.get("flags", {}),
+            )
+            for d in cursor
+        )

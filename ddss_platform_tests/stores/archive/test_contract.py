@@ -1,0 +1,194 @@
+"""The archive port's contract: the same assertions on every configured adapter (see adapters.py)."""
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from ddss_platform.stores.archive import (
+    CREDIT_SCORE_AGGREGATES,
+    DAY_MS,
+    EVENTS_ARCHIVE,
+    EVENTS_SUMMARY,
+    EVENTS_TTL_MS,
+    SCORE_CHANGE_COLUMNS,
+    CooldownState,
+    ScoreChange,
+    day_start_ms,
+)
+from ddss_platform.stores.archive.embedded import EmbeddedArchive
+from ddss_platform_tests.stores.archive.adapters import archive  # noqa: F401  (fixture)
+
+DAY1 = day_start_ms("2024-05-01")
+
+
+def row(i: int, day: int = 0, citizen: str | None = None, **changes) -> dict:
+    return {
+        "event_id": f"e{i}", "citizen_id": citizen or f"c{i % 3}", "event_time": DAY1 + day * DAY_MS + i * 1000,
+        "event_type": "financial", "event_subtype": "payment_completed", "source_system": "bank",
+        "region": "north", "city": "Oslo", "severity": 0.5, "confidence": 0.9, "payload": '{"amount": 12.5}',
+        "score_impact": float(i), "status": "scored", "topic": "citizen-events", "partition": 1, "offset": 100 + i,
+    } | changes
+
+
+def aggregate_rows(regions: list[str], citizens: int = 3) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "region": r, "citizens": citizens, "avg_score": 500.5, "median_score": 501.0, "min_score": 400.0,
+                "max_score": 600.0, "tier_exemplary_count": 1, "tier_standard_count": 1, "tier_caution_count": 1,
+                "tier_highrisk_count": 0, "improvements": 2, "deteriorations": 1, "last_updated": DAY1 + 5,
+            }
+            for r in regions
+        ]
+    )
+
+
+def test_ensure_schema_twice_reports_nothing_to_do(archive):
+    assert archive.ensure_schema() == []
+
+
+def test_events_round_trip_newest_first_with_every_column(archive):
+    rows = [row(i, day=i % 2) for i in range(6)]
+    assert archive.write_events(rows, "citizen-events-1-100-106") == 6
+    df = archive.read_events()
+    assert list(df.columns) == EVENTS_ARCHIVE.names
+    assert df["event_id"].tolist() == ["e5", "e3", "e1", "e4", "e2", "e0"]  # event_time DESC
+    first = df.iloc[0].to_dict()
+    assert first == row(5, day=1)
+    assert str(df["partition"].dtype) == "int32" and str(df["offset"].dtype) == "int64"
+
+
+def test_filters_by_day_citizen_event_time_range_and_limit(archive):
+    archive.write_events([row(i, day=i % 2) for i in range(9)], "b")
+    assert set(archive.read_events(day="2024-05-02")["event_id"]) == {"e1", "e3", "e5", "e7"}
+    assert archive.read_events(citizen_id="c1")["event_id"].tolist() == ["e7", "e1", "e4"]
+    assert archive.read_events(citizen_id="c1", limit=2)["event_id"].tolist() == ["e7", "e1"]
+    assert archive.read_events(event_id="e4")["citizen_id"].tolist() == ["c1"]
+    assert archive.read_events(citizen_id="c2", event_id="e8")["offset"].tolist() == [108]
+    window = archive.read_events(start_ms=DAY1 + 2000, end_ms=DAY1 + 6000)
+    assert window["event_id"].tolist() == ["e4", "e2"]
+    assert archive.read_events(start_ms=DAY1, end_ms=DAY1 + 3 * DAY_MS, limit=3)["event_id"].tolist() == ["e7", "e5", "e3"]
+    assert archive.read_events(citizen_id="nobody").empty
+
+
+def test_writes_are_idempotent_by_event_id(archive):
+    rows = [row(i) for i in range(5)]
+    archive.write_events(rows, "citizen-events-0-0-5")
+    archive.write_events(rows, "citizen-events-0-0-5")  # replayed run
+    archive.write_events(rows[2:], "citizen-events-0-2-7")  # overlapping range
+    assert sorted(archive.read_events()["event_id"]) == ["e0", "e1", "e2", "e3", "e4"]
+    assert archive.count_by_day() == {"2024-05-01": 5}
+
+
+def test_count_by_day_with_bounds(archive):
+    archive.write_events([row(i, day=i % 3) for i in range(7)], "b")
+    assert archive.count_by_day() == {"2024-05-01": 3, "2024-05-02": 2, "2024-05-03": 2}
+    assert archive.count_by_day("2024-05-02", "2024-05-02") == {"2024-05-02": 2}
+
+
+def test_arrow_table_input(archive):
+    table = pa.Table.from_pylist([row(i) for i in range(3)])
+    assert archive.write_events(table, "arrow") == 3
+    assert archive.read_events(event_id="e2")["score_impact"].tolist() == [2.0]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"citizen_id": None}, "lack a value for ['citizen_id']"),
+        ({"status": "maybe"}, "status must be one of"),
+    ],
+)
+def test_bad_rows_are_refused_naming_the_problem(archive, bad, message):
+    with pytest.raises(ValueError) as err:
+        archive.write_events([row(0) | bad], "bad")
+    assert message in str(err.value)
+    assert archive.read_events().empty
+
+
+def test_cooldowns_round_trip_in_one_call_with_the_offset_guard(archive):
+    rows = [
+        CooldownState("c1", "R1", (1000, 2000), {"citizen-events/0": 10}),
+        CooldownState("c1", "R2", (1500,), {"citizen-events/0": 11}),
+        CooldownState("c2", "R1", (), {"citizen-events/1": 3}),
+    ]
+    assert archive.save_cooldowns(rows) == 3
+    loaded = archive.load_cooldowns(["c1", "c2", "c3"])
+    assert loaded == {(r.citizen_id, r.rule_id): r for r in rows}
+    # a replay (offset not newer) changes nothing; a newer offset of another partition adds to the guard
+    assert archive.save_cooldowns([CooldownState("c1", "R1", (9,), {"citizen-events/0": 10})]) == 0
+    assert archive.save_cooldowns([CooldownState("c1", "R1", (2000, 3000), {"citizen-events/2": 1})]) == 1
+    assert archive.load_cooldowns(["c1"])[("c1", "R1")] == CooldownState(
+        "c1", "R1", (2000, 3000), {"citizen-events/0": 10, "citizen-events/2": 1}
+    )
+    assert archive.load_cooldowns([]) == {}
+
+
+def test_score_history_is_keyed_and_newest_first(archive):
+    changes = [ScoreChange("c1", DAY1 + i, f"e{i}", "R1", 500.0 + i, 501.0 + i, 1.0, "EVENT_IMPACT", "Standard") for i in range(4)]
+    decay = {"citizen_id": "c1", "changed_at": DAY1 + 10, "event_id": "", "rule_id": "", "old_score": 504.0,
+             "new_score": 503.0, "change": -1.0, "reason": "DECAY_ADJUSTMENT", "tier": "Standard"}
+    assert archive.write_score_history(changes + [decay], "h") == 5
+    archive.write_score_history(changes, "h")  # replay
+    df = archive.read_score_history("c1", limit=3)
+    assert list(df.columns) == SCORE_CHANGE_COLUMNS
+    assert df["changed_at"].tolist() == [DAY1 + 10, DAY1 + 3, DAY1 + 2]
+    assert df.iloc[0]["reason"] == "DECAY_ADJUSTMENT" and df.iloc[0]["rule_id"] == ""
+    assert len(archive.read_score_history("c1")) == 5 and archive.read_score_history("c2").empty
+
+
+def test_aggregates_replace_a_day_and_filter(archive):
+    archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregate_rows(["north", "south"]), "2024-05-01")
+    archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregate_rows(["north"], citizens=9), "2024-05-02")
+    archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregate_rows(["north"], citizens=4), "2024-05-01")  # rerun
+    df = archive.read_aggregates(CREDIT_SCORE_AGGREGATES)
+    assert list(zip(df["aggregation_date"], df["region"], df["citizens"])) == [("2024-05-01", "north", 4), ("2024-05-02", "north", 9)]
+    assert df.iloc[0]["avg_score"] == 500.5 and df.iloc[0]["last_updated"] == DAY1 + 5
+    assert archive.read_aggregates(CREDIT_SCORE_AGGREGATES, region="north", start_day="2024-05-02")["citizens"].tolist() == [9]
+    assert archive.read_aggregates(CREDIT_SCORE_AGGREGATES, end_day="2024-05-01")["citizens"].tolist() == [4]
+    assert archive.read_aggregates(CREDIT_SCORE_AGGREGATES, region="west").empty
+
+
+def test_events_summary_table(archive):
+    rows = pd.DataFrame(
+        {"event_type": ["financial", "social"], "region": ["north", "north"], "event_count": [5, 2],
+         "total_score_impact": [10.0, 4.0], "avg_score_impact": [2.0, 2.0], "distinct_citizens": [3, 2],
+         "last_updated": [DAY1, DAY1], "aggregation_date": ["2024-05-01"] * 2}
+    )
+    assert archive.write_aggregates(EVENTS_SUMMARY, rows, "2024-05-01") == 2
+    df = archive.read_aggregates(EVENTS_SUMMARY, event_type="social", region="north")
+    assert df[["aggregation_date", "event_count", "distinct_citizens"]].values.tolist() == [["2024-05-01", 2, 2]]
+
+
+def test_aggregate_misuse_is_refused(archive):
+    with pytest.raises(ValueError, match="unknown aggregate table"):
+        archive.read_aggregates("nope")
+    with pytest.raises(ValueError, match="no column 'event_type'"):
+        archive.read_aggregates(CREDIT_SCORE_AGGREGATES, event_type="financial")
+    with pytest.raises(ValueError, match="missing column"):
+        archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregate_rows(["north"]).drop(columns=["citizens"]), "2024-05-01")
+
+
+def test_embedded_archive_is_a_hive_partitioned_parquet_dataset(archive):
+    if not isinstance(archive, EmbeddedArchive):
+        assert archive.archive_path() is None
+        pytest.skip("ScyllaDB is read by Spark through the Cassandra connector, not as files")
+    archive.write_events([row(i, day=i % 2) for i in range(4)], "b")
+    path = archive.archive_path()
+    counts = duckdb.sql(
+        f"SELECT CAST(event_date AS VARCHAR), count(*) FROM read_parquet('{path}/*/*.parquet', hive_partitioning = true)"
+        " GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert counts == [("2024-05-01", 2), ("2024-05-02", 2)]
+
+
+def test_ttl_removes_events_older_than_five_years(archive):
+    if not isinstance(archive, EmbeddedArchive):
+        pytest.skip("ScyllaDB expires rows by the table's default_time_to_live")
+    archive.write_events([row(i, day=i % 2) for i in range(6)], "b")
+    now = DAY1 + EVENTS_TTL_MS + DAY_MS + 2500  # day 1 and e1 (day 2, +1 s) are past the TTL
+    assert archive.enforce_ttl(now) == 4
+    assert sorted(archive.read_events()["event_id"]) == ["e3", "e5"]
+    assert archive.enforce_ttl(now) == 0

@@ -1,0 +1,147 @@
+"""The time-series port's contract: the same assertions on every configured adapter (see adapters.py)."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pandas as pd
+import pytest
+
+from ddss_platform.stores.timeseries import (
+    BUCKET_RETENTION_S,
+    CITIZEN_EVENT,
+    DERIVED_METRICS,
+    RAW_EVENTS,
+    SCORE_CHANGE_HISTORY,
+    Point,
+    event_time_ns,
+)
+from ddss_platform.stores.timeseries.embedded import EmbeddedTimeSeries
+from ddss_platform_tests.stores.timeseries.adapters import timeseries  # noqa: F401  (fixture)
+
+HOUR_NS = 3_600 * 10**9
+SECOND_NS = 10**9
+
+
+@pytest.fixture
+def base_ns() -> int:
+    """An hour start two days ago: inside every bucket's retention, so a server accepts the points."""
+    return (time.time_ns() - 48 * HOUR_NS) // HOUR_NS * HOUR_NS
+
+
+@pytest.fixture
+def citizen() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def event(citizen: str, t_ns: int, event_id: str, impact: float = 1.0, **tags: str) -> Point:
+    return Point(
+        CITIZEN_EVENT,
+        {"citizenID": citizen, "eventType": "financial", "eventSubtype": "payment_completed", "region": "north", **tags},
+        {"eventID": event_id, "severity": 0.5, "confidence": 1, "score_impact": impact, "payload_full_json": '{"a": "b c"}'},
+        t_ns,
+    )
+
+
+def test_ensure_schema_twice_reports_nothing_to_do(timeseries):
+    assert timeseries.ensure_schema() == []
+
+
+def test_write_then_query_returns_points_in_range_oldest_first(timeseries, base_ns, citizen):
+    points = [event(citizen, base_ns + i * SECOND_NS, f"e{i}", impact=i) for i in range(5)]
+    assert timeseries.write(RAW_EVENTS, points, "batch-a") == 5
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns + SECOND_NS, base_ns + 4 * SECOND_NS, {"citizenID": citizen})
+    assert df["eventID"].tolist() == ["e1", "e2", "e3"]  # start inclusive, stop exclusive
+    assert df["time_ns"].tolist() == [base_ns + i * SECOND_NS for i in (1, 2, 3)]
+    assert df["score_impact"].tolist() == [1.0, 2.0, 3.0]
+    assert df["confidence"].dtype == "float64" and df["confidence"].tolist() == [1.0] * 3  # int coerced to float
+    assert df["payload_full_json"].tolist() == ['{"a": "b c"}'] * 3
+    assert set(df["region"]) == {"north"} and df["city"].isna().all()
+    assert list(df.columns[:7]) == ["time_ns", "citizenID", "eventType", "eventSubtype", "sourceSystem", "region", "city"]
+
+
+def test_writing_the_same_points_twice_leaves_one_copy(timeseries, base_ns, citizen):
+    points = [event(citizen, base_ns + i * SECOND_NS, f"e{i}") for i in range(3)]
+    timeseries.write(RAW_EVENTS, points, "batch-a")
+    timeseries.write(RAW_EVENTS, points, "batch-a")  # a replayed run
+    timeseries.write(RAW_EVENTS, points, "batch-b")  # an overlapping range
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + HOUR_NS, {"citizenID": citizen})
+    assert df["eventID"].tolist() == ["e0", "e1", "e2"]
+
+
+def test_same_tags_and_time_keep_the_newest_values_other_tags_are_another_point(timeseries, base_ns, citizen):
+    timeseries.write(RAW_EVENTS, [event(citizen, base_ns, "e0", impact=1)], "first")
+    timeseries.write(RAW_EVENTS, [event(citizen, base_ns, "e0", impact=7)], "second")
+    timeseries.write(RAW_EVENTS, [event(citizen, base_ns, "e1", impact=3, city="Oslo")], "third")
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + SECOND_NS, {"citizenID": citizen})
+    assert sorted(zip(df["eventID"], df["score_impact"])) == [("e0", 7.0), ("e1", 3.0)]
+
+
+def test_tag_filter_and_limit(timeseries, base_ns, citizen):
+    other = citizen + "-other"
+    points = [event(c, base_ns + i * SECOND_NS, f"{c}-{i}") for i in range(4) for c in (citizen, other)]
+    timeseries.write(RAW_EVENTS, points, "batch")
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + HOUR_NS, {"citizenID": other}, limit=2)
+    assert df["eventID"].tolist() == [f"{other}-0", f"{other}-1"]
+    quoted = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + HOUR_NS, {"citizenID": '" or true or "'})
+    assert quoted.empty  # a value is data, never query text
+
+
+def test_event_time_ns_separates_events_of_the_same_millisecond(timeseries, base_ns, citizen):
+    ms = base_ns // 1_000_000
+    points = [event(citizen, event_time_ns(ms, f"evt-{i}"), f"evt-{i}") for i in range(20)]
+    timeseries.write(RAW_EVENTS, points, "same-ms")
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, ms * 1_000_000, (ms + 1) * 1_000_000, {"citizenID": citizen})
+    assert sorted(df["eventID"]) == sorted(f"evt-{i}" for i in range(20))
+    assert event_time_ns(ms, "evt-3") == event_time_ns(ms, "evt-3")
+
+
+def test_int_fields_and_other_measurements(timeseries, base_ns, citizen):
+    change = Point(
+        SCORE_CHANGE_HISTORY,
+        {"citizenID": citizen, "reasonCategory": "EVENT_IMPACT", "triggeringRuleID": "R-1"},
+        {"oldScore": 500, "newScore": 512.5, "changeAmount": 12.5, "relatedEventID": "e1", "tier": "Standard"},
+        base_ns,
+    )
+    timeseries.write(DERIVED_METRICS, [change], "changes")
+    df = timeseries.query(DERIVED_METRICS, SCORE_CHANGE_HISTORY, base_ns, base_ns + 1, {"citizenID": citizen})
+    row = df.iloc[0]
+    assert (row["oldScore"], row["newScore"], row["tier"], row["triggeringRuleID"]) == (500.0, 512.5, "Standard", "R-1")
+
+
+@pytest.mark.parametrize(
+    "bucket, point, message",
+    [
+        (RAW_EVENTS, Point("nope", {}, {"x": 1}, 1), "unknown measurement 'nope'"),
+        (DERIVED_METRICS, Point(CITIZEN_EVENT, {}, {"eventID": "e"}, 1), "belongs to bucket 'raw_events'"),
+        (RAW_EVENTS, Point(CITIZEN_EVENT, {"citizenId": "c"}, {}, 1), "unknown tag(s) ['citizenId']"),
+        (RAW_EVENTS, Point(CITIZEN_EVENT, {}, {"scoreImpact": 1.0}, 1), "unknown field(s) ['scoreImpact']"),
+    ],
+)
+def test_points_outside_the_schema_are_refused_naming_what_is_wrong(timeseries, bucket, point, message):
+    with pytest.raises(ValueError) as err:
+        timeseries.write(bucket, [point], "bad")
+    assert message in str(err.value)
+
+
+def test_query_on_an_undeclared_tag_is_refused(timeseries, base_ns):
+    with pytest.raises(ValueError, match="unknown tag"):
+        timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 1, {"eventID": "x"})
+
+
+def test_retention_removes_expired_points_only(timeseries, base_ns, citizen):
+    if not isinstance(timeseries, EmbeddedTimeSeries):
+        pytest.skip("InfluxDB expires points by the bucket's retention rule (and refuses points older than it)")
+    raw_ns = BUCKET_RETENTION_S[RAW_EVENTS] * SECOND_NS
+    timeseries.write(RAW_EVENTS, [event(citizen, base_ns + i * SECOND_NS, f"e{i}") for i in range(4)], "mixed")
+    timeseries.write(RAW_EVENTS, [event(citizen, base_ns - HOUR_NS, "old")], "old")
+    now = base_ns + 2 * SECOND_NS + raw_ns  # e0 and e1 (and "old") are past the 30 days
+    assert timeseries.enforce_retention(now) == 3
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, 0, now, {"citizenID": citizen})
+    assert df["eventID"].tolist() == ["e2", "e3"]
+    assert timeseries.enforce_retention(now) == 0
+
+
+def test_query_of_an_empty_range_has_the_declared_columns(timeseries, base_ns):
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns - HOUR_NS, base_ns - HOUR_NS + 1, {"citizenID": "nobody"})
+    assert df.empty and "score_impact" in df.columns and isinstance(df, pd.DataFrame)

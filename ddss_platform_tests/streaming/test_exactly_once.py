@@ -1,0 +1,104 @@
+"""Exactly-once effects: a range processed after crashes between any two sink writes ends like a clean pass."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ddss_platform.events.topics import CITIZEN_EVENTS
+from ddss_platform.processing import CRASH_EXIT_CODE, OffsetRange, SinkWrites, open_ports, process_range
+from ddss_platform_tests.streaming.support import (
+    assert_same_contents,
+    produce,
+    run_range_in_subprocess,
+    seed_stores,
+    settings_for,
+    store_contents,
+)
+
+
+def ranges_in_order(settings, batch: int) -> list[OffsetRange]:
+    """The ranges a sensor would launch over a produced backlog, partition by partition in turn."""
+    with open_ports(settings) as ports:
+        ends = ports.bus.end_offsets(CITIZEN_EVENTS)
+    return [
+        OffsetRange(CITIZEN_EVENTS, p, start, min(end, start + batch))
+        for start in range(0, max(ends.values()), batch)
+        for p, end in sorted(ends.items())
+        if start < end
+    ]
+
+
+def prepared(tmp_path, name: str, citizens: int, events: int):
+    settings = settings_for(tmp_path / name)
+    seed_stores(settings, citizens)
+    produce(settings, citizens, events, seed=3, bad_fraction=0.02)
+    return settings
+
+
+def clean_pass(settings, ranges, chunk: int) -> dict[OffsetRange, int]:
+    """Process every range once; returns how many sink writes (the commit included) each took."""
+    writes = {}
+    with open_ports(settings) as ports:
+        for rng in ranges:
+            counter = SinkWrites()
+            process_range(ports, rng, chunk_size=chunk, writes=counter)
+            writes[rng] = counter.count
+    return writes
+
+
+class Crash(Exception):
+    pass
+
+
+class RaisingWrites(SinkWrites):
+    """Fails (in-process) just before the n-th write, as a run that dies there would."""
+
+    def __call__(self, write, *args):
+        if self.count + 1 == self.crash_at:
+            self.count += 1
+            raise Crash(self.count)
+        return super().__call__(write, *args)
+
+
+def test_a_failure_before_any_single_write_is_repaired_by_the_retry(tmp_path):
+    clean = prepared(tmp_path, "clean", citizens=300, events=3_000)
+    ranges = ranges_in_order(clean, batch=1_000)
+    writes = clean_pass(clean, ranges, chunk=400)
+    expected = store_contents(clean)
+
+    crashy = prepared(tmp_path, "crashy", citizens=300, events=3_000)
+    failures = 0
+    with open_ports(crashy) as ports:
+        for i, rng in enumerate(ranges):
+            crash_at = 1 + i * 7 % writes[rng]  # a different write of each range, commit included
+            with pytest.raises(Crash):
+                process_range(ports, rng, chunk_size=400, writes=RaisingWrites(crash_at))
+            failures += 1
+            process_range(ports, rng, chunk_size=400)
+    assert failures == len(ranges) >= 9
+    assert_same_contents(expected, store_contents(crashy))
+
+
+@pytest.mark.slow
+def test_killed_run_processes_and_retries_end_identical_to_a_clean_pass(tmp_path):
+    """20k events; the run process is killed (exit 137) at ≥ 20 random sink writes and retried."""
+    clean = prepared(tmp_path, "clean", citizens=1_000, events=20_000)
+    ranges = ranges_in_order(clean, batch=2_500)
+    writes = clean_pass(clean, ranges, chunk=1_000)
+    expected = store_contents(clean)
+
+    crashy = prepared(tmp_path, "crashy", citizens=1_000, events=20_000)
+    rnd = random.Random(20)
+    killed = 0
+    for rng in ranges:
+        # every range is killed once at a random write, some a second time during their retry
+        attempts = 2 if rnd.random() < 0.3 else 1
+        for _ in range(attempts):
+            code = run_range_in_subprocess(crashy, rng, crash_at=rnd.randint(1, writes[rng]), chunk_size=1_000)
+            assert code in (0, CRASH_EXIT_CODE)
+            killed += code == CRASH_EXIT_CODE
+        # the sensor relaunches the range until a run succeeds
+        assert run_range_in_subprocess(crashy, rng, chunk_size=1_000) == 0
+    assert killed >= 20
+    assert_same_contents(expected, store_contents(crashy))
