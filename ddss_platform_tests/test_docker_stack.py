@@ -30,9 +30,10 @@ VALIDATE = ROOT / "scripts" / "validate-compose.sh"
 
 PLATFORM_IMAGE = "ddss-platform"
 ONE_SHOT = "ddss-init"
-# Services without a health check, and why: the one-shot exits; nothing waits on the Console (a
-# web UI), and its image's tools for a probe are not documented.
-NO_HEALTHCHECK = {ONE_SHOT, "redpanda-console"}
+# Services without a health check, and why: the one-shot exits; ddss-stream is a consumer that
+# serves nothing; nothing waits on the Console (a web UI), and its image's tools for a probe are not
+# documented.
+NO_HEALTHCHECK = {ONE_SHOT, "ddss-stream", "redpanda-console"}
 STORES = {"redpanda", "mongo", "influxdb", "dgraph-alpha", "scylla"}
 # service -> {dependency: condition}: the start order docker/compose.yaml must keep
 START_ORDER = {
@@ -46,6 +47,7 @@ START_ORDER = {
     "ddss-api": {ONE_SHOT: "service_completed_successfully"},
     "grafana": {"influxdb": "service_healthy"},
     "redpanda-console": {"redpanda": "service_healthy"},
+    "ddss-stream": {ONE_SHOT: "service_completed_successfully"},
 }
 # setting -> the compose service its URL must name
 STORE_SERVICES = {
@@ -72,10 +74,11 @@ def _run_validation(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def stack() -> dict:
-    """docker/compose.yaml as Docker Compose resolves it (anchors merged, variables from .env.example)."""
+    """docker/compose.yaml as Docker Compose resolves it (anchors merged, variables from .env.example,
+    services of every profile)."""
     out = subprocess.run(
         [str(_compose_binary()), "-f", str(DOCKER / "compose.yaml"), "--env-file", str(DOCKER / ".env.example"),
-         "config", "--format", "json"],
+         "--profile", "*", "config", "--format", "json"],
         capture_output=True, text=True, check=True, timeout=60,
     )
     return json.loads(out.stdout)
@@ -335,13 +338,13 @@ def _local(command: list[str], ports: dict[str, int]) -> list[str]:
     for arg in command:
         arg = arg.replace("spark-master", "127.0.0.1").replace("spark-worker", "127.0.0.1")
         for old, new in ports.items():
-            arg = re.sub(rf"(^|:){old}$", rf"\g<1>{new}", arg)
+            arg = re.sub(rf"(^|:){old}(?=$|/)", rf"\g<1>{new}", arg)
         out.append(arg)
     return out
 
 
-def _http_ok(url: str, text: str) -> bool:
-    return subprocess.run([PYTHON, str(DOCKER / "http-ok.py"), url, text], capture_output=True).returncode == 0
+def _http_ok(*args: str) -> bool:
+    return subprocess.run([PYTHON, str(DOCKER / "http-ok.py"), *args], capture_output=True).returncode == 0
 
 
 @pytest.mark.slow
@@ -361,9 +364,10 @@ def test_spark_service_commands_run_a_pyspark_job(services, tmp_path):
             procs.append(subprocess.Popen(cmd, env=env, stdout=open(tmp_path / log, "w"), stderr=subprocess.STDOUT,
                                           start_new_session=True))
             check = services["spark-master" if log == "master.log" else "spark-worker"]["healthcheck"]["test"]
-            url = _local([check[2]], ports)[0].replace("localhost", "127.0.0.1")
+            assert check[:2] == ["CMD", "http-ok"]
+            probe = [_local([check[2]], ports)[0].replace("localhost", "127.0.0.1"), *check[3:]]
             deadline = time.monotonic() + 90
-            while not _http_ok(url, check[3]):
+            while not _http_ok(*probe):
                 assert time.monotonic() < deadline, (tmp_path / log).read_text()[-2000:]
                 time.sleep(1)
         job = (

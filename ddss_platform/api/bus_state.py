@@ -1,9 +1,10 @@
-"""What the bus says about the pipeline: the scoring group's lag, the dead-letter count, and the time of
-the newest event the scoring runs have committed."""
+"""What the bus says about the pipeline: the scoring group's lag, the dead-letter count, and the event time
+of the newest record the scoring runs have committed."""
 from __future__ import annotations
 
 from typing import Any
 
+from ddss_platform.events.codec import EventCodec, EventDecodeError
 from ddss_platform.events.topics import CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
 from ddss_platform.processing.ranges import lag
 from ddss_platform.stores.bus import OffsetRangeError, UnknownTopicError
@@ -27,8 +28,9 @@ def dead_letters(bus: Any) -> int:
         return 0
 
 
-def newest_scored_ms(bus: Any) -> int | None:
-    """The record timestamp (the event time, as the producers set it) of the newest committed record."""
+def newest_scored_ms(bus: Any, codec: EventCodec) -> int | None:
+    """The event time of the newest record the scoring group has committed (the last committed record
+    of each partition, decoded; a partition whose last record was dead-lettered is passed over)."""
     try:
         committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
     except UnknownTopicError:
@@ -37,7 +39,8 @@ def newest_scored_ms(bus: Any) -> int | None:
     for partition, offset in committed.items():
         if offset > 0:
             try:
-                times += [r.timestamp_ms for r in bus.read_range(CITIZEN_EVENTS, partition, offset - 1, offset)]
-            except OffsetRangeError:  # the record is past the topic's retention
+                record = bus.read_range(CITIZEN_EVENTS, partition, offset - 1, offset)[0]
+                times.append(codec.decode(record.value)["timestamp"])
+            except (OffsetRangeError, EventDecodeError):  # past the retention, or a dead letter
                 continue
     return max(times, default=None)

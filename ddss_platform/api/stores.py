@@ -1,9 +1,9 @@
-"""The five store ports, opened once per app (in the lifespan) and shared by every request.
+"""The store ports, opened once per app (in the lifespan) and shared by every request.
 
 Requests run on a thread pool. The production clients (pymongo, influxdb-client, pydgraph, the
 Scylla driver, confluent-kafka) are thread-safe; the embedded adapters hold one SQLite or DuckDB
 connection each, so calls into an embedded port are serialized by a lock (SQLite serializes a
-connection's calls anyway; DuckDB connections must not be used by two threads at once).
+connection's calls anyway; a DuckDB connection must not run two queries at once).
 """
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from ddss_platform.events.codec import EventCodec
+from ddss_platform.processing.ports import open_ports
 from ddss_platform.settings import Settings
+
+PORTS = ("bus", "documents", "timeseries", "graph", "archive")
 
 
 class Serialized:
@@ -41,29 +45,17 @@ class Stores:
     timeseries: Any
     graph: Any
     archive: Any
+    codec: EventCodec
     profile: str  # embedded, production or mixed
     _closer: ExitStack
 
     @classmethod
     def open(cls, settings: Settings) -> "Stores":
-        from ddss_platform.stores.archive import open_archive
-        from ddss_platform.stores.bus import open_bus
-        from ddss_platform.stores.documents import open_documents
-        from ddss_platform.stores.graph import open_graph
-        from ddss_platform.stores.timeseries import open_timeseries
-
-        factories = {
-            "bus": open_bus,
-            "documents": open_documents,
-            "timeseries": open_timeseries,
-            "graph": open_graph,
-            "archive": open_archive,
-        }
-        with ExitStack() as stack:  # a port that fails to open closes the ones opened before it
+        with ExitStack() as stack:  # closes what was opened if anything below fails
+            opened = stack.enter_context(open_ports(settings))
             ports = {}
-            for name, factory in factories.items():
-                port = factory(settings)
-                stack.callback(port.close)
+            for name in PORTS:
+                port = getattr(opened, name)
                 if getattr(settings, name).embedded:
                     if name != "bus":  # the embedded bus creates its tables when opened
                         # local files: create what `ddss init` would (idempotent), so a fresh data
@@ -71,7 +63,7 @@ class Stores:
                         port.ensure_schema()
                     port = Serialized(port)
                 ports[name] = port
-            return cls(**ports, profile=settings.profile, _closer=stack.pop_all())
+            return cls(**ports, codec=opened.codec, profile=settings.profile, _closer=stack.pop_all())
 
     def close(self) -> None:
         self._closer.close()

@@ -28,6 +28,13 @@ def text(value: Any) -> str | None:
     return None if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame's rows as dicts of plain Python values (several times faster than ``to_dict("records")``
+    on the small frames of a request)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, row)) for row in zip(*(frame[c].tolist() for c in columns))]
+
+
 def citizen_summary(doc: Mapping[str, Any]) -> CitizenSummary:
     snapshot = doc.get("scoreSnapshot") or {}
     profile = doc.get("profile") or {}
@@ -92,7 +99,7 @@ def score_changes(frame: pd.DataFrame) -> list[ScoreChange]:
             event_id=row["event_id"] or None,
             tier=text(row["tier"]),
         )
-        for row in frame.to_dict("records")
+        for row in records(frame)
     ]
 
 
@@ -110,13 +117,13 @@ def history_points(frame: pd.DataFrame) -> list[ScoreChange]:
             event_id=text(row["relatedEventID"]) or None,
             tier=text(row["tier"]),
         )
-        for row in frame.to_dict("records")
+        for row in records(frame)
     ]
 
 
 def archived_events(frame: pd.DataFrame) -> Iterable[tuple[RecentEvent, dict[str, Any]]]:
     """Archive rows (EVENTS_ARCHIVE columns) as (event model, the raw row)."""
-    for row in frame.to_dict("records"):
+    for row in records(frame):
         event = RecentEvent(
             event_id=row["event_id"],
             time_ms=int(row["event_time"]),
@@ -146,5 +153,5 @@ def recent_events(archive: Any, citizen_id: str, last_calculated_ms: int | None,
 
 
 def payload(row: Mapping[str, Any]) -> dict[str, Any] | None:
-    text = text(row.get("payload"))
-    return json.loads(text) if text else None
+    raw = text(row.get("payload"))
+    return json.loads(raw) if raw else None

@@ -16,8 +16,11 @@ class DecodedChunk:
     dead_letters: list[DeadLetter] = field(default_factory=list)
 
 
-def decode_chunk(codec: EventCodec, records: list[BusRecord], now_ms: int) -> DecodedChunk:
-    """Every record becomes an event or a dead letter; ``now_ms`` bounds how far in the future a timestamp may be."""
+def decode_chunk(codec: EventCodec, records: list[BusRecord]) -> DecodedChunk:
+    """Every record becomes an event or a dead letter.
+
+    "Now", for the check that an event's timestamp is not in the future, is the time the bus took the
+    record (its record timestamp): a retried range then judges every record exactly as the first attempt."""
     out = DecodedChunk()
     decoded = codec.decode_many([record.value for record in records])
     for record, item in zip(records, decoded):
@@ -25,7 +28,7 @@ def decode_chunk(codec: EventCodec, records: list[BusRecord], now_ms: int) -> De
             out.dead_letters.append(_dead_letter(record, item.reason, item.detail, None))
             continue
         try:
-            validate_event(item, now_ms)
+            validate_event(item, record.timestamp_ms)
         except EventValidationError as exc:
             out.dead_letters.append(_dead_letter(record, "invalid", exc.reason, exc.field))
             continue

@@ -77,7 +77,6 @@ def process_range(
     chunk_size: int = CHUNK_SIZE,
     writes: SinkWrites | None = None,
     log: Callable[[str], None] | None = None,
-    now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
 ) -> RangeResult:
     """Score ``requested`` and commit its end; returns what was done.
 
@@ -102,7 +101,7 @@ def process_range(
     process = psutil.Process()
     lock = state_lock(ports.settings.home)
     for records in bus.iter_range(topic, partition, rng.start, rng.end, chunk_size):
-        decoded = decode_chunk(ports.codec, records, now_ms())
+        decoded = decode_chunk(ports.codec, records)
         first, last = records[0].offset, records[-1].offset + 1
         with lock:
             if result.locked_at_ns is None:

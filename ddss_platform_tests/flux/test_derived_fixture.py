@@ -21,7 +21,6 @@ from ddss_platform.stores.timeseries import (
     Point,
 )
 from ddss_platform.stores.timeseries.embedded import EmbeddedTimeSeries
-from ddss_platform_tests.stores.timeseries.adapters import timeseries  # noqa: F401  (fixture)
 
 MIN = 60 * 10**9
 HOUR = 60 * MIN

@@ -15,8 +15,6 @@ from ddss_platform.api.stores import Stores
 
 router = APIRouter(tags=["citizens"])
 
-RECENT_EVENTS = 20
-HISTORY_ROWS = 100
 
 
 @router.get("/citizens", response_model=CitizenPage, summary="Search citizens, one page at a time")
@@ -50,7 +48,12 @@ def search_citizens(
     summary="One citizen: profile, score, recent events, score history, relationships, graph metrics",
     responses={404: {"description": "No citizen has this national ID."}},
 )
-def get_citizen(national_id: NationalID, ports: Annotated[Stores, Depends(stores)]) -> Citizen:
+def get_citizen(
+    national_id: NationalID,
+    ports: Annotated[Stores, Depends(stores)],
+    events: Annotated[int, Query(ge=0, le=100, description="How many recent events to include (0: none, skips the event read).")] = 20,
+    history: Annotated[int, Query(ge=0, le=1000, description="How many score changes to include, newest first.")] = 100,
+) -> Citizen:
     doc = ports.documents.get_citizens([national_id]).get(national_id)
     if doc is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no citizen with nationalID {national_id!r}")
@@ -68,8 +71,8 @@ def get_citizen(national_id: NationalID, ports: Annotated[Stores, Depends(stores
         score=summary.score,
         tier=summary.tier,
         last_calculated_ms=summary.last_calculated_ms,
-        recent_events=views.recent_events(ports.archive, national_id, summary.last_calculated_ms, RECENT_EVENTS),
-        score_history=views.score_changes(ports.archive.read_score_history(national_id, limit=HISTORY_ROWS)),
+        recent_events=views.recent_events(ports.archive, national_id, summary.last_calculated_ms, events) if events else [],
+        score_history=views.score_changes(ports.archive.read_score_history(national_id, limit=history)) if history else [],
         relationships=relationships,
         graph_metrics=views.graph_metrics(relationships, colleague_edges, now_ms),
     )

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends
 
-from ddss_platform.api import bus_state
+from ddss_platform.api import bus_state, views
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import Histogram, MinuteCount, Overview, SystemMetric, SystemMetrics
 from ddss_platform.api.params import TimeRange, Tier, time_range
@@ -32,7 +32,7 @@ EVENTS_WINDOW = timedelta(hours=1)
 def _system_metrics(frame: pd.DataFrame, measurement: str) -> list[SystemMetric]:
     fields = list(MEASUREMENTS[measurement].fields)
     rows = []
-    for row in frame.to_dict("records"):
+    for row in views.records(frame):
         day = datetime.fromtimestamp(row["time_ns"] / 1e9, UTC).date().isoformat()
         values = {f: None if pd.isna(row[f]) else row[f] for f in fields}
         rows.append(SystemMetric(date=day, region=row.get("region"), values=values))
@@ -68,14 +68,17 @@ def _score_histogram(ports: Stores) -> Histogram:
 def _events_per_minute(ports: Stores) -> list[MinuteCount]:
     """Raw events per minute in the hour up to the newest scored event (event time, not wall time:
     simulated events carry their own clock)."""
-    end_ms = bus_state.newest_scored_ms(ports.bus)
+    end_ms = bus_state.newest_scored_ms(ports.bus, ports.codec)
     if end_ms is None:
         return []
     end_ns = (end_ms + 1) * 1_000_000
     start_ns = end_ns - int(EVENTS_WINDOW.total_seconds() * 1e9)
     times = ports.timeseries.query(RAW_EVENTS, CITIZEN_EVENT, start_ns, end_ns)["time_ns"]
-    minutes = pd.to_datetime(times, unit="ns", utc=True).dt.floor("min").value_counts().sort_index()
-    return [MinuteCount(minute=minute.isoformat(), events=int(count)) for minute, count in minutes.items()]
+    counts = pd.to_datetime(times, unit="ns", utc=True).dt.floor("min").value_counts()
+    minutes = pd.date_range(pd.Timestamp(start_ns, unit="ns", tz="UTC").ceil("min"),
+                            pd.Timestamp(end_ms, unit="ms", tz="UTC").floor("min"), freq="min")
+    counts = counts.reindex(minutes, fill_value=0)  # a quiet minute is a zero, not a gap in the chart
+    return [MinuteCount(minute=minute.isoformat(), events=int(count)) for minute, count in counts.items()]
 
 
 @router.get("/overview", response_model=Overview, summary="The dashboard's system overview in one call")

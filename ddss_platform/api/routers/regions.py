@@ -54,7 +54,7 @@ def region_aggregates(
                 deteriorations=row["deteriorations"],
                 last_updated_ms=row["last_updated"],
             )
-            for row in scores.to_dict("records")
+            for row in views.records(scores)
         ],
         events=[
             EventTypeAggregate(
@@ -65,6 +65,6 @@ def region_aggregates(
                 avg_score_impact=views.number(row["avg_score_impact"]),
                 distinct_citizens=row["distinct_citizens"],
             )
-            for row in events.to_dict("records")
+            for row in views.records(events)
         ],
     )

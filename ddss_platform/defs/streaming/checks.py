@@ -14,11 +14,13 @@ CHECK_NAME = "dead_letter_rate"
 ARCHIVE_ASSET = "events_archive"
 
 
-def _recent_counts(instance: dg.DagsterInstance, window: int) -> tuple[int, int, int]:
+def _recent_counts(instance: dg.DagsterInstance, window: int, skip_run: str | None) -> tuple[int, int, int]:
     """(runs, records, dead-lettered) over the last ``window`` scoring-run materializations."""
-    found = instance.fetch_materializations(dg.AssetKey(ARCHIVE_ASSET), limit=window)
+    found = instance.fetch_materializations(dg.AssetKey(ARCHIVE_ASSET), limit=window + 1)
     runs = records = dead = 0
     for record in found.records:
+        if record.run_id == skip_run or runs == window:
+            continue
         metadata = record.asset_materialization.metadata if record.asset_materialization else {}
         if "records" not in metadata or "dead_lettered" not in metadata:
             continue  # a materialization from somewhere else (e.g. a backfill), not a scoring run
@@ -28,10 +30,11 @@ def _recent_counts(instance: dg.DagsterInstance, window: int) -> tuple[int, int,
     return runs, records, dead
 
 
-def dead_letter_evaluation(instance: dg.DagsterInstance, tuning: ScoringTuning, latest=None) -> dg.AssetCheckEvaluation:
-    """The check's result now. ``latest`` (a RangeResult) is the run being finished: its materialization
-    is not in storage yet, so it is counted here."""
-    runs, records, dead = _recent_counts(instance, tuning.dead_letter_window - (latest is not None))
+def dead_letter_evaluation(instance: dg.DagsterInstance, tuning: ScoringTuning, latest=None,
+                           run_id: str | None = None) -> dg.AssetCheckEvaluation:
+    """The check's result now. ``latest`` (a RangeResult) is the run ``run_id`` being finished, counted
+    from the result whether or not its materialization is in storage yet."""
+    runs, records, dead = _recent_counts(instance, tuning.dead_letter_window - (latest is not None), run_id)
     if latest is not None:
         runs, records, dead = runs + 1, records + latest.records, dead + latest.dead_lettered
     rate = dead / records if records else 0.0

@@ -43,7 +43,7 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
                                     "net_score_change": result.net_score_change}),
         ):
             context.log_event(dg.AssetMaterialization(asset_key=key, metadata={**common, **rows}))
-        context.log_event(dead_letter_evaluation(context.instance, scoring, latest=result))
+        context.log_event(dead_letter_evaluation(context.instance, scoring, latest=result, run_id=context.run_id))
     context.instance.add_run_tags(context.run_id, {
         "ddss/records": str(result.records),
         "ddss/events_per_s": f"{result.events_per_s:.0f}",

@@ -98,7 +98,7 @@ class EmbeddedArchive:
         actions = []
         for folder in [self._events, *(self._aggregates / name for name in AGGREGATE_TABLES)]:
             if not folder.is_dir():
-                folder.mkdir(parents=True)
+                folder.mkdir(parents=True, exist_ok=True)  # another process may be doing the same
                 actions.append(f"created {folder.relative_to(self.root)}/")
         conn = self._conn or connect(self.root / "archive_state.sqlite")
         existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -284,8 +284,8 @@ class EmbeddedArchive:
         where = " AND ".join(f"{k} = ${k}" for k in filters)
         order = ", ".join(["aggregation_date", *spec.key])
         table = self._db.sql(
-            f"SELECT CAST(aggregation_date AS VARCHAR) AS aggregation_date, * EXCLUDE (aggregation_date)"
-            f" FROM read_parquet($files, hive_partitioning = true, union_by_name = true)"
+            "SELECT CAST(aggregation_date AS VARCHAR) AS aggregation_date, * EXCLUDE (aggregation_date)"
+            " FROM read_parquet($files, hive_partitioning = true, union_by_name = true)"
             + (f" WHERE {where}" if where else "")
             + f" ORDER BY {order}",
             params={"files": files, **filters},

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 
 from ddss_platform.schema_validation import DocumentValidationError, document_validator
 
@@ -112,6 +112,8 @@ class SnapshotUpdate:
         object.__setattr__(self, "score", float(self.score))
         object.__setattr__(self, "calculated_at", int(self.calculated_at))
         object.__setattr__(self, "offset", int(self.offset))
+        if not _SAFE_KEY.match(self.topic_partition):
+            raise ValueError(f"topic_partition {self.topic_partition!r} is not an offset_key(topic, partition)")
 
 
 def new_citizen_document(
@@ -202,21 +204,15 @@ class SnapshotChecker:
         raise refused(CITIZENS, {"nationalID": update.national_id}, error)
 
 
-def snapshot_rows_frame(rows: Iterable[tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, bool]]]) -> "pd.DataFrame":
-    """all_snapshots() frame from (snapshot-ish record, profile, flags) triples: one column per
-    SNAPSHOT_COLUMNS entry and one boolean column per flag name."""
+def snapshot_frame(rows: Sequence[tuple], flags: Sequence[Mapping[str, bool]]) -> "pd.DataFrame":
+    """all_snapshots() frame: ``rows`` hold the SNAPSHOT_COLUMNS values per citizen, ``flags`` its
+    flags; each flag becomes a boolean column flag_<name> (False where a citizen lacks it)."""
     import pandas as pd
 
-    records = []
-    for base, profile, flags in rows:
-        record = {name: base.get(name) for name in SNAPSHOT_COLUMNS[:4]}
-        record.update({name: profile.get(name) for name in PROFILE_COLUMNS})
-        record.update({f"flag_{name}": bool(value) for name, value in flags.items()})
-        records.append(record)
-    frame = pd.DataFrame.from_records(records, columns=None if records else list(SNAPSHOT_COLUMNS))
-    flag_columns = [c for c in frame.columns if c.startswith("flag_")]
-    frame[flag_columns] = frame[flag_columns].fillna(False).astype(bool)
-    return frame
+    frame = pd.DataFrame.from_records(rows, columns=list(SNAPSHOT_COLUMNS))
+    flag_frame = pd.DataFrame.from_records(list(flags), index=frame.index) if len(flags) else pd.DataFrame(index=frame.index)
+    flag_frame = flag_frame.astype("boolean").fillna(False).astype(bool).add_prefix("flag_")
+    return pd.concat([frame, flag_frame], axis=1)
 
 
 class DocumentStore(Protocol):
@@ -266,11 +262,6 @@ class DocumentStore(Protocol):
         """Columns SNAPSHOT_COLUMNS + flag_<name> for every citizen (Spark and the assets)."""
 
     def close(self) -> None: ...
-
-
-def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def open_documents(settings: "Settings") -> DocumentStore:

@@ -1,9 +1,15 @@
 """Embedded documents: SQLite (WAL), one table per collection holding the JSON document, its
-unique key as the primary key and the fields queries filter on (score, tier, region, status)
-as indexed columns. Documents are checked against the same ``$jsonSchema`` files as MongoDB.
+unique key as the primary key and the fields queries filter on (region, status) as indexed
+columns. Documents are checked against the same ``$jsonSchema`` files as MongoDB.
+
+A citizen is split over two rows: ``citizens`` holds the document's stable part (profile,
+contact, flags, createdAt) and ``citizen_snapshots`` the part every scored event rewrites
+(scoreSnapshot, appliedOffsets, metadata.version/updatedAt) as narrow indexed columns. A snapshot
+update then rewrites a ~100-byte row instead of the whole document, which keeps the pages a
+scoring run dirties (and the WAL it writes) small. Reads put the document back together in SQL.
 
 Snapshot updates run as one ``executemany`` in one transaction; the replay guard is in the
-UPDATE's WHERE clause, reading appliedOffsets out of the stored JSON.
+UPDATE's WHERE clause, reading the topic-partition's offset out of the stored offsets JSON.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from ddss_platform.stores.documents import (
     COLLECTIONS,
     CONFIGURATION,
     INACTIVE,
+    PROFILE_COLUMNS,
     RULES,
     DuplicateKeyError,
     NoActiveConfiguration,
@@ -31,17 +38,23 @@ from ddss_platform.stores.documents import (
     load_schema,
     refused,
     schema_path,
-    snapshot_rows_frame,
+    snapshot_frame,
 )
 from ddss_platform.stores.sqlite import connect, transaction
 
 _TABLES = {
     CITIZENS: """CREATE TABLE citizens (
         national_id TEXT PRIMARY KEY,
-        score REAL NOT NULL,
-        tier TEXT NOT NULL,
         region TEXT,
         doc TEXT NOT NULL)""",
+    "citizen_snapshots": """CREATE TABLE citizen_snapshots (
+        national_id TEXT PRIMARY KEY REFERENCES citizens(national_id),
+        score REAL NOT NULL,
+        tier TEXT NOT NULL,
+        last_calculated INTEGER NOT NULL,
+        applied_offsets TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL)""",
     RULES: """CREATE TABLE scoring_rule_definitions (
         rule_id TEXT PRIMARY KEY,
         rule_set TEXT NOT NULL,
@@ -54,28 +67,33 @@ _TABLES = {
         doc TEXT NOT NULL)""",
 }
 _INDEXES = {
-    "citizens_by_tier": "CREATE INDEX citizens_by_tier ON citizens(tier, national_id)",
     "citizens_by_region": "CREATE INDEX citizens_by_region ON citizens(region, national_id)",
-    "citizens_by_score": "CREATE INDEX citizens_by_score ON citizens(score)",
+    "snapshots_by_tier": "CREATE INDEX snapshots_by_tier ON citizen_snapshots(tier, national_id)",
     "rules_by_set": "CREATE INDEX rules_by_set ON scoring_rule_definitions(rule_set, status)",
     "configuration_by_status": "CREATE INDEX configuration_by_status ON system_configuration(status, updated_at)",
 }
 
+# the whole citizen document from its two rows (c: citizens, s: citizen_snapshots)
+_CITIZEN_DOC = """json_set(c.doc,
+    '$.scoreSnapshot', json_object('currentScore', s.score, 'tier', s.tier, 'lastCalculated', s.last_calculated),
+    '$.appliedOffsets', json(s.applied_offsets),
+    '$.metadata.version', s.version,
+    '$.metadata.updatedAt', s.updated_at)"""
+_CITIZEN_ROWS = "citizens c JOIN citizen_snapshots s ON s.national_id = c.national_id"
+
+# ?1 national_id, ?2 score, ?3 tier, ?4 lastCalculated, ?5 JSON path of the topic-partition, ?6 offset, ?7 now
 _GUARDED_UPDATE = """
-UPDATE citizens SET
-    score = :score,
-    tier = :tier,
-    doc = json_set(doc,
-        '$.scoreSnapshot.currentScore', :score,
-        '$.scoreSnapshot.tier', :tier,
-        '$.scoreSnapshot.lastCalculated', :at,
-        :offset_path, :offset,
-        '$.metadata.updatedAt', :now,
-        '$.metadata.version', json_extract(doc, '$.metadata.version') + 1)
-WHERE national_id = :id AND coalesce(json_extract(doc, :offset_path), -1) < :offset
+UPDATE citizen_snapshots SET
+    score = ?2,
+    tier = ?3,
+    last_calculated = ?4,
+    applied_offsets = json_set(applied_offsets, ?5, ?6),
+    version = version + 1,
+    updated_at = ?7
+WHERE national_id = ?1 AND coalesce(json_extract(applied_offsets, ?5), -1) < ?6
 """
 
-_CACHE_KIB = 65_536  # page cache per connection: the citizens table of a 100k world stays in memory
+_CACHE_KIB = 65_536  # page cache per connection: a 100k-citizen world's snapshot pages stay in memory
 
 
 def _now_ms() -> int:
@@ -88,8 +106,7 @@ def _dumps(doc: Mapping[str, Any]) -> str:
 
 def _plain(doc: Mapping[str, Any]) -> dict:
     """The document as it reads back (tuples become lists, no MongoDB _id)."""
-    plain = json.loads(_dumps({k: v for k, v in doc.items() if k != "_id"}))
-    return plain
+    return json.loads(_dumps({k: v for k, v in doc.items() if k != "_id"}))
 
 
 class EmbeddedDocuments:
@@ -189,21 +206,38 @@ class EmbeddedDocuments:
     # --- citizens -----------------------------------------------------------------------------
 
     @staticmethod
-    def _citizen_row(doc: Mapping[str, Any]) -> tuple:
+    def _citizen_rows(doc: Mapping[str, Any]) -> tuple[tuple, tuple]:
+        """(citizens row, citizen_snapshots row) of a validated document."""
         snapshot = doc["scoreSnapshot"]
-        return (doc["nationalID"], snapshot["currentScore"], snapshot["tier"], doc["profile"].get("region"), _dumps(doc))
+        metadata = doc["metadata"]
+        stable = {k: v for k, v in doc.items() if k not in ("scoreSnapshot", "appliedOffsets")}
+        stable["metadata"] = {k: v for k, v in metadata.items() if k not in ("version", "updatedAt")}
+        return (
+            (doc["nationalID"], doc["profile"].get("region"), _dumps(stable)),
+            (doc["nationalID"], snapshot["currentScore"], snapshot["tier"], snapshot["lastCalculated"],
+             _dumps(doc["appliedOffsets"]), metadata["version"], metadata["updatedAt"]),
+        )
+
+    def _insert_citizens(self, docs: Sequence[Mapping[str, Any]], verb: str) -> int:
+        """Insert validated documents (inside the caller's transaction); returns how many were new."""
+        rows = sorted(self._citizen_rows(doc) for doc in docs)
+        before = self.conn.total_changes
+        self.conn.executemany(f"{verb} INTO citizens (national_id, region, doc) VALUES (?, ?, ?)", [r[0] for r in rows])
+        created = self.conn.total_changes - before
+        self.conn.executemany(
+            """INSERT OR IGNORE INTO citizen_snapshots
+               (national_id, score, tier, last_calculated, applied_offsets, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [r[1] for r in rows],
+        )
+        return created
 
     def create_citizens(self, docs: Iterable[Mapping[str, Any]], skip_existing: bool = True) -> int:
-        rows = sorted(self._citizen_row(self._validate(CITIZENS, doc)) for doc in docs)
-        verb = "INSERT OR IGNORE" if skip_existing else "INSERT"
+        valid = [self._validate(CITIZENS, doc) for doc in docs]
         try:
             with transaction(self.conn):
-                before = self.conn.total_changes
-                self.conn.executemany(f"{verb} INTO citizens (national_id, score, tier, region, doc) VALUES (?, ?, ?, ?, ?)", rows)
-                return self.conn.total_changes - before
+                return self._insert_citizens(valid, "INSERT OR IGNORE" if skip_existing else "INSERT")
         except sqlite3.IntegrityError:
-            taken = self._first_taken([row[0] for row in rows])
-            raise DuplicateKeyError(CITIZENS, "nationalID", taken) from None
+            raise DuplicateKeyError(CITIZENS, "nationalID", self._first_taken([d["nationalID"] for d in valid])) from None
 
     def _first_taken(self, ids: list[str]) -> str | None:
         seen: set[str] = set()
@@ -218,7 +252,8 @@ class EmbeddedDocuments:
 
     def get_citizens(self, ids: Iterable[str]) -> dict[str, dict]:
         rows = self.conn.execute(
-            "SELECT national_id, doc FROM citizens WHERE national_id IN (SELECT value FROM json_each(?))",
+            f"SELECT c.national_id, {_CITIZEN_DOC} FROM {_CITIZEN_ROWS}"
+            " WHERE c.national_id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(ids)),),
         )
         return {national_id: json.loads(doc) for national_id, doc in rows}
@@ -228,30 +263,18 @@ class EmbeddedDocuments:
             return 0
         self._snapshots.check(updates)
         now = _now_ms()
-        creations = [self._citizen_row(self._validate(CITIZENS, created_by(u, now))) for u in updates if u.profile is not None]
+        creations = [self._validate(CITIZENS, created_by(u, now)) for u in updates if u.profile is not None]
         # per-citizen order is what matters; sorting by id keeps it (stable) and walks the B-tree in order
         ordered = sorted(updates, key=lambda u: u.national_id)
         with transaction(self.conn):
             before = self.conn.total_changes
-            self.conn.executemany(
-                "INSERT OR IGNORE INTO citizens (national_id, score, tier, region, doc) VALUES (?, ?, ?, ?, ?)", creations
-            )
+            created = self._insert_citizens(creations, "INSERT OR IGNORE")
             self.conn.executemany(
                 _GUARDED_UPDATE,
-                (
-                    {
-                        "id": u.national_id,
-                        "score": u.score,
-                        "tier": u.tier,
-                        "at": u.calculated_at,
-                        "offset_path": f'$.appliedOffsets."{u.topic_partition}"',
-                        "offset": u.offset,
-                        "now": now,
-                    }
-                    for u in ordered
-                ),
+                [(u.national_id, u.score, u.tier, u.calculated_at, f'$."{u.topic_partition}"', u.offset, now) for u in ordered],
             )
-            return self.conn.total_changes - before
+            # total_changes also counted the snapshot rows inserted with the new citizens
+            return self.conn.total_changes - before - created
 
     def find_citizens(
         self,
@@ -263,37 +286,30 @@ class EmbeddedDocuments:
         limit: int = 100,
     ) -> list[dict]:
         filters = {
-            "tier = :tier": tier,
-            "region = :region": region,
-            "score >= :min_score": min_score,
-            "score <= :max_score": max_score,
-            "national_id > :after_id": after_id,
+            "s.tier = :tier": tier,
+            "c.region = :region": region,
+            "s.score >= :min_score": min_score,
+            "s.score <= :max_score": max_score,
+            "c.national_id > :after_id": after_id,
         }
         where = " AND ".join(clause for clause, value in filters.items() if value is not None) or "1"
         rows = self.conn.execute(
-            f"SELECT doc FROM citizens WHERE {where} ORDER BY national_id LIMIT :limit",
+            f"SELECT {_CITIZEN_DOC} FROM {_CITIZEN_ROWS} WHERE {where} ORDER BY c.national_id LIMIT :limit",
             {"tier": tier, "region": region, "min_score": min_score, "max_score": max_score, "after_id": after_id,
              "limit": int(limit)},
         )
         return [json.loads(doc) for (doc,) in rows]
 
     def count_by_tier(self) -> dict[str, int]:
-        return dict(self.conn.execute("SELECT tier, count(*) FROM citizens GROUP BY tier ORDER BY tier"))
+        return dict(self.conn.execute("SELECT tier, count(*) FROM citizen_snapshots GROUP BY tier ORDER BY tier"))
 
     def citizen_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM citizens").fetchone()[0]
 
     def all_snapshots(self) -> pd.DataFrame:
+        profile = ", ".join(f"json_extract(c.doc, '$.profile.{name}')" for name in PROFILE_COLUMNS)
         rows = self.conn.execute(
-            """SELECT national_id, score, tier, json_extract(doc, '$.scoreSnapshot.lastCalculated'),
-                      json_extract(doc, '$.profile'), json_extract(doc, '$.flags')
-               FROM citizens ORDER BY national_id"""
-        )
-        return snapshot_rows_frame(
-            (
-                {"nationalID": national_id, "score": score, "tier": tier, "lastCalculated": calculated},
-                json.loads(profile),
-                json.loads(flags),
-            )
-            for national_id, score, tier, calculated, profile, flags in rows
-        )
+            f"""SELECT c.national_id, s.score, s.tier, s.last_calculated, {profile}, json_extract(c.doc, '$.flags')
+                FROM {_CITIZEN_ROWS} ORDER BY c.national_id"""
+        ).fetchall()
+        return snapshot_frame([row[:-1] for row in rows], [json.loads(row[-1]) for row in rows])

@@ -36,7 +36,7 @@ from ddss_platform.stores.documents import (
     created_by,
     load_schema,
     refused,
-    snapshot_rows_frame,
+    snapshot_frame,
 )
 
 DEFAULT_DATABASE = "ddss"
@@ -304,17 +304,10 @@ class MongoDocuments:
     def all_snapshots(self) -> pd.DataFrame:
         projection = {"_id": False, "nationalID": True, "scoreSnapshot": True, "flags": True,
                       **{f"profile.{name}": True for name in PROFILE_COLUMNS}}
-        cursor = self.db[CITIZENS].find({}, projection).sort("nationalID", ASCENDING).batch_size(10_000)
-        return snapshot_rows_frame(
-            (
-                {
-                    "nationalID": d["nationalID"],
-                    "score": d["scoreSnapshot"]["currentScore"],
-                    "tier": d["scoreSnapshot"]["tier"],
-                    "lastCalculated": d["scoreSnapshot"]["lastCalculated"],
-                },
-                d.get("profile", {}),
-                d.get("flags", {}),
-            )
-            for d in cursor
-        )
+        rows, flags = [], []
+        for d in self.db[CITIZENS].find({}, projection).sort("nationalID", ASCENDING).batch_size(10_000):
+            snapshot, profile = d["scoreSnapshot"], d.get("profile", {})
+            rows.append((d["nationalID"], snapshot["currentScore"], snapshot["tier"], snapshot["lastCalculated"],
+                         *(profile.get(name) for name in PROFILE_COLUMNS)))
+            flags.append(d.get("flags", {}))
+        return snapshot_frame(rows, flags)

@@ -39,8 +39,8 @@ class Edge:
     def __post_init__(self) -> None:
         if self.type not in RELATIONSHIP_TYPES:
             raise ValueError(f"relationship type {self.type!r} is not one of {', '.join(RELATIONSHIP_TYPES)}")
-        if not self.source or not self.target:
-            raise ValueError(f"relationship {self.type} needs a source and a target citizen ({self.source!r} -> {self.target!r})")
+        if not self.source or not self.target or self.source == self.target:
+            raise ValueError(f"relationship {self.type} needs two different citizens ({self.source!r} -> {self.target!r})")
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -86,8 +86,9 @@ class GraphStore(Protocol):
     ) -> set[str]:
         """Citizens reachable in 1..hops steps over active edges (the start citizen excluded)."""
 
-    def neighbour_aggregates(self, values: Mapping[str, float], at_ms: int | None = None) -> "pd.DataFrame":
-        """One row per node (index nationalID) with AGGREGATE_COLUMNS over its active outgoing edges:
+    def neighbour_aggregates(self, values: "Mapping[str, float] | pd.Series", at_ms: int | None = None) -> "pd.DataFrame":
+        """One row per node (index nationalID) with AGGREGATE_COLUMNS over its active outgoing edges
+        (``values``: e.g. current scores by nationalID, a mapping or a Series):
         family_avg_score = mean of values over family targets (NaN when none or unknown),
         colleague_count, colleague_density = edges among the colleagues / (k·(k−1)), friend_count."""
 

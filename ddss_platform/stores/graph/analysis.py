@@ -50,7 +50,7 @@ def neighbour_aggregates(
     """Aggregates per node over active edges given as positions into ``nodes`` and codes into
     RELATIONSHIP_TYPES (the caller filters to active edges)."""
     n = len(nodes)
-    node_values = pd.Series(values, dtype="float64").reindex(nodes).to_numpy()
+    node_values = _values_at(nodes, values)
 
     family = type_code == _FAMILY
     family_sum = np.bincount(source[family], weights=np.nan_to_num(node_values[target[family]]), minlength=n)
@@ -76,6 +76,13 @@ def neighbour_aggregates(
         index=pd.Index(nodes, name="nationalID"),
     )
     return frame[AGGREGATE_COLUMNS]
+
+
+def _values_at(nodes: pd.Index, values: Mapping[str, float] | pd.Series) -> np.ndarray:
+    """values[node] per node (NaN where missing); object-dtype indexes on both sides keep the lookup a plain hash join."""
+    if not isinstance(values, pd.Series):
+        values = pd.Series(list(values.values()), index=pd.Index(list(values.keys()), dtype=object), dtype="float64")
+    return values.reindex(pd.Index(nodes, dtype=object)).to_numpy(dtype="float64")
 
 
 def _edges_among_neighbours(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:

@@ -23,22 +23,21 @@ from ddss_platform.stores.graph import (
 from ddss_platform.stores.graph import analysis
 from ddss_platform.stores.sqlite import connect, transaction
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS nodes (
-    id INTEGER PRIMARY KEY,
-    national_id TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS edges (
-    source_id INTEGER NOT NULL REFERENCES nodes(id),
-    type TEXT NOT NULL,
-    target_id INTEGER NOT NULL REFERENCES nodes(id),
-    strength REAL NOT NULL,
-    start_ms INTEGER,
-    end_ms INTEGER,
-    PRIMARY KEY (source_id, type, target_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS edges_by_target ON edges(target_id);
-"""
+# schema object -> its DDL
+_SCHEMA = {
+    "nodes": """CREATE TABLE nodes (
+        id INTEGER PRIMARY KEY,
+        national_id TEXT NOT NULL UNIQUE)""",
+    "edges": """CREATE TABLE edges (
+        source_id INTEGER NOT NULL REFERENCES nodes(id),
+        type TEXT NOT NULL,
+        target_id INTEGER NOT NULL REFERENCES nodes(id),
+        strength REAL NOT NULL,
+        start_ms INTEGER,
+        end_ms INTEGER,
+        PRIMARY KEY (source_id, type, target_id)) WITHOUT ROWID""",
+    "edges_by_target": "CREATE INDEX edges_by_target ON edges(target_id)",
+}
 
 # active at :at (start ≤ at < end, open ends allowed)
 _ACTIVE = "(e.start_ms IS NULL OR e.start_ms <= :at) AND (e.end_ms IS NULL OR e.end_ms > :at)"
@@ -47,7 +46,8 @@ _TYPE_CODE = "CASE e.type " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumer
 
 
 def _ints(joined: str | None) -> np.ndarray:
-    return np.array(joined.split(","), dtype=np.int64) if joined else np.zeros(0, dtype=np.int64)
+    """The integers of a group_concat(…, ',') result, parsed in C."""
+    return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
 
 
 class EmbeddedGraph:
@@ -59,12 +59,12 @@ class EmbeddedGraph:
         self.conn.close()
 
     def ensure_schema(self) -> list[str]:
-        exists = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='edges'").fetchone()
         with transaction(self.conn):
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self.conn.execute(statement)
-        return [] if exists else [f"graph: created node and edge tables in {self.path}"]
+            existing = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master")}
+            missing = [name for name in _SCHEMA if name not in existing]
+            for name in missing:
+                self.conn.execute(_SCHEMA[name])
+        return [f"graph: created {', '.join(missing)} in {self.path}"] if missing else []
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -170,8 +170,10 @@ class EmbeddedGraph:
             source, target, codes = self._active_edge_arrays(at_ms)
         finally:
             self.conn.execute("COMMIT")
-        # row ids are increasing; positions in the node list are what numpy indexes by
-        return names, np.searchsorted(row_ids, source), np.searchsorted(row_ids, target), codes
+        # numpy indexes nodes by their position in the list; map row ids to positions with one gather
+        position = np.zeros(int(row_ids.max(initial=0)) + 1, dtype=np.int64)
+        position[row_ids] = np.arange(len(row_ids))
+        return names, position[source], position[target], codes
 
     def neighbour_aggregates(self, values: Mapping[str, float], at_ms: int | None = None) -> pd.DataFrame:
         names, source, target, codes = self._snapshot(now_ms() if at_ms is None else at_ms)

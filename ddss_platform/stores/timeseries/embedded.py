@@ -53,7 +53,8 @@ def _points_table(spec: Measurement, points: list[Point], written_ns: int) -> pa
     """Column by column (one list comprehension per column), which is what makes bulk writes fast."""
     tags = [p.tags for p in points]
     fields = [p.fields for p in points]
-    tag_columns = [pa.array([d.get(t) for d in tags], pa.string()) for t in spec.tags]
+    # An empty tag value is no tag, as in line protocol (InfluxDB cannot store one).
+    tag_columns = [pa.array([d.get(t) or None for d in tags], pa.string()) for t in spec.tags]
     field_columns = [pa.array([d.get(f) for d in fields], _ARROW[typ]) for f, typ in spec.fields.items()]
     # Cheap check first: every key was picked up by a declared column unless some key is undeclared
     # (or carries None); only then collect the key names for the error message.
@@ -91,7 +92,7 @@ class EmbeddedTimeSeries:
         for spec in MEASUREMENTS.values():
             folder = self._folder(spec)
             if not folder.is_dir():
-                folder.mkdir(parents=True)
+                folder.mkdir(parents=True, exist_ok=True)  # another process may be doing the same
                 actions.append(f"created {spec.bucket}/{spec.name} (retention {BUCKET_RETENTION_S[spec.bucket] // 86400}d)")
         return actions
 
@@ -111,7 +112,7 @@ class EmbeddedTimeSeries:
     def _source_sql(self, spec: Measurement, params: dict, tag_filter: Mapping[str, str] | None = None) -> str:
         """SQL for the measurement's points in [$start, $stop): one row per tags + time, newest value per field."""
         empty = "SELECT " + ", ".join(
-            [f"NULL::BIGINT AS time_ns"]
+            ["NULL::BIGINT AS time_ns"]
             + [f"NULL::VARCHAR AS {_quote(t)}" for t in spec.tags]
             + [f"NULL::{_SQL_TYPE[typ]} AS {_quote(f)}" for f, typ in spec.fields.items()]
             + [f"NULL::BIGINT AS {WRITTEN}"]
@@ -161,7 +162,9 @@ class EmbeddedTimeSeries:
 
     @staticmethod
     def _expire_file(path: Path, cutoff_ns: int) -> int:
-        """Remove the points of one file older than the cutoff; the number removed."""
+        """Remove the points of one file older than the cutoff; the number removed. (A batch rewritten by a
+        replay while this runs could be overwritten by the filtered old copy; replays of month-old offsets do
+        not happen, so the rewrite takes no lock.)"""
         try:
             times = pq.read_table(path, columns=["time_ns"])["time_ns"]
         except FileNotFoundError:  # replaced or removed by another process meanwhile

@@ -1,4 +1,4 @@
-"""The archive port's contract: the same assertions on every configured adapter (see adapters.py)."""
+"""The archive port's contract: the same assertions on every configured adapter (see conftest.py)."""
 from __future__ import annotations
 
 import duckdb
@@ -18,7 +18,6 @@ from ddss_platform.stores.archive import (
     day_start_ms,
 )
 from ddss_platform.stores.archive.embedded import EmbeddedArchive
-from ddss_platform_tests.stores.archive.adapters import archive  # noqa: F401  (fixture)
 
 DAY1 = day_start_ms("2024-05-01")
 

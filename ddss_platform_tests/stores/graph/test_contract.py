@@ -36,9 +36,11 @@ def test_nodes_and_relationships_are_idempotent(graph):
     assert graph.counts().edges == {"colleague": 0, "family": 2, "friend": 1}
 
 
-def test_relationship_types_are_checked():
+def test_relationships_are_checked():
     with pytest.raises(ValueError, match="enemy"):
         Edge("A", "B", "enemy")
+    with pytest.raises(ValueError, match="two different citizens"):
+        Edge("A", "A", "friend")
 
 
 def test_ending_a_relationship_keeps_it_until_its_end(graph):

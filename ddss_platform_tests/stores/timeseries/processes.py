@@ -5,6 +5,7 @@ loop until then. Each function must be picklable (a module-level function or a f
 """
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import traceback
 from typing import Any, Callable, Mapping
@@ -47,3 +48,14 @@ def run_concurrently(
     assert not failed, "\n".join(f"--- {name} ---\n{tb}" for name, tb in failed.items())
     assert all(p.exitcode == 0 for p in procs.values()), {n: p.exitcode for n, p in procs.items()}
     return {name: value for name, (_ok, value) in outcome.items()}
+
+
+def run_store_scenario(root: str, scoring_writer, batch_writer, reader) -> dict[str, Any]:
+    """The four processes of a multi-process store test, each given the store's `root`: a scoring-style
+    writer, a batch writer and two copies of `reader` (which must each complete at least 3 rounds)."""
+    results = run_concurrently(
+        writers={"scoring": functools.partial(scoring_writer, root), "batch": functools.partial(batch_writer, root)},
+        readers={"reader-1": functools.partial(reader, root), "reader-2": functools.partial(reader, root)},
+    )
+    assert results["reader-1"] >= 3 and results["reader-2"] >= 3, results
+    return results

@@ -1,4 +1,4 @@
-"""The time-series port's contract: the same assertions on every configured adapter (see adapters.py)."""
+"""The time-series port's contract: the same assertions on every configured adapter (see conftest.py)."""
 from __future__ import annotations
 
 import time
@@ -17,7 +17,6 @@ from ddss_platform.stores.timeseries import (
     event_time_ns,
 )
 from ddss_platform.stores.timeseries.embedded import EmbeddedTimeSeries
-from ddss_platform_tests.stores.timeseries.adapters import timeseries  # noqa: F401  (fixture)
 
 HOUR_NS = 3_600 * 10**9
 SECOND_NS = 10**9
@@ -107,6 +106,11 @@ def test_int_fields_and_other_measurements(timeseries, base_ns, citizen):
     df = timeseries.query(DERIVED_METRICS, SCORE_CHANGE_HISTORY, base_ns, base_ns + 1, {"citizenID": citizen})
     row = df.iloc[0]
     assert (row["oldScore"], row["newScore"], row["tier"], row["triggeringRuleID"]) == (500.0, 512.5, "Standard", "R-1")
+    decay = Point(SCORE_CHANGE_HISTORY, {"citizenID": citizen, "reasonCategory": "DECAY_ADJUSTMENT", "triggeringRuleID": ""},
+                  {"newScore": 511.5}, base_ns + 5)
+    timeseries.write(DERIVED_METRICS, [decay], "decay")
+    df = timeseries.query(DERIVED_METRICS, SCORE_CHANGE_HISTORY, base_ns + 5, base_ns + 6, {"citizenID": citizen})
+    assert df["triggeringRuleID"].isna().all() and df["newScore"].tolist() == [511.5]  # an empty tag is no tag
 
 
 @pytest.mark.parametrize(
@@ -145,3 +149,20 @@ def test_retention_removes_expired_points_only(timeseries, base_ns, citizen):
 def test_query_of_an_empty_range_has_the_declared_columns(timeseries, base_ns):
     df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns - HOUR_NS, base_ns - HOUR_NS + 1, {"citizenID": "nobody"})
     assert df.empty and "score_impact" in df.columns and isinstance(df, pd.DataFrame)
+
+
+def test_a_reader_lists_again_when_a_file_vanishes_under_it(timeseries, base_ns, citizen, monkeypatch):
+    if not isinstance(timeseries, EmbeddedTimeSeries):
+        pytest.skip("only the embedded adapter reads files")
+    timeseries.write(RAW_EVENTS, [event(citizen, base_ns, "e0")], "kept")
+    listings = []
+    real_files = timeseries._files
+
+    def files_with_a_vanished_one(spec):
+        listings.append(spec.name)
+        found = real_files(spec)
+        return found + [found[0] + ".removed-by-retention.parquet"] if len(listings) == 1 else found
+
+    monkeypatch.setattr(timeseries, "_files", files_with_a_vanished_one)
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 1, {"citizenID": citizen})
+    assert df["eventID"].tolist() == ["e0"] and len(listings) == 2

@@ -3,7 +3,6 @@ replayed), a batch writer (graph metrics, derived metrics, retention), two reade
 duplicated points."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from ddss_platform.stores.timeseries import (
     Point,
 )
 from ddss_platform.stores.timeseries.embedded import EmbeddedTimeSeries
-from ddss_platform_tests.stores.timeseries.processes import run_concurrently
+from ddss_platform_tests.stores.timeseries.processes import run_store_scenario
 
 HOUR = 3_600 * 10**9
 T0 = 1_700_000_000 * 10**9 // HOUR * HOUR
@@ -74,11 +73,7 @@ def reader(root: str, done) -> int:
 def test_four_processes_share_the_store(tmp_path):
     root = str(tmp_path / "timeseries")
     EmbeddedTimeSeries(Path(root)).ensure_schema()
-    results = run_concurrently(
-        writers={"scoring": functools.partial(scoring_writer, root), "batch": functools.partial(batch_writer, root)},
-        readers={"reader-1": functools.partial(reader, root), "reader-2": functools.partial(reader, root)},
-    )
-    assert results["reader-1"] >= 3 and results["reader-2"] >= 3
+    run_store_scenario(root, scoring_writer, batch_writer, reader)
     store = EmbeddedTimeSeries(Path(root))
     raw = store.query(RAW_EVENTS, CITIZEN_EVENT, T0, T0 + HOUR)
     assert len(raw) == BATCHES * PER_BATCH and raw["eventID"].nunique() == BATCHES * PER_BATCH

@@ -1,0 +1,217 @@
+"""``ddss stream`` (continuous scoring, one long-lived consumer) and ``ddss demo`` (the whole pipeline once)."""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from itertools import islice
+from typing import Optional
+
+import typer
+from tqdm import tqdm
+
+from ddss_platform.cli.app import app
+from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, lag, next_range, open_ports, process_range
+from ddss_platform.settings import Settings
+
+STREAM_OWNER = "ddss stream"
+
+
+def _raise_interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+def _sensor_runs_in_flight(settings: Settings) -> int:
+    """Scoring runs the sensor launched that are still queued or running (0 without a Dagster instance)."""
+    from ddss_platform import dagster_instance
+
+    if not (dagster_instance.dagster_home(settings) / "dagster.yaml").exists():
+        return 0
+    from ddss_platform.defs.streaming.sensor import in_flight_runs
+
+    instance = dagster_instance.open_instance(settings)
+    try:
+        return len(in_flight_runs(instance, CITIZEN_EVENTS))
+    finally:
+        instance.dispose()
+
+
+@app.command()
+def stream(
+    batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, min=1, help="Most records scored per partition per step."),
+    poll: float = typer.Option(0.1, min=0.01, help="Seconds between looks at the topic when there is no lag."),
+    linger: float = typer.Option(0.2, min=0.0, help="Seconds to let new records gather before scoring them "
+                                                   "(fewer, larger writes; adds at most this to the latency)."),
+    exit_when_idle: Optional[float] = typer.Option(None, min=0.0, help="Stop after this many seconds without lag "
+                                                                       "(default: run until Ctrl-C)."),
+) -> None:
+    """Score continuously as one long-lived consumer of group ddss-scoring, with seconds of latency instead of
+    sensor ticks. Shares the committed offsets with the scoring sensor: while it runs it owns the group and
+    the sensor launches nothing; when it stops, the sensor takes over where it left off."""
+    settings = Settings.from_env()
+    lease = GroupLease(settings.home)
+    if not lease.acquire(STREAM_OWNER, wait_s=10.0):
+        holder = lease.holder()
+        typer.echo(f"consumer group {SCORING_GROUP} is owned by {holder.describe() if holder else 'another process'}",
+                   err=True)
+        raise typer.Exit(1)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    typer.echo(f"ddss stream owns consumer group {SCORING_GROUP}; the scoring sensor launches no runs until it stops")
+    try:
+        while (running := _sensor_runs_in_flight(settings)) > 0:
+            typer.echo(f"waiting for {running} sensor-launched scoring run(s) to finish")
+            time.sleep(2.0)
+        with open_ports(settings) as ports:
+            _consume(ports, batch_size, poll, linger, exit_when_idle)
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+    finally:
+        lease.release()
+        typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
+
+
+def _consume(ports, batch_size: int, poll: float, linger: float, exit_when_idle: float | None) -> None:
+    bus = ports.bus
+    idle_since = time.monotonic()
+    pending_since = None
+    while True:
+        ends = bus.end_offsets(CITIZEN_EVENTS)
+        committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
+        behind = sum(lag(ends, committed).values())
+        now = time.monotonic()
+        if behind == 0:
+            pending_since = None
+            if exit_when_idle is not None and now - idle_since >= exit_when_idle:
+                return
+            time.sleep(poll)
+            continue
+        pending_since = pending_since or now
+        if behind < batch_size and now - pending_since < linger:
+            time.sleep(min(poll, linger))
+            continue
+        for partition in sorted(ends):
+            rng = next_range(CITIZEN_EVENTS, partition, committed[partition], ends[partition], batch_size)
+            if rng is not None:
+                typer.echo(process_range(ports, rng).summary())
+        pending_since = None
+        idle_since = time.monotonic()
+
+
+@app.command()
+def demo(
+    citizens: int = typer.Option(1000, min=2, help="Citizens of the seed world."),
+    events: int = typer.Option(20_000, min=1, help="Events to simulate."),
+    bad_fraction: float = typer.Option(0.01, min=0.0, max=1.0, help="Share of malformed records."),
+    seed: int = typer.Option(0, help="Simulator seed."),
+    timeout: float = typer.Option(900.0, min=1.0, help="Seconds to wait for the runs to catch up."),
+) -> None:
+    """Run the platform once end to end: init → simulate → start the Dagster daemon → wait while the scoring
+    sensor's runs score everything (lag zero) → print what every store received and the score distribution."""
+    from ddss_platform import dagster_instance
+    from ddss_platform.cli.store_commands import SEED_DIR, initialise
+    from ddss_platform.events.simulator import simulate_records
+
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    typer.echo(f"[1/4] ddss init ({citizens} citizens) in {settings.home}")
+    for action in initialise(settings, citizens, 42, SEED_DIR / "system_configuration.json",
+                             SEED_DIR / "scoring_rules.json"):
+        typer.echo(f"      {action}")
+    typer.echo(f"[2/4] ddss simulate: {events} events ({bad_fraction:.0%} malformed)")
+    with open_ports(settings) as ports:
+        records = simulate_records(ports.codec, citizens, events, seed=seed, bad_fraction=bad_fraction)
+        with tqdm(total=events, unit="ev", desc="simulate", file=sys.stderr) as progress:
+            while batch := list(islice(records, 5_000)):
+                progress.update(ports.bus.produce(CITIZEN_EVENTS, batch))
+    instance = dagster_instance.open_instance(settings)
+    daemon = None
+    try:
+        if dagster_instance.daemon_running(instance):
+            typer.echo("[3/4] a Dagster daemon of this data directory is already running: its sensor does the work")
+        else:
+            typer.echo(f"[3/4] starting the Dagster daemon (DAGSTER_HOME={dagster_instance.dagster_home(settings)})")
+            daemon = dagster_instance.start_daemon(settings)
+            dagster_instance.wait_for_daemon(settings, daemon)
+        typer.echo("[4/4] waiting for the scoring sensor's runs to bring the lag to zero")
+        _wait_for_runs(settings, instance, daemon, timeout)
+    finally:
+        if daemon is not None:
+            daemon.stop()
+    _print_summary(settings, instance, time.perf_counter() - started)
+    instance.dispose()
+
+
+def _wait_for_runs(settings: Settings, instance, daemon, timeout: float) -> None:
+    from ddss_platform.defs.streaming.sensor import in_flight_runs
+
+    deadline = time.monotonic() + timeout
+    with open_ports(settings) as ports, tqdm(unit="ev", desc="scored", file=sys.stderr) as progress:
+        while True:
+            ends = ports.bus.end_offsets(CITIZEN_EVENTS)
+            committed = ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
+            progress.total = sum(ends.values())
+            progress.update(sum(committed.values()) - progress.n)
+            if not sum(lag(ends, committed).values()) and not in_flight_runs(instance, CITIZEN_EVENTS):
+                return
+            if daemon is not None and not daemon.alive():
+                _fail(f"the Dagster daemon exited; see {daemon.log_path}")
+            if time.monotonic() > deadline:
+                _fail(f"lag still {sum(lag(ends, committed).values())} after {timeout:.0f} s; see the runs in "
+                      f"the Dagster UI (ddss up) or {daemon.log_path if daemon else settings.home / 'dagster'}")
+            time.sleep(1.0)
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(1)
+
+
+def _materialized(instance, key: str, field: str) -> int:
+    """Sum of ``field`` over every materialization of ``key`` the scoring runs reported."""
+    import dagster as dg
+
+    total, cursor = 0, None
+    while True:
+        page = instance.fetch_materializations(dg.AssetKey(key), limit=1_000, cursor=cursor)
+        total += sum(r.asset_materialization.metadata[field].value for r in page.records
+                     if r.asset_materialization and field in r.asset_materialization.metadata)
+        if not page.has_more:
+            return total
+        cursor = page.cursor
+
+
+def _print_summary(settings: Settings, instance, elapsed: float) -> None:
+    import dagster as dg
+
+    from ddss_platform.processing import read_dead_letters
+
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name="score_events"))
+    succeeded = sum(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    with open_ports(settings) as ports:
+        produced = sum(ports.bus.end_offsets(CITIZEN_EVENTS).values())
+        reasons: dict[str, int] = {}
+        for letter in read_dead_letters(ports.bus):
+            reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
+        archived = sum(ports.archive.count_by_day().values())
+        tiers = ports.documents.count_by_tier()
+    dead = sum(reasons.values())
+    typer.echo(f"\nScored {produced} records through {len(runs)} sensor-launched score_events runs "
+               f"({succeeded} succeeded) in {elapsed:.1f} s")
+    rows = [
+        ("citizen-events (bus)", f"{produced} records, group {SCORING_GROUP} lag 0"),
+        ("citizen-events-dlq", f"{dead} dead letters"
+         + (f" ({', '.join(f'{k} {v}' for k, v in sorted(reasons.items()))})" if reasons else "")),
+        ("events_archive", f"{archived} events"),
+        ("raw_events", f"{_materialized(instance, 'raw_events', 'points')} points"),
+        ("score_change_history", f"{_materialized(instance, 'score_change_history', 'points')} points"),
+        ("score_snapshots", f"{_materialized(instance, 'score_snapshots', 'snapshots')} snapshot updates, "
+                            f"{_materialized(instance, 'score_snapshots', 'new_citizens')} new citizens"),
+    ]
+    for name, text in rows:
+        typer.echo(f"  {name:22s} {text}")
+    total = sum(tiers.values()) or 1
+    typer.echo("Score distribution by tier:")
+    for tier, count in sorted(tiers.items(), key=lambda item: -item[1]):
+        typer.echo(f"  {tier:12s} {count:7d}  {count / total:6.1%}")
+    typer.echo("Open the Dagster UI (sensor ticks, runs, assets and the dead_letter_rate check) with: ddss up")

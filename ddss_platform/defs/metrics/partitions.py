@@ -1,0 +1,22 @@
+"""The time partitions of the platform's assets (UTC) and their windows in the stores' units."""
+from __future__ import annotations
+
+import dagster as dg
+
+# The simulator's clock starts here (ddss_platform.events.simulator.DEFAULT_START_MS): no data is older.
+FIRST_DAY = "2025-01-01"
+
+HOURLY = dg.HourlyPartitionsDefinition(start_date=f"{FIRST_DAY}-00:00")
+DAILY = dg.DailyPartitionsDefinition(start_date=FIRST_DAY)
+MONTHLY = dg.MonthlyPartitionsDefinition(start_date=FIRST_DAY)
+
+
+def window_ns(context: dg.AssetExecutionContext) -> tuple[int, int]:
+    """[start, stop) in nanoseconds of the run's partition or partition range."""
+    window = context.partition_time_window
+    return int(window.start.timestamp()) * 10**9, int(window.end.timestamp()) * 10**9
+
+
+def window_ms(context: dg.AssetExecutionContext) -> tuple[int, int]:
+    start_ns, stop_ns = window_ns(context)
+    return start_ns // 10**6, stop_ns // 10**6

@@ -1,0 +1,77 @@
+"""A demo-like embedded world (built once per test session) and the API served on loopback over it."""
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from ddss_platform.api import create_app
+from ddss_platform.processing.ports import open_ports
+from ddss_platform.settings import Settings
+from ddss_platform_tests.api.world import WorldFacts, build_world
+
+API_TOKEN = "test-token-5f1c"
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
+    """The app for ``settings`` served by uvicorn in a thread on a free loopback port; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def world_settings(tmp_path_factory) -> Settings:
+    return Settings.from_env({"DDSS_HOME": str(tmp_path_factory.mktemp("api-world") / "ddss")})
+
+
+@pytest.fixture(scope="session")
+def world(world_settings) -> WorldFacts:
+    return build_world(world_settings)
+
+
+@pytest.fixture(scope="session")
+def base_url(world_settings, world) -> Iterator[str]:
+    with serving(world_settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def protected_url(world_settings, world) -> Iterator[str]:
+    """The same world served with DDSS_API_TOKEN set."""
+    with serving(dataclasses.replace(world_settings, api_token=API_TOKEN)) as url:
+        yield url
+
+
+@pytest.fixture
+def api(base_url) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def ports(world_settings, world):
+    """The stores read directly, to check the API's answers against."""
+    with open_ports(world_settings) as opened:
+        yield opened
