@@ -212,6 +212,16 @@ def test_influxdb_setup_matches_the_timeseries_url(services):
     assert (env["DOCKER_INFLUXDB_INIT_BUCKET"], env["DOCKER_INFLUXDB_INIT_RETENTION"]) == ("raw_events", "30d")
 
 
+def test_the_archive_keyspace_fits_the_scylla_nodes(services):
+    from ddss_platform.stores.archive.scylla import replication_from_query
+
+    nodes = [name for name, svc in services.items() if svc["image"].startswith("scylladb/scylla:")]
+    url = Settings.from_env(services["dagster-code"]["environment"]).archive
+    replication = replication_from_query(url.setting, url.parts().query)
+    assert [h for h, _ in url.hosts] == nodes
+    assert replication["replication_factor"] <= len(nodes), f"RF {replication} on {len(nodes)} Scylla node(s)"
+
+
 def test_bind_mounts_exist(services):
     for name, svc in services.items():
         for volume in svc.get("volumes", []):

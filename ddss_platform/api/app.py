@@ -30,7 +30,9 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             app.state.stores.close()
 
-    app = FastAPI(title="DDSS reporting API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # redirect_slashes=False: a path that is not an endpoint is a 404, never a redirect to a guessed one
+    app = FastAPI(title="DDSS reporting API", version="1", description=DESCRIPTION, lifespan=lifespan,
+                  redirect_slashes=False)
     app.state.settings = settings
     app.state.api_token = settings.api_token
 

@@ -133,6 +133,8 @@ class RegionAggregates(BaseModel):
 
 class Regions(BaseModel):
     regions: list[str]
+    first_day: str | None = Field(description="The oldest day with score aggregates (null: none yet).")
+    last_day: str | None = Field(description="The newest day with score aggregates.")
 
 
 class StoreHealth(BaseModel):

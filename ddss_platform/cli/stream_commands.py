@@ -143,22 +143,21 @@ def demo(
 
 
 def _wait_for_runs(settings: Settings, instance, daemon, timeout: float) -> None:
-    from ddss_platform.defs.streaming.sensor import in_flight_runs
+    from ddss_platform.defs.streaming.sensor import backlog
 
     deadline = time.monotonic() + timeout
     with open_ports(settings) as ports, tqdm(unit="ev", desc="scored", file=sys.stderr) as progress:
         while True:
-            ends = ports.bus.end_offsets(CITIZEN_EVENTS)
-            committed = ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
-            progress.total = sum(ends.values())
-            progress.update(sum(committed.values()) - progress.n)
-            if not sum(lag(ends, committed).values()) and not in_flight_runs(instance, CITIZEN_EVENTS):
+            produced, behind, running = backlog(ports.bus, instance)
+            progress.total = produced
+            progress.update(produced - behind - progress.n)
+            if not behind and not running:
                 return
             if daemon is not None and not daemon.alive():
                 _fail(f"the Dagster daemon exited; see {daemon.log_path}")
             if time.monotonic() > deadline:
-                _fail(f"lag still {sum(lag(ends, committed).values())} after {timeout:.0f} s; see the runs in "
-                      f"the Dagster UI (ddss up) or {daemon.log_path if daemon else settings.home / 'dagster'}")
+                _fail(f"lag still {behind} after {timeout:.0f} s; see the runs in the Dagster UI (ddss up) "
+                      f"or {daemon.log_path if daemon else settings.home / 'dagster'}")
             time.sleep(1.0)
 
 

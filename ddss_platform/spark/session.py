@@ -6,6 +6,8 @@ from typing import Mapping
 
 from pyspark.sql import SparkSession
 
+from ddss_platform.spark.submit import LOCAL_DRIVER_MEMORY
+
 # Days are UTC calendar days everywhere in the platform; the batch inputs are one day (megabytes to a few
 # GB), so a handful of shuffle partitions beats Spark's default 200 tiny tasks on a small machine.
 LEAN_CONF: Mapping[str, str] = {
@@ -16,7 +18,6 @@ LEAN_CONF: Mapping[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
 }
-LOCAL_DRIVER_MEMORY = "2g"
 
 
 def launched_by_spark_submit() -> bool:

@@ -39,7 +39,8 @@ def test_region_aggregates_are_the_archive_rows(api, ports, world):
 
 def test_region_aggregates_outside_the_data_or_for_an_unknown_region_are_empty(api, world):
     assert api.get("/regions/North/aggregates", params={"from": "2020-01-01", "to": "2020-02-01"}).json()["rows"] == []
-    assert api.get("/regions/Atlantis/aggregates", params={"from": world.days[0]}).json()["rows"] == []
+    days = {"from": world.days[0], "to": world.days[-1]}
+    assert api.get("/regions/Atlantis/aggregates", params=days).json()["rows"] == []
 
 
 def test_regions_list_the_aggregated_regions(api):

@@ -19,10 +19,15 @@ TIER_COLUMNS = {"Exemplary": "tier_exemplary_count", "Standard": "tier_standard_
                 "Caution": "tier_caution_count", "HighRisk": "tier_highrisk_count"}
 
 
-@router.get("/regions", response_model=Regions, summary="Regions with aggregates (and the simulator's regions)")
+@router.get("/regions", response_model=Regions, summary="Regions with aggregates (and the simulator's regions), and the days covered")
 def list_regions(ports: Annotated[Stores, Depends(stores)]) -> Regions:
-    aggregated = ports.archive.read_aggregates(CREDIT_SCORE_AGGREGATES)["region"].dropna()
-    return Regions(regions=sorted(set(REGIONS) | set(aggregated)))
+    aggregated = ports.archive.read_aggregates(CREDIT_SCORE_AGGREGATES)
+    days = aggregated["aggregation_date"]
+    return Regions(
+        regions=sorted(set(REGIONS) | set(aggregated["region"].dropna())),
+        first_day=days.min() if len(days) else None,
+        last_day=days.max() if len(days) else None,
+    )
 
 
 @router.get(

@@ -58,7 +58,7 @@ function handleError(error) {
 
 function layout(title, extra) {
   return Object.assign(
-    { title: { text: title, font: { size: 14 } }, margin: { l: 50, r: 20, t: 40, b: 40 }, showlegend: false },
+    { title: { text: title, font: { size: 14 }, x: 0.01, xanchor: "left" }, margin: { l: 50, r: 20, t: 40, b: 40 }, showlegend: false },
     extra || {}
   );
 }
@@ -121,10 +121,10 @@ async function loadRegions() {
     })
   );
   if (chosen && regions.regions.includes(chosen)) select.value = chosen;
-  if (!$("region-to").value) {
-    const today = new Date();
-    $("region-to").value = isoDay(today);
-    $("region-from").value = isoDay(new Date(today.getTime() - 30 * 86400000));
+  if (!$("region-to").value) {  // the newest 30 days that have aggregates
+    const last = regions.last_day ? new Date(regions.last_day + "T00:00:00Z") : new Date();
+    $("region-to").value = isoDay(last);
+    $("region-from").value = isoDay(new Date(last.getTime() - 30 * 86400000));
   }
 }
 

@@ -18,7 +18,7 @@ from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.source import data_version, topic_metadata
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing.lease import GroupLease
-from ddss_platform.processing.ranges import OffsetRange, next_range
+from ddss_platform.processing.ranges import OffsetRange, lag, next_range
 from ddss_platform.resources import StoresResource
 from ddss_platform.stores.bus import UnknownTopicError
 
@@ -48,6 +48,13 @@ def in_flight_runs(instance: dg.DagsterInstance, topic: str) -> dict[int, dg.Dag
     runs = instance.get_runs(filters=dg.RunsFilter(job_name=score_events.name, statuses=IN_FLIGHT,
                                                    tags={TOPIC_TAG: topic}))
     return {int(run.tags[PARTITION_TAG]): run for run in runs if PARTITION_TAG in run.tags}
+
+
+def backlog(bus, instance: dg.DagsterInstance, topic: str = CITIZEN_EVENTS) -> tuple[int, int, int]:
+    """(records produced, records not yet committed, scoring runs queued or running): done when both are 0."""
+    ends = bus.end_offsets(topic)
+    committed = bus.committed(SCORING_GROUP, topic)
+    return sum(ends.values()), sum(lag(ends, committed).values()), len(in_flight_runs(instance, topic))
 
 
 def retry_of_failed_range(instance: dg.DagsterInstance, topic: str, partition: int, committed: int,

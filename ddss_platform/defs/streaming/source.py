@@ -1,5 +1,7 @@
 """citizen_events: the topic as an observable source asset (its version = the end offsets)."""
 
+import warnings
+
 import dagster as dg
 
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
@@ -21,14 +23,18 @@ def data_version(end_offsets: dict[int, int]) -> dg.DataVersion:
     return dg.DataVersion(",".join(f"{p}:{o}" for p, o in sorted(end_offsets.items())))
 
 
-@dg.observable_source_asset(
-    name="citizen_events",
-    description=f"The {CITIZEN_EVENTS} topic (key = citizenId); observed as its end offsets and the "
-    f"{SCORING_GROUP} group's lag. scoring_sensor records an observation whenever the offsets move.",
-    group_name="streaming",
-)
-def citizen_events(stores: StoresResource) -> dg.ObserveResult:
+def _citizen_events(stores: StoresResource) -> dg.ObserveResult:
     with stores.bus() as bus:
         ends = bus.end_offsets(CITIZEN_EVENTS)
         committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
     return dg.ObserveResult(data_version=data_version(ends), metadata=topic_metadata(ends, committed))
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)  # observable source assets are beta; the API we use is stable
+    citizen_events = dg.observable_source_asset(
+        name="citizen_events",
+        description=f"The {CITIZEN_EVENTS} topic (key = citizenId); observed as its end offsets and the "
+        f"{SCORING_GROUP} group's lag. scoring_sensor records an observation whenever the offsets move.",
+        group_name="streaming",
+    )(_citizen_events)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import pandas as pd
+import pydgraph
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ddss_platform.settings import SettingsError, StoreURL
@@ -176,16 +177,6 @@ def server_schema(answer: Mapping[str, Any]) -> tuple[dict[str, dict], set[str]]
     return predicates, {t["name"] for t in answer.get("types", [])}
 
 
-def _retriable(error: BaseException) -> bool:
-    import pydgraph
-
-    return isinstance(error, (pydgraph.errors.AbortedError, pydgraph.errors.RetriableError))
-
-
-class _Aborted(Exception):
-    """A transaction conflict: the same upsert request is sent again."""
-
-
 class DgraphGraph:
     def __init__(self, client: Any, schema_file: Path = SCHEMA_FILE):
         self.client = client
@@ -193,8 +184,6 @@ class DgraphGraph:
 
     @classmethod
     def connect(cls, url: StoreURL) -> "DgraphGraph":
-        import pydgraph
-
         stubs = [pydgraph.DgraphClientStub(f"{host}:{port or 9080}") for host, port in url.hosts]
         client = pydgraph.DgraphClient(*stubs)
         try:
@@ -219,20 +208,17 @@ class DgraphGraph:
         finally:
             txn.discard()
 
-    @retry(retry=retry_if_exception_type(_Aborted), stop=stop_after_attempt(5), wait=wait_exponential(0.05, max=2), reraise=True)
+    # a transaction conflict (another writer touched the same nodes) aborts the request: send it again
+    @retry(retry=retry_if_exception_type((pydgraph.errors.AbortedError, pydgraph.errors.RetriableError)),
+           stop=stop_after_attempt(5), wait=wait_exponential(0.05, max=2), reraise=True)
     def _send(self, request: Request) -> Any:
         query, variables, mutations = request
         txn = self.client.txn()
         try:
             built = [txn.create_mutation(set_obj=s, del_obj=d, cond=c) for s, d, c in mutations]
-            response = txn.do_request(txn.create_request(query=query, variables=variables, mutations=built, commit_now=True))
-        except Exception as error:
-            if _retriable(error):
-                raise _Aborted(str(error)) from error
-            raise
+            return txn.do_request(txn.create_request(query=query, variables=variables, mutations=built, commit_now=True))
         finally:
             txn.discard()
-        return response
 
     def ensure_schema(self) -> list[str]:
         text = self.schema_file.read_text()
@@ -242,8 +228,6 @@ class DgraphGraph:
         missing += sorted(want_types - have_types)
         if not missing:
             return []
-        import pydgraph
-
         self.client.alter(pydgraph.Operation(schema=text))
         return [f"graph: applied {self.schema_file.name} to Dgraph ({', '.join(missing)} missing or different)"]
 

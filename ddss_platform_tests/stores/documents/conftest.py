@@ -11,11 +11,11 @@ from ddss_platform.stores.documents.embedded import EmbeddedDocuments
 ADAPTERS = ["embedded", "secantus", "mongo-live"]
 
 
-def _mongo(url: str):
+def mongo_store(url: str):
+    """A MongoDB documents store on a database of its own (the caller drops it)."""
     from ddss_platform.stores.documents.mongo import MongoDocuments
 
-    store = MongoDocuments.connect(parse_store_url("DDSS_DOCUMENTS_URL", url), database=f"ddss_test_{uuid.uuid4().hex[:12]}")
-    return store
+    return MongoDocuments.connect(parse_store_url("DDSS_DOCUMENTS_URL", url), database=f"ddss_test_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -24,9 +24,9 @@ def unprepared_documents(request, tmp_path):
     if request.param == "embedded":
         store = EmbeddedDocuments(tmp_path / "documents.sqlite")
     elif request.param == "secantus":
-        store = _mongo(request.getfixturevalue("secantus_url"))
+        store = mongo_store(request.getfixturevalue("secantus_url"))
     else:
-        store = _mongo(request.getfixturevalue("live_mongo_url"))
+        store = mongo_store(request.getfixturevalue("live_mongo_url"))
     yield store
     if request.param != "embedded":
         store.db.client.drop_database(store.db.name)

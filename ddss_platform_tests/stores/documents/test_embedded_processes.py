@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 

@@ -69,3 +69,17 @@ def test_bulk_errors_become_the_ports_errors():
     duplicate = BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "keyValue": {"nationalID": "CIT00000001"}}]})
     error = translate(duplicate, "citizens", [{"nationalID": "CIT00000001"}])
     assert isinstance(error, DuplicateKeyError) and error.value == "CIT00000001"
+
+
+def test_a_changed_validator_is_put_back_with_coll_mod(secantus_url):
+    from ddss_platform_tests.stores.documents.conftest import mongo_store
+
+    store = mongo_store(secantus_url)
+    try:
+        store.ensure_schema()
+        store.db.command("collMod", "citizens", validator={"$jsonSchema": {"bsonType": "object"}})
+        assert store.ensure_schema() == ["documents: updated the $jsonSchema validator of citizens (collMod)"]
+        assert store.ensure_schema() == []
+    finally:
+        store.db.client.drop_database(store.db.name)
+        store.close()

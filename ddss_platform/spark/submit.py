@@ -1,0 +1,61 @@
+"""How the Dagster side starts the Spark jobs: the ``spark-submit`` command and its environment, and the
+jobs' code version. No pyspark here: the Dagster processes never start a JVM themselves."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+from pathlib import Path
+
+from ddss_platform.settings import Settings
+
+SPARK_DIR = Path(__file__).resolve().parent
+AGGREGATION_SCRIPT = SPARK_DIR / "aggregation.py"
+# The Spark Cassandra connector for Spark 4 / Scala 2.13, fetched by spark-submit --packages in production.
+CASSANDRA_CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.13:3.5.1"
+LOCAL_DRIVER_MEMORY = "2g"
+
+
+def code_version() -> str:
+    """A digest of the Spark job's sources: it changes exactly when the job's code does."""
+    digest = hashlib.sha256()
+    for path in sorted(SPARK_DIR.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def spark_submit() -> str:
+    """The spark-submit of the cluster's Spark when one is on PATH, else the one pyspark ships in this venv."""
+    return shutil.which("spark-submit") or str(Path(sys.executable).with_name("spark-submit"))
+
+
+def aggregation_command(settings: Settings, day: str) -> list[str]:
+    command = [spark_submit(), "--master", settings.spark_master, "--name", f"ddss-aggregation-{day}"]
+    if settings.spark_master.startswith("local"):
+        command += ["--driver-memory", LOCAL_DRIVER_MEMORY]
+    if not settings.archive.embedded:
+        hosts = settings.archive.hosts
+        command += [
+            "--packages", CASSANDRA_CONNECTOR,
+            "--conf", f"spark.cassandra.connection.host={','.join(host for host, _ in hosts)}",
+            "--conf", f"spark.cassandra.connection.port={hosts[0][1] or 9042}",
+        ]
+    return command + [str(AGGREGATION_SCRIPT), "--day", day]
+
+
+def job_environment(settings: Settings) -> dict[str, str]:
+    """The settings as the environment variables Settings.from_env reads, for the driver process, and the
+    Python that runs it (this one, with ddss_platform installed)."""
+    local = {"SPARK_LOCAL_IP": "127.0.0.1"} if settings.spark_master.startswith("local") else {}
+    return local | {
+        "DDSS_HOME": str(settings.home),
+        "DDSS_BUS_URL": settings.bus.raw,
+        "DDSS_DOCUMENTS_URL": settings.documents.raw,
+        "DDSS_TIMESERIES_URL": settings.timeseries.raw,
+        "DDSS_GRAPH_URL": settings.graph.raw,
+        "DDSS_ARCHIVE_URL": settings.archive.raw,
+        "DDSS_SPARK_MASTER": settings.spark_master,
+        "DDSS_PARTITIONS": str(settings.partitions),
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }

@@ -1,0 +1,97 @@
+"""Through a real Dagster instance: the daemon's scoring sensor launches runs until the lag is zero, and every
+citizen's final score is what the pure scoring core computes from the same inputs."""
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+import pytest
+
+from ddss_platform import dagster_instance
+from ddss_platform.defs.streaming.sensor import PARTITION_TAG, backlog
+from ddss_platform.events.topics import CITIZEN_EVENTS
+from ddss_platform.processing import load_scoring, open_ports
+from ddss_platform.scoring import CitizenState, Edge, SourcedEvent, reference_scores
+from ddss_platform.stores.documents import offset_key
+from ddss_platform_tests.streaming.support import produce, seed_stores, settings_for
+
+CITIZENS = 600
+EVENTS = 9_000
+
+
+def reference_inputs(settings):
+    """Rules, configuration, citizens, edges and events as they stand before any run, straight from the stores."""
+    with open_ports(settings) as ports:
+        config, rules = load_scoring(ports.documents)
+        docs = ports.documents.find_citizens(limit=10 * CITIZENS)
+        citizens = {
+            d["nationalID"]: CitizenState(d["nationalID"], d["scoreSnapshot"]["currentScore"],
+                                          d["scoreSnapshot"]["tier"], d.get("flags", {}))
+            for d in docs
+        }
+        edges = _edges(ports.graph.all_edges())
+        events = {}
+        for partition, end in ports.bus.end_offsets(CITIZEN_EVENTS).items():
+            records = ports.bus.read_range(CITIZEN_EVENTS, partition, 0, end)
+            events[partition] = [SourcedEvent(r.offset, ports.codec.decode(r.value)) for r in records]
+    return config, rules, citizens, edges, events
+
+
+def _edges(frame) -> list[Edge]:
+    import pandas as pd
+
+    return [
+        Edge(row.source, row.target, row.type, float(row.strength),
+             0 if pd.isna(row.start_ms) else int(row.start_ms), None if pd.isna(row.end_ms) else int(row.end_ms))
+        for row in frame.itertuples()
+    ]
+
+
+def wait_until_scored(settings, instance, daemon, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with open_ports(settings) as ports:
+        while backlog(ports.bus, instance)[1:] != (0, 0):
+            assert daemon.alive(), f"the daemon exited; see {daemon.log_path}"
+            assert time.monotonic() < deadline, f"still behind after {timeout_s} s: {backlog(ports.bus, instance)}"
+            time.sleep(1.0)
+
+
+def partition_order(instance) -> list[int]:
+    """Partitions in the order their runs took the state lock (the order their effects were applied)."""
+    applied = []
+    for run in instance.get_runs(filters=dg.RunsFilter(job_name="score_events")):
+        outputs = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT)
+        metadata = outputs[0].dagster_event.step_output_data.metadata
+        applied.append((metadata["locked_at_ns"].value, int(run.tags[PARTITION_TAG])))
+    return [partition for _, partition in sorted(applied)]
+
+
+@pytest.mark.slow
+def test_sensor_launched_runs_reach_zero_lag_with_the_reference_scores(tmp_path):
+    settings = settings_for(tmp_path / "ddss")
+    seed_stores(settings, CITIZENS)
+    produce(settings, CITIZENS, EVENTS, seed=11)
+    config, rules, citizens, edges, events = reference_inputs(settings)
+
+    daemon = dagster_instance.start_daemon(settings)
+    instance = dagster_instance.open_instance(settings)
+    try:
+        dagster_instance.wait_for_daemon(settings, daemon)
+        wait_until_scored(settings, instance, daemon, timeout_s=150)
+    finally:
+        daemon.stop()
+
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name="score_events"))
+    assert runs and all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+    # the default batch holds a whole partition: one run each, so each partition's events were applied together
+    order = partition_order(instance)
+    assert sorted(order) == sorted(events)
+    expected = reference_scores(
+        {offset_key(CITIZEN_EVENTS, p): events[p] for p in order}, rules, config, citizens, edges)
+    with open_ports(settings) as ports:
+        docs = ports.documents.get_citizens(list(expected))
+    actual = {cid: doc["scoreSnapshot"]["currentScore"] for cid, doc in docs.items()}
+    assert len(actual) == len(expected) > CITIZENS  # new_citizen events created citizens too
+    differing = {cid: (expected[cid], actual.get(cid)) for cid in expected if actual.get(cid) != expected[cid]}
+    assert not differing, f"{len(differing)} citizens differ from the reference, e.g. {list(differing.items())[:3]}"
+    instance.dispose()
