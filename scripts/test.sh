@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SPARK_LOCAL_IP=127.0.0.1
+# Console scripts of the environment (noida-db, secantusd-py, dagster, ddss) are run by the tests.
+export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/python -m pytest -ra "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

@@ -6,5 +6,6 @@ from ddss_platform.cli import store_commands  # noqa: E402,F401
 from ddss_platform.cli import bus_commands  # noqa: E402,F401
 from ddss_platform.cli import stream_commands  # noqa: E402,F401
 from ddss_platform.cli import api_commands  # noqa: E402,F401
+from ddss_platform.cli import asset_commands  # noqa: E402,F401
 
 __all__ = ["app"]

@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ddss_platform.dagster_instance import dagster_env
 from ddss_platform.settings import Settings
 
 SPARK_DIR = Path(__file__).resolve().parent
@@ -44,18 +45,9 @@ def aggregation_command(settings: Settings, day: str) -> list[str]:
 
 
 def job_environment(settings: Settings) -> dict[str, str]:
-    """The settings as the environment variables Settings.from_env reads, for the driver process, and the
-    Python that runs it (this one, with ddss_platform installed)."""
-    local = {"SPARK_LOCAL_IP": "127.0.0.1"} if settings.spark_master.startswith("local") else {}
-    return local | {
-        "DDSS_HOME": str(settings.home),
-        "DDSS_BUS_URL": settings.bus.raw,
-        "DDSS_DOCUMENTS_URL": settings.documents.raw,
-        "DDSS_TIMESERIES_URL": settings.timeseries.raw,
-        "DDSS_GRAPH_URL": settings.graph.raw,
-        "DDSS_ARCHIVE_URL": settings.archive.raw,
-        "DDSS_SPARK_MASTER": settings.spark_master,
-        "DDSS_PARTITIONS": str(settings.partitions),
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-    }
+    """The driver's environment: the settings as DDSS_* variables (what Settings.from_env reads there) and this
+    Python, which has ddss_platform installed, for the driver and local executors."""
+    env = dagster_env(settings, base={})
+    if not settings.spark_master.startswith("local"):
+        env.pop("SPARK_LOCAL_IP", None)  # a cluster's executors must reach the driver on a routable address
+    return env | {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}

@@ -1,0 +1,34 @@
+"""``ddss lineage``: how a batch asset partition was made, down to the bus offsets."""
+import json
+import os
+
+import typer
+
+from ddss_platform.cli.app import app
+
+
+@app.command()
+def lineage(
+    asset: str = typer.Argument(..., help="Asset key, e.g. credit_score_aggregates_by_region_date."),
+    partition: str = typer.Argument(None, help="Partition key, e.g. 2025-01-02 (omit for unpartitioned assets)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the recorded lineage as JSON."),
+) -> None:
+    """Print the lineage of the latest materialization of ASSET [PARTITION]: the run, the Spark application and
+    code version, the inputs' data versions, and the archive rows per topic partition with their offsets and
+    the score_events runs that wrote them. Reads the Dagster instance at DAGSTER_HOME (default: the embedded
+    instance under DDSS_HOME)."""
+    import dagster as dg
+
+    from ddss_platform.dagster_instance import open_instance
+    from ddss_platform.lineage import format_lineage, read_lineage
+    from ddss_platform.settings import Settings
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else open_instance(Settings.from_env())
+    try:
+        record = read_lineage(instance, asset, partition)
+    except LookupError as error:
+        typer.echo(f"ddss lineage: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    finally:
+        instance.dispose()
+    typer.echo(json.dumps(record, indent=2) if as_json else format_lineage(record))

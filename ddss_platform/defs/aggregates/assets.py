@@ -1,0 +1,140 @@
+"""The Spark batch aggregates: one run of the Spark job per day partition writes both tables.
+
+The job runs in its own driver process (``spark-submit``, Dagster Pipes carries its summary back), so the
+run worker never hosts a JVM and the same command runs the job on a cluster. Each run records its lineage
+(``ddss_platform.lineage``) on both materializations and checks the citizen counts against the snapshots.
+"""
+import time
+
+import dagster as dg
+import pandas as pd
+
+from ddss_platform import lineage
+from ddss_platform.defs.archive.metadata import preview_table
+from ddss_platform.defs.archive.scoring_outputs import EVENTS_ARCHIVE, SCORE_SNAPSHOTS
+from ddss_platform.defs.metrics.partitions import DAILY
+from ddss_platform.resources import StoresResource
+from ddss_platform.spark.submit import aggregation_command, code_version, job_environment
+from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
+
+GROUP = "aggregates"
+OWNERS = ["team:data-platform"]
+CITIZEN_COUNT_CHECK = "citizen_counts_match_snapshots"
+SPARK_CODE_VERSION = code_version()
+
+_COMMON = dict(group_name=GROUP, owners=OWNERS, kinds={"spark", "scylladb"}, code_version=SPARK_CODE_VERSION)
+
+
+@dg.multi_asset(
+    name="spark_daily_aggregates",
+    description="Run the Spark aggregation job (ddss_platform/spark/aggregation.py) for the partition day.",
+    specs=[
+        dg.AssetSpec(
+            CREDIT_SCORE_AGGREGATES,
+            description="Per home region and day: citizens, average/median/min/max score, citizens per tier, and "
+            "how many citizens the day's events moved up (improvements) or down (deteriorations). Spark job over "
+            "the day's archived events joined with the citizens' snapshots; ScyllaDB table of the same name.",
+            deps=[EVENTS_ARCHIVE, SCORE_SNAPSHOTS],
+            metadata={"table": CREDIT_SCORE_AGGREGATES},
+            **_COMMON,
+        ),
+        dg.AssetSpec(
+            EVENTS_SUMMARY,
+            description="Per event type, event region and day: events, total and average score impact, distinct "
+            "citizens. Spark job over the day's archived events (deduplicated by event id); ScyllaDB table of the "
+            "same name.",
+            deps=[EVENTS_ARCHIVE],
+            metadata={"table": EVENTS_SUMMARY},
+            **_COMMON,
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            CITIZEN_COUNT_CHECK,
+            asset=CREDIT_SCORE_AGGREGATES,
+            description="The day's citizens over all regions equal the number of citizen snapshots.",
+        )
+    ],
+    partitions_def=DAILY,
+    can_subset=False,
+)
+def spark_daily_aggregates(
+    context: dg.AssetExecutionContext, stores: StoresResource, pipes_subprocess_client: dg.PipesSubprocessClient
+):
+    day = context.partition_key
+    settings = stores.settings()
+    started = time.monotonic()
+    inputs = lineage.input_versions(context.instance, [EVENTS_ARCHIVE, SCORE_SNAPSHOTS])
+    with stores.documents() as documents:
+        citizens_before = documents.citizen_count()
+    invocation = pipes_subprocess_client.run(
+        command=aggregation_command(settings, day), context=context, env=job_environment(settings)
+    )
+    messages = invocation.get_custom_messages()
+    if not messages:
+        raise dg.Failure(f"the Spark job for {day} ended without reporting its summary")
+    summary = messages[-1]
+    with stores.documents() as documents:
+        citizens_after = documents.citizen_count()
+    with stores.archive() as archive:
+        credit = archive.read_aggregates(CREDIT_SCORE_AGGREGATES, start_day=day, end_day=day)
+        events = archive.read_aggregates(EVENTS_SUMMARY, start_day=day, end_day=day)
+
+    record = {
+        "partition": day,
+        "inputs": inputs,
+        "archive": {
+            "rows": summary["archive_rows"],
+            "distinct_events": summary["distinct_events"],
+            "offsets": summary["offsets"],
+        },
+        "scoring_runs": lineage.writing_runs(context.instance, EVENTS_ARCHIVE, summary["offsets"]),
+        "outputs": {CREDIT_SCORE_AGGREGATES: len(credit), EVENTS_SUMMARY: len(events)},
+        "spark": {
+            "app_id": summary["spark_app_id"],
+            "master": summary["spark_master"],
+            "version": summary["spark_version"],
+            "duration_s": summary["duration_s"],
+        },
+        "code_version": SPARK_CODE_VERSION,
+        "duration_s": round(time.monotonic() - started, 3),
+    }
+    shared = {
+        "archive_rows": summary["archive_rows"],
+        "distinct_events": summary["distinct_events"],
+        "offset_ranges": preview_table(pd.DataFrame(summary["offsets"]), rows=50),
+        "spark_app_id": summary["spark_app_id"],
+        "code_version": SPARK_CODE_VERSION,
+        "duration_s": record["duration_s"],
+    }
+    for table, frame in ((CREDIT_SCORE_AGGREGATES, credit), (EVENTS_SUMMARY, events)):
+        yield dg.MaterializeResult(
+            asset_key=table,
+            metadata={
+                "dagster/row_count": len(frame),
+                "preview": preview_table(frame),
+                **shared,
+                lineage.LINEAGE_KEY: dg.MetadataValue.json({"asset": table, **record}),
+            },
+        )
+    yield citizen_count_check(day, credit, citizens_before, citizens_after)
+
+
+def citizen_count_check(day: str, credit: pd.DataFrame, before: int, after: int) -> dg.AssetCheckResult:
+    """The aggregates' citizens over all regions against the snapshots counted just before and after the Spark
+    job: citizens are only ever created, so a correct total lies between the two."""
+    total = int(credit["citizens"].sum()) if len(credit) else 0
+    passed = before <= total <= after
+    counted = f"{before}" if before == after else f"{before} before and {after} after the job"
+    message = (
+        f"{day}: {total} citizens over {len(credit)} regions, as many as the snapshots ({counted})"
+        if passed
+        else f"{day}: the aggregates count {total} citizens over {len(credit)} regions, the snapshots {counted}"
+    )
+    return dg.AssetCheckResult(
+        check_name=CITIZEN_COUNT_CHECK,
+        asset_key=CREDIT_SCORE_AGGREGATES,
+        passed=passed,
+        description=message,
+        metadata={"aggregated_citizens": total, "snapshots_before": before, "snapshots_after": after},
+    )
