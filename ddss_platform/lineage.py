@@ -37,7 +37,7 @@ def input_versions(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[di
             {
                 "asset": key,
                 "partition": materialization.partition,
-                "data_version": materialization.tags.get(DATA_VERSION_TAG) or f"storage-id-{record.storage_id}",
+                "data_version": (materialization.tags or {}).get(DATA_VERSION_TAG) or f"storage-id-{record.storage_id}",
                 "storage_id": record.storage_id,
                 "run_id": record.run_id,
                 "materialized_at": _when(record.timestamp),

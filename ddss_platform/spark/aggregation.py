@@ -15,7 +15,7 @@ offset, so each aggregate can be traced back to the records of the topic.
 
 Run it with ``spark-submit ddss_platform/spark/aggregation.py --day 2026-11-20`` (a cluster), or
 ``python -m ddss_platform.spark.aggregation --day 2026-11-20`` (master from DDSS_SPARK_MASTER). The last
-line printed is the run summary as JSON; under Dagster Pipes the summary is also sent as a message.
+line printed is the run summary as JSON; under Dagster Pipes the summary goes to the Dagster run instead.
 """
 from __future__ import annotations
 
@@ -258,9 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with _dagster_pipes() as pipes:
         summary = run_day(Settings.from_env(), args.day).summary()
-        if pipes is not None:
+        if pipes is None:
+            print(json.dumps(summary))
+        else:
             pipes.report_custom_message(summary)
-    print(json.dumps(summary))
+            pipes.log.info(f"aggregated {args.day}: {summary['archive_rows']} archive rows in {summary['duration_s']} s")
     return 0
 
 

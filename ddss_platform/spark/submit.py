@@ -31,7 +31,10 @@ def spark_submit() -> str:
 
 
 def aggregation_command(settings: Settings, day: str) -> list[str]:
-    command = [spark_submit(), "--master", settings.spark_master, "--name", f"ddss-aggregation-{day}"]
+    command = [
+        spark_submit(), "--master", settings.spark_master, "--name", f"ddss-aggregation-{day}",
+        "--conf", "spark.log.level=WARN",  # from the JVM's start: its INFO lines would flood the run's logs
+    ]
     if settings.spark_master.startswith("local"):
         command += ["--driver-memory", LOCAL_DRIVER_MEMORY]
     if not settings.archive.embedded:

@@ -108,6 +108,10 @@ function isoDay(date) {
   return date.toISOString().slice(0, 10);
 }
 
+function shiftDay(day, days) {
+  return new Date(Date.parse(day + "T00:00:00Z") + days * 86400000).toISOString();
+}
+
 async function loadRegions() {
   const regions = await api("/regions");
   const select = $("region-select");
@@ -138,13 +142,16 @@ async function refreshRegion() {
   const query = new URLSearchParams({ from: $("region-from").value, to: $("region-to").value });
   const result = await api(`/regions/${encodeURIComponent(region)}/aggregates?${query}`);
   const days = result.rows.map((row) => row.date);
+  // the chosen window, half a day of margin each side, so one day of data is a bar, not a zoomed-in sliver
+  const dayAxis = { type: "date", tickformat: "%b %d",
+    range: [shiftDay(result.start, -0.5), shiftDay(result.end, 0.5)] };
   Plotly.react(
     "chart-region-scores",
     [
       { type: "scatter", mode: "lines+markers", name: "average", x: days, y: result.rows.map((r) => r.avg_score) },
       { type: "scatter", mode: "lines", name: "median", x: days, y: result.rows.map((r) => r.median_score), line: { dash: "dot" } },
     ],
-    layout(`${region}: score over time`, { showlegend: true, yaxis: { title: { text: "score" } } }),
+    layout(`${region}: score over time`, { showlegend: true, xaxis: dayAxis, yaxis: { title: { text: "score" } } }),
     PLOT_CONFIG
   );
   const tiers = Object.keys(TIER_COLOURS).map((tier) => ({
@@ -152,9 +159,11 @@ async function refreshRegion() {
     name: tier,
     x: days,
     y: result.rows.map((r) => r.tier_counts[tier] || 0),
+    width: 0.8 * 86400000,  // a date axis measures bar widths in milliseconds
     marker: { color: TIER_COLOURS[tier] },
   }));
-  Plotly.react("chart-region-tiers", tiers, layout(`${region}: citizens per tier`, { barmode: "stack", showlegend: true }), PLOT_CONFIG);
+  Plotly.react("chart-region-tiers", tiers,
+    layout(`${region}: citizens per tier`, { barmode: "stack", showlegend: true, xaxis: dayAxis }), PLOT_CONFIG);
 }
 
 // ---------- citizens ----------
@@ -263,8 +272,9 @@ function drawRelationships(citizen) {
     mode: "markers+text",
     x: [0, ...positions.map((p) => p[0])],
     y: [0, ...positions.map((p) => p[1])],
-    text: [citizen.nationalID, ...others.map((r) => r.nationalID)],
-    textposition: "top center",
+    // only the citizen is labelled: related citizens' ids are in the hover text (labels would overlap)
+    text: [citizen.nationalID, ...others.map(() => "")],
+    textposition: "bottom center",
     hovertext: [
       `${citizen.nationalID} · ${citizen.tier ?? "?"}`,
       ...others.map((r) => `${r.nationalID} · ${r.type} (${r.strength.toFixed(2)}) · ${r.tier ?? "?"} ${r.score ?? ""}`),

@@ -32,14 +32,17 @@ HOUR_NS = 3_600 * 10**9
     kinds={"influxdb"},
 )
 def flux_tasks(stores: StoresResource) -> dg.MaterializeResult:
-    with stores.timeseries() as timeseries:
-        actions = timeseries.deploy_tasks()
+    embedded = stores.settings().timeseries.embedded
+    actions = []
+    if not embedded:  # embedded, compute_derived runs the same definitions as SQL: there is nothing to deploy
+        with stores.timeseries() as timeseries:
+            actions = timeseries.deploy_tasks()
     return dg.MaterializeResult(
         metadata={
             "tasks": list(DERIVED_TASKS),
             "actions": actions,
             "deployed": len(actions),
-            "engine": "embedded SQL" if stores.settings().timeseries.embedded else "InfluxDB tasks",
+            "engine": "embedded SQL (ddss_platform/stores/timeseries/derived_sql.py)" if embedded else "InfluxDB tasks",
         }
     )
 
