@@ -14,7 +14,7 @@ from ddss_platform.settings import Settings
 from ddss_platform.stores.bus import BusRecord, OffsetRangeError, UnknownTopicError, open_bus
 from ddss_platform.stores.bus.partitioner import partition_for
 
-ADAPTERS = ["embedded", "kafka-noida", "kafka-env"]
+ADAPTERS = ["embedded", "kafka-noida", pytest.param("kafka-env", marks=pytest.mark.live)]
 
 
 @pytest.fixture(params=ADAPTERS)

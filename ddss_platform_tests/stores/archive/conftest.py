@@ -10,7 +10,7 @@ import pytest
 from ddss_platform.settings import Settings
 from ddss_platform.stores.archive import open_archive
 
-ADAPTERS = ["embedded", "scylla"]
+ADAPTERS = ["embedded", pytest.param("scylla", marks=pytest.mark.live)]
 
 
 @pytest.fixture(params=ADAPTERS)

@@ -8,7 +8,7 @@ import pytest
 from ddss_platform.settings import parse_store_url
 from ddss_platform.stores.documents.embedded import EmbeddedDocuments
 
-ADAPTERS = ["embedded", "secantus", "mongo-live"]
+ADAPTERS = ["embedded", "secantus", pytest.param("mongo-live", marks=pytest.mark.live)]
 
 
 def mongo_store(url: str):

@@ -8,7 +8,7 @@ import pytest
 from ddss_platform.stores.graph.embedded import EmbeddedGraph
 
 
-@pytest.fixture(params=["embedded", "dgraph-live"])
+@pytest.fixture(params=["embedded", pytest.param("dgraph-live", marks=pytest.mark.live)])
 def unprepared_graph(request, tmp_path):
     if request.param == "embedded":
         store = EmbeddedGraph(tmp_path / "graph.sqlite")

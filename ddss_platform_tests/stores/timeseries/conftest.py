@@ -9,7 +9,7 @@ import pytest
 from ddss_platform.settings import Settings
 from ddss_platform.stores.timeseries import open_timeseries
 
-ADAPTERS = ["embedded", "influx"]
+ADAPTERS = ["embedded", pytest.param("influx", marks=pytest.mark.live)]
 
 
 @pytest.fixture(params=ADAPTERS)
