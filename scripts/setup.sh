@@ -37,7 +37,7 @@ fi
 .venv/bin/python -m pip install -q -e '.[dev]'
 
 if [ "${1:-}" = "--full" ]; then
-  command -v chromium >/dev/null 2>&1 || apt_install chromium chromium-driver
+  { command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || apt_install chromium chromium-driver
   # The Dagster-on-PostgreSQL test of docker/dagster.yaml starts a throwaway PostgreSQL server.
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
   if [ -x scripts/install-flux-parser.sh ]; then

@@ -8,10 +8,10 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from ddss_platform.api.models import CitizenSummary, GraphMetrics, RecentEvent, Relationship, ScoreChange
+from ddss_platform.stores.archive import DAY_MS
 from ddss_platform.stores.graph import Edge
 
 RISKY_TIERS = frozenset({"Caution", "HighRisk"})
-DAY_MS = 86_400_000
 # How far back from a citizen's last scoring the recent-events read looks (bounds the archive days read).
 RECENT_WINDOW_MS = 7 * DAY_MS
 

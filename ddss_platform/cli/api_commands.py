@@ -1,6 +1,7 @@
 """``ddss api`` (the reporting API and dashboard) and ``ddss up`` (Dagster UI + API + a steady simulator)."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,8 +14,9 @@ import typer
 from ddss_platform.cli.app import app
 from ddss_platform.settings import Settings
 
-# Simulated time moves MEAN_GAP_MS per event; starting this far back keeps a steady simulator's events
-# in the past (the scoring runs dead-letter events more than 5 minutes in the future) for a long session.
+# The simulator's clock moves MEAN_GAP_MS (3 s) per event, so at --rate R it gains 3R−1 s per wall second;
+# the scoring runs dead-letter events more than 5 minutes in the future. Starting a week back keeps the
+# events in the past for about 12 hours at the default rate of 5 events/s.
 UP_SIMULATOR_HEADSTART_MS = 7 * 24 * 3600 * 1000
 
 
@@ -33,7 +35,8 @@ def api(
                 log_level="warning", access_log=False)
 
 
-def _wait_until_healthy(url: str, child: "_Child", timeout_s: float = 60.0) -> None:
+def _wait_until_answering(url: str, child, timeout_s: float = 120.0) -> None:
+    """Until ``url`` answers 200 (``child`` dying first is an error naming its log)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not child.alive():
@@ -44,7 +47,7 @@ def _wait_until_healthy(url: str, child: "_Child", timeout_s: float = 60.0) -> N
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise TimeoutError(f"the API did not answer {url} within {timeout_s:.0f} s; see {child.log_path}")
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s; see {child.log_path}")
 
 
 class _Child:
@@ -55,6 +58,8 @@ class _Child:
         with open(log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [str(Path(sys.executable).with_name("ddss")), *args],
+                # a progress bar redrawn into a log file is noise
+                env={**os.environ, "TQDM_DISABLE": "1"},
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )
 
@@ -94,8 +99,9 @@ def up(
         children.append(dagster)
         api_child = _Child("api", ["api", "--host", host, "--port", str(api_port)], logs / "api.log")
         children.append(api_child)
-        _wait_until_healthy(f"http://{host}:{api_port}/health", api_child)
+        _wait_until_answering(f"http://{host}:{api_port}/health", api_child)
         dagster_instance.wait_for_daemon(settings, dagster)
+        _wait_until_answering(f"http://{host}:{dagster_port}/server_info", dagster)
         if rate > 0:
             start_ms = int(time.time() * 1000) - UP_SIMULATOR_HEADSTART_MS
             children.append(_Child("simulator", [

@@ -14,6 +14,7 @@ SPARK_DIR = Path(__file__).resolve().parent
 AGGREGATION_SCRIPT = SPARK_DIR / "aggregation.py"
 # The Spark Cassandra connector for Spark 4 / Scala 2.13, fetched by spark-submit --packages in production.
 CASSANDRA_CONNECTOR = "com.datastax.spark:spark-cassandra-connector_2.13:3.5.1"
+CQL_PORT = 9042
 LOCAL_DRIVER_MEMORY = "2g"
 
 
@@ -39,10 +40,11 @@ def aggregation_command(settings: Settings, day: str) -> list[str]:
         command += ["--driver-memory", LOCAL_DRIVER_MEMORY]
     if not settings.archive.embedded:
         hosts = settings.archive.hosts
+        port = next((p for _, p in hosts if p), CQL_PORT)  # the connector takes one port for every host
         command += [
             "--packages", CASSANDRA_CONNECTOR,
             "--conf", f"spark.cassandra.connection.host={','.join(host for host, _ in hosts)}",
-            "--conf", f"spark.cassandra.connection.port={hosts[0][1] or 9042}",
+            "--conf", f"spark.cassandra.connection.port={port}",
         ]
     return command + [str(AGGREGATION_SCRIPT), "--day", day]
 

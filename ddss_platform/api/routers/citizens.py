@@ -1,7 +1,6 @@
 """GET /citizens (search, keyset pages) and GET /citizens/{nationalID} (everything about one citizen)."""
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -12,6 +11,7 @@ from ddss_platform.api.models import Citizen, CitizenPage
 from ddss_platform.api.pagination import decode_cursor, encode_cursor
 from ddss_platform.api.params import REGION_PATTERN, NationalID, Tier, unprocessable
 from ddss_platform.api.stores import Stores
+from ddss_platform.stores.graph import now_ms
 
 router = APIRouter(tags=["citizens"])
 
@@ -54,13 +54,16 @@ def get_citizen(
     events: Annotated[int, Query(ge=0, le=100, description="How many recent events to include (0: none, skips the event read).")] = 20,
     history: Annotated[int, Query(ge=0, le=1000, description="How many score changes to include, newest first.")] = 100,
 ) -> Citizen:
+    """Profile and score snapshot (documents), the newest archived events, the score history (archive),
+    the outgoing relationships with the related citizens' scores (graph + documents) and metrics of the
+    citizen's neighbourhood computed from the active edges now."""
     doc = ports.documents.get_citizens([national_id]).get(national_id)
     if doc is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no citizen with nationalID {national_id!r}")
-    now_ms = time.time_ns() // 1_000_000
+    at = now_ms()
     edges = ports.graph.outgoing([national_id])[national_id]
     related = ports.documents.get_citizens({e.target for e in edges}) if edges else {}
-    relationships = [views.relationship(edge, related.get(edge.target), now_ms) for edge in edges]
+    relationships = [views.relationship(edge, related.get(edge.target), at) for edge in edges]
     colleagues = {r.nationalID for r in relationships if r.active and r.type == "colleague"}
     colleague_edges = ports.graph.outgoing(colleagues) if len(colleagues) > 1 else {}
     summary = views.citizen_summary(doc)
@@ -74,6 +77,6 @@ def get_citizen(
         recent_events=views.recent_events(ports.archive, national_id, summary.last_calculated_ms, events) if events else [],
         score_history=views.score_changes(ports.archive.read_score_history(national_id, limit=history)) if history else [],
         relationships=relationships,
-        graph_metrics=views.graph_metrics(relationships, colleague_edges, now_ms),
+        graph_metrics=views.graph_metrics(relationships, colleague_edges, at),
     )
 

@@ -66,7 +66,7 @@ def derived_points(frame: pd.DataFrame, time_ns: int) -> list[Point]:
     """One social_graph_derived_metrics point per citizen; a NaN field (no family, no known neighbour) is not
     written, as InfluxDB stores no value for it."""
     points = []
-    for national_id, row in frame.iterrows():
+    for national_id, row in zip(frame.index, frame.to_dict(orient="records")):
         fields = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
         points.append(Point(SOCIAL_GRAPH_DERIVED_METRICS, {"citizenID": str(national_id)}, fields, time_ns))
     return points

@@ -1,0 +1,66 @@
+"""`ddss up`: the Dagster UI, the API and dashboard and a simulator come up, and Ctrl-C stops them all."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ddss_platform.events.topics import CITIZEN_EVENTS
+from ddss_platform.processing.ports import open_ports
+from ddss_platform.settings import Settings
+from ddss_platform_tests.api.world import build_world
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.slow
+def test_up_serves_everything_and_ctrl_c_stops_it(tmp_path):
+    home = tmp_path / "ddss"
+    settings = Settings.from_env({"DDSS_HOME": str(home)})
+    build_world(settings, citizens=50, events=200)
+    dagster_port, api_port = _free_port(), _free_port()
+    env = {**os.environ, "DDSS_HOME": str(home)}
+    env.pop("DDSS_API_TOKEN", None)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ddss")), "up", "--dagster-port", str(dagster_port),
+         "--api-port", str(api_port), "--rate", "2", "--citizens", "50"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job is
+    )
+    try:
+        printed = ""
+        deadline = time.monotonic() + 240
+        while "Ctrl-C" not in printed:
+            assert process.poll() is None and time.monotonic() < deadline, printed
+            printed += process.stdout.readline()
+        urls = dict(re.findall(r"^(Dagster UI|Dashboard|API docs):\s+(\S+)", printed, re.M))
+        assert set(urls) == {"Dagster UI", "Dashboard", "API docs"}, printed
+        assert all(_answers(url) for url in urls.values()), urls
+        with open_ports(settings) as ports:
+            before = sum(ports.bus.end_offsets(CITIZEN_EVENTS).values())
+            time.sleep(3)
+            assert sum(ports.bus.end_offsets(CITIZEN_EVENTS).values()) > before  # the simulator is producing
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        process.wait(timeout=120)
+    assert not _answers(f"http://127.0.0.1:{api_port}/health")
+    assert not _answers(f"http://127.0.0.1:{dagster_port}/")

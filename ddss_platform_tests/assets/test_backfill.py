@@ -1,0 +1,55 @@
+"""A backfill of three daily partitions of the Spark aggregates, launched from the CLI and run by the Dagster
+daemon (queued runs, one run worker process each); each run's lineage names its inputs."""
+from __future__ import annotations
+
+import time
+
+import dagster as dg
+import pytest
+
+from ddss_platform import lineage
+from ddss_platform.dagster_instance import open_instance, start_daemon, wait_for_daemon
+from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
+from ddss_platform_tests.assets.conftest import CODE, dagster
+
+pytestmark = pytest.mark.slow
+
+JOB = "spark_aggregates"
+TIMEOUT_S = 900
+
+
+def finished_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(filters=dg.RunsFilter(job_name=JOB, statuses=[
+        dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED])))
+
+
+def test_backfill_of_three_days_through_the_daemon(world):
+    daemon = start_daemon(world.settings)
+    try:
+        wait_for_daemon(world.settings, daemon)
+        dagster(world, "job", "backfill", "-m", CODE, "-j", JOB, "--partitions", ",".join(world.days), "--noprompt")
+        instance = open_instance(world.settings)
+        try:
+            deadline = time.monotonic() + TIMEOUT_S
+            while len(finished_runs(instance)) < len(world.days):
+                assert daemon.alive(), f"the daemon exited; see {daemon.log_path}"
+                assert time.monotonic() < deadline, f"backfill runs not finished after {TIMEOUT_S} s"
+                time.sleep(2)
+            runs = finished_runs(instance)
+            assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * len(world.days)
+            assert sorted(r.tags["dagster/partition"] for r in runs) == list(world.days)
+            assert all("dagster/backfill" in r.tags for r in runs)
+            for run in runs:
+                day = run.tags["dagster/partition"]
+                for asset in (CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY):
+                    record = lineage.read_lineage(instance, asset, day)
+                    assert record["run_id"] == run.run_id
+                    assert {i["asset"] for i in record["inputs"]} == {"events_archive", "score_snapshots"}
+                    assert all(i["data_version"] for i in record["inputs"])
+                    assert record["archive"]["rows"] > 0 and record["archive"]["offsets"]
+                    assert record["scoring_runs"], f"{asset} {day}: no score_events run found for its offsets"
+                    assert record["spark"]["app_id"]
+        finally:
+            instance.dispose()
+    finally:
+        daemon.stop()
