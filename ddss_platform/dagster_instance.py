@@ -58,12 +58,15 @@ def instance_config(settings: Settings, max_concurrent_runs: int = MAX_CONCURREN
                     {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
                 ],
                 "dequeue_interval_seconds": DEQUEUE_INTERVAL_S,
+                # a launch blocks until the run worker has imported the code (seconds): launch in parallel
+                "dequeue_use_threads": True,
+                "dequeue_num_workers": max_concurrent_runs,
             },
         },
         "run_retries": {"enabled": True, "max_retries": RUN_RETRIES},
         # a run worker that never reaches STARTED (e.g. killed during launch) is failed, freeing its partition
         "run_monitoring": {"enabled": True, "start_timeout_seconds": 180, "poll_interval_seconds": 30},
-        "sensors": {"use_threads": True, "num_workers": 4},
+        "sensors": {"use_threads": True, "num_workers": 4, "num_submit_workers": 4},
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
     }

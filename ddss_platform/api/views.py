@@ -8,12 +8,9 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from ddss_platform.api.models import CitizenSummary, GraphMetrics, RecentEvent, Relationship, ScoreChange
-from ddss_platform.stores.archive import DAY_MS
 from ddss_platform.stores.graph import Edge
 
 RISKY_TIERS = frozenset({"Caution", "HighRisk"})
-# How far back from a citizen's last scoring the recent-events read looks (bounds the archive days read).
-RECENT_WINDOW_MS = 7 * DAY_MS
 
 
 def number(value: Any) -> float | None:
@@ -85,8 +82,8 @@ def graph_metrics(relationships: list[Relationship], colleague_edges: Mapping[st
     )
 
 
-def score_changes(frame: pd.DataFrame) -> list[ScoreChange]:
-    """Archive score-history rows (SCORE_CHANGE_COLUMNS) as models, in the frame's order."""
+def score_changes(rows: Iterable[Mapping[str, Any]]) -> list[ScoreChange]:
+    """Archive score-history rows (SCORE_CHANGE_COLUMNS dicts) as models, in their order."""
     return [
         ScoreChange(
             citizen_id=row["citizen_id"],
@@ -99,7 +96,7 @@ def score_changes(frame: pd.DataFrame) -> list[ScoreChange]:
             event_id=row["event_id"] or None,
             tier=text(row["tier"]),
         )
-        for row in records(frame)
+        for row in rows
     ]
 
 
@@ -121,35 +118,21 @@ def history_points(frame: pd.DataFrame) -> list[ScoreChange]:
     ]
 
 
-def archived_events(frame: pd.DataFrame) -> Iterable[tuple[RecentEvent, dict[str, Any]]]:
-    """Archive rows (EVENTS_ARCHIVE columns) as (event model, the raw row)."""
-    for row in records(frame):
-        event = RecentEvent(
-            event_id=row["event_id"],
-            time_ms=int(row["event_time"]),
-            event_type=row["event_type"],
-            event_subtype=text(row["event_subtype"]),
-            source_system=text(row["source_system"]),
-            region=text(row["region"]),
-            city=text(row["city"]),
-            severity=number(row["severity"]),
-            confidence=number(row["confidence"]),
-            score_impact=number(row["score_impact"]),
-            status=text(row["status"]),
-        )
-        yield event, row
-
-
-def recent_events(archive: Any, citizen_id: str, last_calculated_ms: int | None, limit: int) -> list[RecentEvent]:
-    """The citizen's newest archived events. The read is bounded to the days around the citizen's last
-    scoring, so the embedded archive opens a few day folders instead of the whole dataset."""
-    if last_calculated_ms is None:
-        return []
-    frame = archive.read_events(
-        citizen_id=citizen_id, start_ms=last_calculated_ms - RECENT_WINDOW_MS, end_ms=last_calculated_ms + DAY_MS,
-        limit=limit,
+def archived_event(row: Mapping[str, Any]) -> RecentEvent:
+    """An archive row (EVENTS_ARCHIVE columns) as a model."""
+    return RecentEvent(
+        event_id=row["event_id"],
+        time_ms=int(row["event_time"]),
+        event_type=row["event_type"],
+        event_subtype=text(row["event_subtype"]),
+        source_system=text(row["source_system"]),
+        region=text(row["region"]),
+        city=text(row["city"]),
+        severity=number(row["severity"]),
+        confidence=number(row["confidence"]),
+        score_impact=number(row["score_impact"]),
+        status=text(row["status"]),
     )
-    return [event for event, _row in archived_events(frame)]
 
 
 def payload(row: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -190,14 +190,9 @@ def citizens_frame(spark: SparkSession, settings: Settings) -> DataFrame:
         snapshots = documents.all_snapshots()
     finally:
         documents.close()
-    rows = pd.DataFrame(
-        {
-            "national_id": snapshots.get("nationalID", pd.Series(dtype=object)).astype(object),
-            "region": snapshots.get("region", pd.Series(dtype=object)).astype(object),
-            "score": snapshots.get("score", pd.Series(dtype=float)).astype(float),
-            "tier": snapshots.get("tier", pd.Series(dtype=object)).astype(object),
-        }
-    )
+    rows = snapshots.rename(columns={"nationalID": "national_id"})[["national_id", "region", "score", "tier"]]
+    # plain object strings: pyspark's Arrow conversion predates pandas 3's string dtype
+    rows = rows.astype({"national_id": object, "region": object, "score": float, "tier": object})
     return spark.createDataFrame(rows, CITIZENS_SCHEMA)
 
 

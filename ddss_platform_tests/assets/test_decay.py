@@ -7,17 +7,13 @@ import pytest
 from ddss_platform.dagster_instance import open_instance
 from ddss_platform.defs.archive.decay import DECAY_ADJUSTMENT, DECAY_GUARD, daily_decay, day_number, decay_changes
 from ddss_platform.resources import StoresResource
-from ddss_platform.scoring import DecayPolicy, ScoringConfig, Tier
+from ddss_platform.scoring import DecayPolicy
 from ddss_platform.stores.archive import open_archive
 from ddss_platform.stores.documents import open_documents
 from ddss_platform.stores.timeseries import DERIVED_METRICS, SCORE_CHANGE_HISTORY, open_timeseries
+from ddss_platform_tests.assets.samples import scoring_config
 
-CONFIG = ScoringConfig(
-    "test", "default", 500.0, 0.0, 1000.0,
-    (Tier("HighRisk", 0, 300), Tier("Caution", 300, 500), Tier("Standard", 500, 800), Tier("Exemplary", 800, 1000)),
-    DecayPolicy(points_per_day=2.0, towards_baseline=True, minimum_score=None),
-    "ACTIVE",
-)
+CONFIG = scoring_config(DecayPolicy(points_per_day=2.0, towards_baseline=True, minimum_score=None))
 
 
 def doc(score: float, last_decay: int | None = None) -> dict:

@@ -7,14 +7,9 @@ import pandas as pd
 import pytest
 
 from ddss_platform.defs.graph.assets import association_risk, derived_points, tier_risk
-from ddss_platform.scoring import DecayPolicy, ScoringConfig, Tier
+from ddss_platform_tests.assets.samples import scoring_config
 
-CONFIG = ScoringConfig(
-    "test", "default", 500.0, 0.0, 1000.0,
-    (Tier("HighRisk", 0, 300), Tier("Caution", 300, 500), Tier("Standard", 500, 800), Tier("Exemplary", 800, 1000)),
-    DecayPolicy(1.0, True, None),
-    "ACTIVE",
-)
+CONFIG = scoring_config()
 
 
 def test_tier_risk_runs_from_one_for_the_lowest_tier_to_zero_for_the_highest():

@@ -6,17 +6,17 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-pytest.importorskip("pyspark")
-
-from ddss_platform.spark.aggregation import CITIZENS_SCHEMA, aggregate_day, read_archive_day  # noqa: E402
-from ddss_platform.spark.session import spark_session  # noqa: E402
-from ddss_platform.stores.archive import EVENTS_ARCHIVE, day_start_ms, events_table, open_archive  # noqa: E402
-from ddss_platform_tests.spark.pandas_reference import (  # noqa: E402
+from ddss_platform.spark.aggregation import CITIZENS_SCHEMA, aggregate_day, read_archive_day
+from ddss_platform.spark.session import spark_session
+from ddss_platform.stores.archive import EVENTS_ARCHIVE, day_start_ms, events_table, open_archive
+from ddss_platform_tests.spark.pandas_reference import (
     assert_same,
     expected_credit_scores,
     expected_events_summary,
     expected_offsets,
 )
+
+pytestmark = pytest.mark.slow  # starts a Spark session
 
 DAY = "2025-03-04"
 REGIONS = ("North", "South", "East")

@@ -89,8 +89,8 @@ def test_a_range_failing_at_each_write_in_turn_ends_like_a_clean_pass(tmp_path):
 def test_killed_run_processes_and_retries_end_identical_to_a_clean_pass(tmp_path):
     """20k events; the run process is killed (exit 137) at ≥ 20 random sink writes and retried."""
     clean = prepared(tmp_path, "clean", citizens=1_000, events=20_000)
-    ranges = ranges_in_order(clean, batch=2_500)
-    writes = clean_pass(clean, ranges, chunk=1_000)
+    ranges = ranges_in_order(clean, batch=800)
+    writes = clean_pass(clean, ranges, chunk=300)
     expected = store_contents(clean)
 
     crashy = prepared(tmp_path, "crashy", citizens=1_000, events=20_000)
@@ -100,10 +100,10 @@ def test_killed_run_processes_and_retries_end_identical_to_a_clean_pass(tmp_path
         # every range is killed once at a random write, some a second time during their retry
         attempts = 2 if rnd.random() < 0.3 else 1
         for _ in range(attempts):
-            code = run_range_in_subprocess(crashy, rng, crash_at=rnd.randint(1, writes[rng]), chunk_size=1_000)
+            code = run_range_in_subprocess(crashy, rng, crash_at=rnd.randint(1, writes[rng]), chunk_size=300)
             assert code in (0, CRASH_EXIT_CODE)
             killed += code == CRASH_EXIT_CODE
         # the sensor relaunches the range until a run succeeds
-        assert run_range_in_subprocess(crashy, rng, chunk_size=1_000) == 0
+        assert run_range_in_subprocess(crashy, rng, chunk_size=300) == 0
     assert killed >= 20
     assert_same_contents(expected, store_contents(crashy))

@@ -74,8 +74,8 @@ def get_citizen(
         score=summary.score,
         tier=summary.tier,
         last_calculated_ms=summary.last_calculated_ms,
-        recent_events=views.recent_events(ports.archive, national_id, summary.last_calculated_ms, events) if events else [],
-        score_history=views.score_changes(ports.archive.read_score_history(national_id, limit=history)) if history else [],
+        recent_events=[views.archived_event(row) for row in ports.archive.recent_events(national_id, events)] if events else [],
+        score_history=views.score_changes(ports.archive.recent_score_history(national_id, history)) if history else [],
         relationships=relationships,
         graph_metrics=views.graph_metrics(relationships, colleague_edges, at),
     )

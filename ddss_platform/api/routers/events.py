@@ -22,11 +22,10 @@ router = APIRouter(tags=["events"])
     responses={404: {"description": "The archive holds no event with this id."}},
 )
 def get_event(event_id: EventID, ports: Annotated[Stores, Depends(stores)]) -> ArchivedEvent:
-    frame = ports.archive.read_events(event_id=event_id, limit=1)
-    found = next(views.archived_events(frame), None)
-    if found is None:
+    row = ports.archive.read_event(event_id)
+    if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no archived event with eventId {event_id!r}")
-    event, row = found
+    event = views.archived_event(row)
     return ArchivedEvent(
         event=event,
         citizen_id=row["citizen_id"],

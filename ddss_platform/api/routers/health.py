@@ -25,7 +25,7 @@ _PROBES: dict[str, Callable[[Stores], Any]] = {
     "documents": lambda s: s.documents.load_active_configuration(),
     "timeseries": lambda s: s.timeseries.query(DERIVED_METRICS, SYSTEM_AGGREGATES_MONTHLY, 0, 1),
     "graph": lambda s: s.graph.outgoing(["health-probe"]),
-    "archive": lambda s: s.archive.read_score_history("health-probe", limit=1),
+    "archive": lambda s: s.archive.recent_score_history("health-probe", 1),
 }
 
 

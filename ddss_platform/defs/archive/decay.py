@@ -82,7 +82,7 @@ def apply_daily_decay(context: dg.OpExecutionContext, stores: StoresResource) ->
     }
     context.log.info(f"decay {day}: {len(changes)} of {len(ids)} citizens decayed, {applied} snapshots updated")
     if changes:
-        context.log_event(dg.AssetMaterialization(SCORE_SNAPSHOTS, partition=None, metadata={"reason": DECAY_ADJUSTMENT, **summary}))
+        context.log_event(dg.AssetMaterialization(SCORE_SNAPSHOTS, metadata={"reason": DECAY_ADJUSTMENT, **summary}))
         context.log_event(dg.AssetMaterialization(SCORE_CHANGE_HISTORY, metadata={"reason": DECAY_ADJUSTMENT, "points": len(changes), "day": day}))
     return dg.Output(None, metadata=summary)
 

@@ -1,7 +1,7 @@
 """The derived time-series metrics: one Flux task each in production (deployed by ``flux_tasks``), the same
 definitions in SQL on the embedded profile; either way the timeseries port's ``compute_derived`` computes a
 window and stores it in the derived_metrics bucket."""
-from datetime import datetime, timezone
+import time
 
 import dagster as dg
 
@@ -115,9 +115,9 @@ def hourly_metrics_fresh(context: dg.AssetCheckExecutionContext, stores: StoresR
     if latest is None or latest.empty:
         return dg.AssetCheckResult(passed=True, description="no archived events yet: nothing to be fresh about")
     latest_event_ns = int(latest["event_time"].iloc[0]) * 10**6
-    current_hour_ns = datetime.now(timezone.utc).timestamp() * 10**9 // HOUR_NS * HOUR_NS
+    current_hour_ns = time.time_ns() // HOUR_NS * HOUR_NS
     # the end of the latest hour with events, but only complete hours are due
-    due_until = int(min(latest_event_ns // HOUR_NS * HOUR_NS + HOUR_NS, current_hour_ns))
+    due_until = min(latest_event_ns // HOUR_NS * HOUR_NS + HOUR_NS, current_hour_ns)
     computed = context.instance.get_materialized_partitions(dg.AssetKey(CITIZEN_ACTIVITY_HOURLY))
     if not computed:
         return dg.AssetCheckResult(

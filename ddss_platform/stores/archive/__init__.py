@@ -199,7 +199,15 @@ class Archive(Protocol):
         end_ms: int | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
-        """Rows matching every given filter (start_ms <= event_time < end_ms), newest first, one per event id."""
+        """Rows matching every given filter (start_ms <= event_time < end_ms), newest first, one per event id.
+        A bulk read (a scan on both engines); per-citizen and per-event lookups have their own methods."""
+
+    def recent_events(self, citizen_id: str, limit: int) -> list[dict]:
+        """The citizen's newest `limit` archived events (EVENTS_ARCHIVE columns, event_time DESC then event_id):
+        one keyed read, for request paths."""
+
+    def read_event(self, event_id: str) -> dict | None:
+        """One archived event (EVENTS_ARCHIVE columns) by id: one keyed read; None when absent."""
 
     def archive_path(self) -> Path | None:
         """The Parquet dataset root (hive-partitioned by event_date) for Spark/DuckDB; None in production."""
@@ -217,6 +225,9 @@ class Archive(Protocol):
     def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
         """The citizen's score changes, newest first (SCORE_CHANGE_COLUMNS)."""
 
+    def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:
+        """What read_score_history returns, as dicts (SCORE_CHANGE_COLUMNS) without building a DataFrame."""
+
     def write_aggregates(self, table_name: str, df: pd.DataFrame | pa.Table, day: str) -> int:
         """Replace the rows of `day` in an aggregate table (AGGREGATE_TABLES) with `df`."""
 
@@ -231,7 +242,8 @@ class Archive(Protocol):
         """Rows with aggregation_date ('YYYY-MM-DD') first, then the table's columns, by date then key."""
 
     def enforce_ttl(self, now_ms: int) -> int:
-        """Remove archived events older than EVENTS_TTL_MS (embedded); the number removed (0 on the server)."""
+        """Remove archived events older than EVENTS_TTL_MS (embedded, files and lookup index); the number removed
+        (0 on the server)."""
 
     def close(self) -> None: ...
 

@@ -178,7 +178,30 @@ class ScyllaArchive:
             f" VALUES ({', '.join('?' * len(columns))})"
         )
         self._run_many(cql, list(zip(*(table[c].to_pylist() for c in columns))))
+        self._run_many(
+            f"INSERT INTO {self.keyspace}.event_lookup_by_id (event_id, citizen_id, event_time) VALUES (?, ?, ?)",
+            list(zip(*(table[c].to_pylist() for c in ("event_id", "citizen_id", "event_time")))),
+        )
         return table.num_rows
+
+    def _event_rows(self, where: str, parameters: Sequence) -> list[dict]:
+        cql = f"SELECT {', '.join(map(_q, EVENTS_ARCHIVE.names))} FROM {self.keyspace}.events_archive WHERE {where}"
+        return [r | {"event_time": _ms(r["event_time"])} for r in self._rows(cql, parameters)]
+
+    def recent_events(self, citizen_id: str, limit: int) -> list[dict]:
+        # one partition, already in the wanted order (event_time DESC, event_id)
+        return self._event_rows("citizen_id = ? LIMIT ?", [citizen_id, int(limit)])
+
+    def read_event(self, event_id: str) -> dict | None:
+        key = self._rows(
+            f"SELECT citizen_id, event_time FROM {self.keyspace}.event_lookup_by_id WHERE event_id = ?", [event_id]
+        )
+        if not key:
+            return None
+        rows = self._event_rows(
+            "citizen_id = ? AND event_time = ? AND event_id = ?", [key[0]["citizen_id"], key[0]["event_time"], event_id]
+        )
+        return rows[0] if rows else None
 
     def read_events(
         self,
@@ -269,13 +292,15 @@ class ScyllaArchive:
         self._run_many(cql, [tuple(getattr(c, n) for n in SCORE_CHANGE_COLUMNS) for c in changes])
         return len(changes)
 
-    def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
+    def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:
         cql = (
             f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM {self.keyspace}.citizen_score_history"
-            f" WHERE citizen_id = ? LIMIT {int(limit)}"
+            " WHERE citizen_id = ? LIMIT ?"
         )
-        rows = [r | {"changed_at": _ms(r["changed_at"])} for r in self._rows(cql, [citizen_id])]
-        return pd.DataFrame(rows, columns=SCORE_CHANGE_COLUMNS)
+        return [r | {"changed_at": _ms(r["changed_at"])} for r in self._rows(cql, [citizen_id, int(limit)])]
+
+    def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
+        return pd.DataFrame(self.recent_score_history(citizen_id, limit), columns=SCORE_CHANGE_COLUMNS)
 
     # --- aggregates -----------------------------------------------------------------------------------------
 

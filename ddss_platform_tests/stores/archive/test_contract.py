@@ -191,3 +191,51 @@ def test_ttl_removes_events_older_than_five_years(archive):
     assert archive.enforce_ttl(now) == 4
     assert sorted(archive.read_events()["event_id"]) == ["e3", "e5"]
     assert archive.enforce_ttl(now) == 0
+
+
+def test_recent_events_are_the_citizens_newest_rows(archive):
+    archive.write_events([row(i, day=i % 2) for i in range(9)], "b")
+    archive.write_events([row(4, day=0)], "replay")  # written again: still one row
+    newest = archive.recent_events("c1", 2)
+    assert [r["event_id"] for r in newest] == ["e7", "e1"]
+    assert newest[0] == row(7, day=1)  # every column, plain values
+    assert [r["event_id"] for r in archive.recent_events("c1", 10)] == ["e7", "e1", "e4"]
+    assert archive.recent_events("nobody", 5) == []
+
+
+def test_read_event_by_id(archive):
+    archive.write_events([row(i, day=i % 2) for i in range(4)], "b")
+    assert archive.read_event("e3") == row(3, day=1)
+    assert archive.read_event("missing") is None
+
+
+def test_recent_score_history_is_read_score_history_as_dicts(archive):
+    changes = [ScoreChange("c1", DAY1 + i, f"e{i}", "R1", 500.0 + i, 501.0 + i, 1.0, "EVENT_IMPACT", "Standard") for i in range(4)]
+    archive.write_score_history(changes, "h")
+    recent = archive.recent_score_history("c1", 3)
+    assert [r["changed_at"] for r in recent] == [DAY1 + 3, DAY1 + 2, DAY1 + 1]
+    assert recent == archive.read_score_history("c1", limit=3).to_dict("records")
+    assert archive.recent_score_history("c2", 3) == []
+
+
+def test_ttl_removes_expired_events_from_the_lookups_too(archive):
+    if not isinstance(archive, EmbeddedArchive):
+        pytest.skip("ScyllaDB expires rows by the tables' default_time_to_live")
+    archive.write_events([row(i, day=i % 2) for i in range(6)], "b")
+    archive.enforce_ttl(DAY1 + EVENTS_TTL_MS + DAY_MS + 2500)
+    assert archive.read_event("e0") is None and archive.read_event("e3") is not None
+    assert [r["event_id"] for r in archive.recent_events("c0", 10)] == ["e3"]
+
+
+def test_embedded_lookup_index_is_built_from_files_written_before_it(tmp_path):
+    """A data directory archived before the side index existed: ensure_schema indexes its files."""
+    old = EmbeddedArchive(tmp_path)
+    old.write_events([row(i) for i in range(3)], "b")
+    old.close()
+    (tmp_path / "events_index.sqlite").unlink()
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"events_index.sqlite{suffix}").unlink(missing_ok=True)
+    store = EmbeddedArchive(tmp_path)
+    assert any("3 archived event(s) indexed" in action for action in store.ensure_schema())
+    assert store.read_event("e2") == row(2)
+    store.close()

@@ -63,11 +63,11 @@ def test_ensure_schema_creates_keyspace_and_tables_once(session):
     assert statements[1] == "CREATE KEYSPACE IF NOT EXISTS ddss WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 3}"
     created = [s for s in statements if s.startswith("CREATE TABLE")]
     assert [re.match(r"CREATE TABLE IF NOT EXISTS (\S+) ", s).group(1) for s in created] == [
-        "ddss.events_archive", "ddss.rule_application_state", "ddss.citizen_score_history",
+        "ddss.events_archive", "ddss.event_lookup_by_id", "ddss.rule_application_state", "ddss.citizen_score_history",
         "ddss.credit_score_aggregates_by_region_date", "ddss.events_summary_by_type_location_date",
     ]
     assert "default_time_to_live = 157680000" in created[0]
-    assert len(actions) == 6
+    assert len(actions) == 7
     # everything exists now
     session.answer = lambda cql, params: (
         [{"keyspace_name": "ddss"}] if "keyspaces" in cql else [{"table_name": t} for t in table_statements("ddss")]
@@ -178,8 +178,58 @@ def test_score_history_insert_and_read(session):
     assert params == [("c1", 7, "e", "", 1.0, 2.0, 1.0, "EVENT_IMPACT", "Standard")]
     store.read_score_history("c1", limit=5)
     assert session.executed[-1] == (
-        f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM ks.citizen_score_history WHERE citizen_id = ? LIMIT 5", ("c1",)
+        f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM ks.citizen_score_history WHERE citizen_id = ? LIMIT ?", ("c1", 5)
     )
+
+
+def test_recent_score_history_is_one_bound_partition_read(session):
+    session.answer = lambda cql, params: [{"citizen_id": "c1", "changed_at": datetime(2024, 5, 1, 0, 0, 1), "event_id": "e",
+                                           "rule_id": "", "old_score": 1.0, "new_score": 2.0, "change": 1.0,
+                                           "reason": "EVENT_IMPACT", "tier": "Standard"}]
+    rows = ScyllaArchive(session, "ks", NTS3).recent_score_history("c1", 3)
+    assert session.executed == [(
+        f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM ks.citizen_score_history WHERE citizen_id = ? LIMIT ?", ("c1", 3)
+    )]
+    assert rows[0]["changed_at"] == day_start_ms("2024-05-01") + 1000
+
+
+def test_write_events_also_writes_the_event_id_lookup(session):
+    row = {n: None for n in EVENTS_ARCHIVE.names} | {
+        "event_id": "e1", "citizen_id": "c1", "event_time": 1_714_521_600_123, "status": "scored",
+        "topic": "citizen-events", "partition": 0, "offset": 1,
+    }
+    ScyllaArchive(session, "ks", NTS3).write_events([row], "ignored")
+    assert session.concurrent[1] == (
+        "INSERT INTO ks.event_lookup_by_id (event_id, citizen_id, event_time) VALUES (?, ?, ?)",
+        [("e1", "c1", 1_714_521_600_123)],
+    )
+
+
+def test_recent_events_is_one_partition_read_with_a_bound_limit(session):
+    t = day_start_ms("2024-05-01")
+    session.answer = lambda cql, params: [event_row("e2", t + 2000), event_row("e1", t + 1000)]
+    rows = ScyllaArchive(session, "ks", NTS3).recent_events("c1", 2)
+    columns = ", ".join(f'"{c}"' for c in EVENTS_ARCHIVE.names)
+    assert session.executed == [(f"SELECT {columns} FROM ks.events_archive WHERE citizen_id = ? LIMIT ?", ("c1", 2))]
+    assert [(r["event_id"], r["event_time"]) for r in rows] == [("e2", t + 2000), ("e1", t + 1000)]
+
+
+def test_read_event_goes_through_the_lookup_table_to_the_archive_key(session):
+    t = day_start_ms("2024-05-01")
+    stamp = event_row("e1", t + 1000)["event_time"]
+    session.answer = lambda cql, params: (
+        [{"citizen_id": "c1", "event_time": stamp}] if "event_lookup_by_id" in cql else [event_row("e1", t + 1000)]
+    )
+    found = ScyllaArchive(session, "ks", NTS3).read_event("e1")
+    columns = ", ".join(f'"{c}"' for c in EVENTS_ARCHIVE.names)
+    assert session.executed == [
+        ("SELECT citizen_id, event_time FROM ks.event_lookup_by_id WHERE event_id = ?", ("e1",)),
+        (f"SELECT {columns} FROM ks.events_archive WHERE citizen_id = ? AND event_time = ? AND event_id = ?",
+         ("c1", stamp, "e1")),
+    ]
+    assert found["event_id"] == "e1" and found["event_time"] == t + 1000
+    session.answer = lambda cql, params: []
+    assert ScyllaArchive(session, "ks", NTS3).read_event("missing") is None
 
 
 def test_write_aggregates_replaces_the_day(session):
@@ -216,3 +266,4 @@ def test_schema_file_columns_match_the_port():
     for name, spec in AGGREGATE_TABLES.items():
         assert sorted(columns(name)) == sorted(["aggregation_date", *spec.schema.names])
     assert columns("rule_application_state") == ["citizen_id", "rule_id", "applied_times", "guard_offsets"]
+    assert columns("event_lookup_by_id") == ["event_id", "citizen_id", "event_time"]

@@ -1,0 +1,230 @@
+"""Streaming benchmark: scoring throughput against the bare read + decode rate, event-to-snapshot latency in
+sensor mode and in continuous mode, and the run workers' peak memory (embedded profile, a fresh data dir).
+
+    python bench/streaming.py --events 100000          # the full measurement
+    python bench/streaming.py --events 20000 --latency-seconds 15 --rate 200   # a quick run (< 1 min of work)
+
+1. throughput: `ddss init`, then a backlog of --events simulated events; the bare rate reads and decodes the whole
+   backlog; the end-to-end rate scores it (bus → every sink, committed) in a separate process, as a run worker
+   does, one range per partition; that process reports its peak RSS (psutil, sampled after every chunk).
+2. sensor mode: the Dagster daemon runs; a producer appends --rate events/s for --latency-seconds; a poller sees
+   each partition's committed offset (committed only after the snapshots are written) and takes, per event,
+   the time from its produce to the commit that covers it.
+3. continuous mode: the same with `ddss stream` instead of the daemon.
+The last line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from ddss_platform import dagster_instance
+from ddss_platform.cli.store_commands import SEED_DIR, initialise
+from ddss_platform.events.simulator import DEFAULT_START_MS, MEAN_GAP_MS, simulate_records
+from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.processing import OffsetRange, open_ports, process_range
+from ddss_platform.settings import Settings
+from ddss_platform.stores.bus import open_codec
+
+PRODUCE_EVERY_S = 0.05
+POLL_EVERY_S = 0.05
+
+
+def settings_for(home: Path, partitions: int) -> Settings:
+    return Settings.from_env({"DDSS_HOME": str(home), "DDSS_PARTITIONS": str(partitions)})
+
+
+def produce_backlog(settings: Settings, citizens: int, events: int) -> None:
+    with open_ports(settings) as ports:
+        records = simulate_records(ports.codec, citizens, events, seed=0)
+        while batch := list(islice(records, 10_000)):
+            ports.bus.produce(CITIZEN_EVENTS, batch)
+
+
+def bare_read_decode_rate(settings: Settings) -> float:
+    with open_ports(settings) as ports:
+        started, records = time.perf_counter(), 0
+        for partition, end in ports.bus.end_offsets(CITIZEN_EVENTS).items():
+            for chunk in ports.bus.iter_range(CITIZEN_EVENTS, partition, 0, end):
+                records += len(ports.codec.decode_many([r.value for r in chunk]))
+        return records / (time.perf_counter() - started)
+
+
+def score_backlog(settings: Settings) -> dict:
+    """In this process (the --worker mode): every partition's whole backlog as one range."""
+    with open_ports(settings) as ports:
+        started, records, rss = time.perf_counter(), 0, 0.0
+        for partition, end in sorted(ports.bus.end_offsets(CITIZEN_EVENTS).items()):
+            result = process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
+            records, rss = records + result.records, max(rss, result.max_rss_mb)
+        return {"records": records, "elapsed_s": time.perf_counter() - started, "max_rss_mb": rss}
+
+
+class LatencyProbe:
+    """Produces at a steady rate and measures, per event, produce → the commit covering it."""
+
+    def __init__(self, settings: Settings, citizens: int, rate: float, seconds: float, start_ms: int, seed: int):
+        self.settings, self.rate, self.seconds = settings, rate, seconds
+        self.records = simulate_records(open_codec(settings), citizens, 10**9, seed=seed, start_ms=start_ms)
+        self.batches: list[tuple[float, dict[int, tuple[int, int]]]] = []  # produce time, partition -> [lo, hi)
+        self.latencies: list[tuple[float, int]] = []  # (seconds, events)
+        self.lock = threading.Lock()
+        self.producing = True
+
+    def produce(self) -> None:
+        with open_ports(self.settings) as ports:
+            ends = ports.bus.end_offsets(CITIZEN_EVENTS)
+            started, sent = time.perf_counter(), 0
+            while time.perf_counter() - started < self.seconds:
+                due = int((time.perf_counter() - started) * self.rate) - sent
+                if due > 0:
+                    ports.bus.produce(CITIZEN_EVENTS, list(islice(self.records, due)))
+                    at = time.time()
+                    new = ports.bus.end_offsets(CITIZEN_EVENTS)
+                    with self.lock:
+                        self.batches.append((at, {p: (ends[p], new[p]) for p in new if new[p] > ends[p]}))
+                    ends, sent = new, sent + due
+                time.sleep(PRODUCE_EVERY_S)
+        self.producing = False
+
+    def poll(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + self.seconds + timeout_s
+        with open_ports(self.settings) as ports:
+            waiting: list[tuple[float, int, int, int]] = []  # produce time, partition, hi, events
+            while time.monotonic() < deadline:
+                with self.lock:
+                    for at, spans in self.batches:
+                        waiting += [(at, p, hi, hi - lo) for p, (lo, hi) in spans.items()]
+                    self.batches.clear()
+                committed = ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
+                now = time.time()
+                still = []
+                for at, p, hi, n in waiting:
+                    if committed[p] >= hi:
+                        self.latencies.append((now - at, n))
+                    else:
+                        still.append((at, p, hi, n))
+                waiting = still
+                if not self.producing and not waiting:
+                    return
+                time.sleep(POLL_EVERY_S)
+        raise TimeoutError(f"{len(waiting)} produced batches were never committed")
+
+    def run(self, catch_up_timeout_s: float = 120.0) -> tuple[float, float]:
+        producer = threading.Thread(target=self.produce, daemon=True)
+        producer.start()
+        self.poll(catch_up_timeout_s)
+        producer.join()
+        seconds = np.repeat([s for s, _ in self.latencies], [n for _, n in self.latencies])
+        return float(np.percentile(seconds, 50)), float(np.percentile(seconds, 95))
+
+
+def sensor_mode(settings: Settings, probe: LatencyProbe) -> tuple[float, float, float]:
+    """(p50, p95, the runs' max RSS)."""
+    import dagster as dg
+
+    from ddss_platform.defs.streaming.sensor import in_flight_runs
+
+    daemon = dagster_instance.start_daemon(settings)
+    instance = dagster_instance.open_instance(settings)
+    try:
+        dagster_instance.wait_for_daemon(settings, daemon)
+        time.sleep(6)  # let the sensor's first tick pass, so the measurement starts in the steady state
+        p50, p95 = probe.run()
+        deadline = time.monotonic() + 60
+        while in_flight_runs(instance, CITIZEN_EVENTS) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        daemon.stop()
+    rss = 0.0
+    for run in instance.get_runs(filters=dg.RunsFilter(job_name="score_events")):
+        for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT):
+            rss = max(rss, event.dagster_event.step_output_data.metadata["max_rss_mb"].value)
+    instance.dispose()
+    return p50, p95, rss
+
+
+def continuous_mode(settings: Settings, probe: LatencyProbe) -> tuple[float, float]:
+    env = dagster_instance.dagster_env(settings)
+    stream = subprocess.Popen([str(Path(sys.executable).with_name("ddss")), "stream"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = stream.stdout.readline()
+        if "owns consumer group" not in line:
+            raise RuntimeError(f"ddss stream did not start: {line}{stream.stdout.read()}")
+        threading.Thread(target=stream.stdout.read, daemon=True).start()  # drain its output
+        return probe.run()
+    finally:
+        stream.send_signal(signal.SIGINT)
+        stream.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=100_000, help="Backlog size for the throughput measurement.")
+    parser.add_argument("--citizens", type=int, default=None, help="Seed world size (default: events / 20).")
+    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=300.0, help="Events/s produced in the latency measurements.")
+    parser.add_argument("--latency-seconds", type=float, default=40.0, help="Producing time per latency mode.")
+    parser.add_argument("--home", type=Path, default=None, help="Data dir (default: a temporary one).")
+    parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:  # the run-worker process of step 1
+        print(json.dumps(score_backlog(settings_for(args.worker, args.partitions))))
+        return
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="ddss-bench-")) / "ddss"
+    settings = settings_for(home, args.partitions)
+    citizens = args.citizens or max(100, args.events // 20)
+    print(f"data dir {home}; {citizens} citizens, backlog {args.events} events, {args.partitions} partitions",
+          flush=True)
+    initialise(settings, citizens, 42, SEED_DIR / "system_configuration.json", SEED_DIR / "scoring_rules.json")
+    produce_backlog(settings, citizens, args.events)
+
+    bare = bare_read_decode_rate(settings)
+    print(f"bare read + decode: {bare:,.0f} events/s", flush=True)
+    worker = subprocess.run([sys.executable, __file__, "--worker", str(home), "--partitions", str(args.partitions)],
+                            env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}, capture_output=True, text=True,
+                            check=True)
+    scored = json.loads(worker.stdout.strip().splitlines()[-1])
+    events_per_s = scored["records"] / scored["elapsed_s"]
+    print(f"end to end (bus → every sink, committed): {events_per_s:,.0f} events/s "
+          f"({scored['records']} in {scored['elapsed_s']:.1f} s), ratio {events_per_s / bare:.2f}, "
+          f"worker peak RSS {scored['max_rss_mb']:.0f} MB", flush=True)
+
+    # later simulated clocks, so each citizen's event times keep moving forward
+    clock = DEFAULT_START_MS + 2 * args.events * MEAN_GAP_MS
+    probe = LatencyProbe(settings, citizens, args.rate, args.latency_seconds, clock, seed=1)
+    sensor_p50, sensor_p95, runs_rss = sensor_mode(settings, probe)
+    print(f"sensor mode at {args.rate:g} events/s: event → snapshot p50 {sensor_p50:.2f} s, p95 {sensor_p95:.2f} s; "
+          f"run peak RSS {runs_rss:.0f} MB", flush=True)
+    clock += 2 * int(args.rate * args.latency_seconds) * MEAN_GAP_MS
+    probe = LatencyProbe(settings, citizens, args.rate, args.latency_seconds, clock, seed=2)
+    cont_p50, cont_p95 = continuous_mode(settings, probe)
+    print(f"continuous mode at {args.rate:g} events/s: event → snapshot p50 {cont_p50:.2f} s, p95 {cont_p95:.2f} s",
+          flush=True)
+    print(json.dumps({
+        "events_per_s": round(events_per_s, 1),
+        "bare_read_decode_per_s": round(bare, 1),
+        "ratio": round(events_per_s / bare, 3),
+        "sensor_p50_s": round(sensor_p50, 3),
+        "sensor_p95_s": round(sensor_p95, 3),
+        "continuous_p50_s": round(cont_p50, 3),
+        "continuous_p95_s": round(cont_p95, 3),
+        "max_run_rss_mb": round(max(scored["max_rss_mb"], runs_rss), 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()

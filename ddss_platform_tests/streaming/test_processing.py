@@ -1,0 +1,144 @@
+"""The range processor's contract at its edges, the group lease, dead-letter envelopes and the Dagster instance."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ddss_platform import dagster_instance
+from ddss_platform.cli import app
+from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.processing import (
+    DeadLetter,
+    GroupLease,
+    OffsetRange,
+    RangeGapError,
+    next_range,
+    open_ports,
+    process_range,
+)
+from ddss_platform_tests.streaming.support import produce, seed_stores
+
+
+def test_next_range_takes_at_most_a_batch_after_the_committed_offset():
+    assert next_range("t", 1, 100, 100, 50) is None
+    assert next_range("t", 1, 100, 130, 50) == OffsetRange("t", 1, 100, 130)
+    assert next_range("t", 1, 100, 500, 50) == OffsetRange("t", 1, 100, 150)
+    rng = OffsetRange("citizen-events", 2, 10, 20)
+    assert OffsetRange.parse(rng.key) == rng
+
+
+def test_a_dead_letter_round_trips_with_its_original_bytes():
+    letter = DeadLetter("truncated", "ends early", None, "citizen-events", 2, 41, "CIT1", 123, b"\xc3\x01\x00\xff")
+    assert DeadLetter.decode(letter.encode()) == letter
+    assert letter.bus_key == "citizen-events/2"
+
+
+@pytest.fixture
+def scored_home(embedded_settings):
+    seed_stores(embedded_settings, 200)
+    produce(embedded_settings, 200, 1_500)
+    return embedded_settings
+
+
+def test_a_committed_range_is_a_no_op_and_a_gap_is_refused(scored_home):
+    with open_ports(scored_home) as ports:
+        end = ports.bus.end_offsets(CITIZEN_EVENTS)[0]
+        first = process_range(ports, OffsetRange(CITIZEN_EVENTS, 0, 0, 100))
+        assert (first.records, first.range.end) == (100, 100)
+        assert ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)[0] == 100
+        assert process_range(ports, OffsetRange(CITIZEN_EVENTS, 0, 0, 100)).already_committed
+        # a duplicate run over an overlapping range scores only what is not committed yet
+        overlap = process_range(ports, OffsetRange(CITIZEN_EVENTS, 0, 50, 150))
+        assert overlap.range == OffsetRange(CITIZEN_EVENTS, 0, 100, 150) and overlap.records == 50
+        with pytest.raises(RangeGapError):
+            process_range(ports, OffsetRange(CITIZEN_EVENTS, 0, 200, end))
+        assert ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)[0] == 150
+
+
+def test_counts_of_a_range_add_up_to_its_records(scored_home):
+    with open_ports(scored_home) as ports:
+        end = ports.bus.end_offsets(CITIZEN_EVENTS)[1]
+        result = process_range(ports, OffsetRange(CITIZEN_EVENTS, 1, 0, end), chunk_size=128)
+    parts = (result.scored, result.no_rule, result.cooldown, result.unknown_citizen, result.duplicate,
+             result.dead_lettered)
+    assert sum(parts) == result.records == end
+    assert result.sink_rows["archive_events"] == result.sink_rows["raw_events"] == result.events
+    assert result.sink_rows["score_change_history"] == result.score_changes > 0
+    assert 0 < result.max_rss_mb < 600
+
+
+def test_the_lease_has_one_owner_and_dies_with_its_process(embedded_settings):
+    first, second = GroupLease(embedded_settings.home), GroupLease(embedded_settings.home)
+    assert first.holder() is None
+    assert first.acquire("ddss stream")
+    assert not second.acquire("someone else")
+    assert second.holder().owner == "ddss stream" and second.holder().pid == os.getpid()
+    first.release()
+    assert second.holder() is None
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ddss_platform.processing import GroupLease;"
+                               "lease = GroupLease(Path(sys.argv[1])); lease.acquire('child'); print('held', flush=True);"
+                               "time.sleep(60)",
+         str(embedded_settings.home)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert second.holder().owner == "child"
+    finally:
+        holder.kill()
+        holder.wait()
+    assert second.holder() is None  # the operating system released the dead process's lock
+
+
+def test_ddss_stream_refuses_to_start_while_another_owner_holds_the_group(embedded_settings):
+    lease = GroupLease(embedded_settings.home)
+    assert lease.acquire("another ddss stream")
+    try:
+        result = CliRunner().invoke(app, ["stream", "--exit-when-idle", "0"])
+        assert result.exit_code == 1
+        assert "owned by another ddss stream" in result.output
+    finally:
+        lease.release()
+
+
+def test_the_instance_queues_one_run_per_partition_and_retries_runs(embedded_settings):
+    home = dagster_instance.prepare_instance(embedded_settings)
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    coordinator = config["run_coordinator"]
+    assert coordinator["class"] == "QueuedRunCoordinator"
+    assert {"key": "ddss/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in (
+        coordinator["config"]["tag_concurrency_limits"])
+    assert coordinator["config"]["max_concurrent_runs"] >= 1
+    assert config["run_retries"]["enabled"] is True
+    assert str(embedded_settings.home) in config["storage"]["sqlite"]["base_dir"]
+    instance = dagster_instance.open_instance(embedded_settings)
+    assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+    assert dagster_instance.dagster_env(embedded_settings)["DAGSTER_HOME"] == str(home)
+    instance.dispose()
+
+
+def test_stop_ends_the_whole_process_group_even_when_sigterm_is_ignored(tmp_path):
+    # a leader that ignores SIGTERM, with a child in its group (as a daemon's code server and run workers are)
+    process = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 300 & sleep 300"], start_new_session=True)
+    child = dagster_instance.DagsterProcess("test", process, tmp_path / "log")
+    time.sleep(0.3)
+    started = time.monotonic()
+    child.stop(grace_s=1.0)
+    assert time.monotonic() - started < 8
+    assert not child.alive()
+    left = [p for p in psutil.process_iter(["status"])
+            if _group_of(p) == process.pid and p.info["status"] != psutil.STATUS_ZOMBIE]
+    assert left == []
+
+
+def _group_of(process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except OSError:
+        return None
