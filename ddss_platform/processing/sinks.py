@@ -31,9 +31,14 @@ def _payload_json(event) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
-def archive_rows(outcomes: list[EventOutcome], topic: str, partition: int) -> list[dict]:
+def payloads(outcomes: list[EventOutcome]) -> list[str]:
+    """Each event's payload as JSON (with its relationship / newCitizen block): archive and raw events share it."""
+    return [_payload_json(o.event) for o in outcomes]
+
+
+def archive_rows(outcomes: list[EventOutcome], payload_json: list[str], topic: str, partition: int) -> list[dict]:
     rows = []
-    for o in outcomes:
+    for o, payload in zip(outcomes, payload_json):
         event, location = o.event, o.event["location"]
         rows.append({
             "event_id": event["eventId"],
@@ -46,7 +51,7 @@ def archive_rows(outcomes: list[EventOutcome], topic: str, partition: int) -> li
             "city": location.get("city"),
             "severity": event["severity"],
             "confidence": event["confidence"],
-            "payload": _payload_json(event),
+            "payload": payload,
             "score_impact": o.score_impact,
             "status": _ARCHIVE_STATUS.get(o.status, o.status),
             "topic": topic,
@@ -56,10 +61,10 @@ def archive_rows(outcomes: list[EventOutcome], topic: str, partition: int) -> li
     return rows
 
 
-def raw_event_points(outcomes: list[EventOutcome]) -> list[Point]:
+def raw_event_points(outcomes: list[EventOutcome], payload_json: list[str]) -> list[Point]:
     points = []
-    for o in outcomes:
-        event, location, payload = o.event, o.event["location"], o.event["payload"]
+    for o, payload in zip(outcomes, payload_json):
+        event, location = o.event, o.event["location"]
         tags = {"citizenID": event["citizenId"], "eventType": event["eventType"],
                 "sourceSystem": event["sourceSystem"], "region": location["region"]}
         if event.get("eventSubtype") is not None:
@@ -67,9 +72,9 @@ def raw_event_points(outcomes: list[EventOutcome]) -> list[Point]:
         if location.get("city") is not None:
             tags["city"] = location["city"]
         fields = {"eventID": event["eventId"], "severity": event["severity"], "confidence": event["confidence"],
-                  "payload_full_json": _payload_json(event), "score_impact": o.score_impact}
+                  "payload_full_json": payload, "score_impact": o.score_impact}
         for name, value in (("latitude", location.get("latitude")), ("longitude", location.get("longitude")),
-                            ("payload_amount", payload.get("amount"))):
+                            ("payload_amount", event["payload"].get("amount"))):
             if value is not None:
                 fields[name] = value
         points.append(Point(CITIZEN_EVENT, tags, fields, event_time_ns(event["timestamp"], event["eventId"])))

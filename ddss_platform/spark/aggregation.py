@@ -55,6 +55,7 @@ TIER_COLUMNS = [c for c in AGGREGATE_TABLES[CREDIT_SCORE_AGGREGATES].schema.name
 # citizen counts as improved or deteriorated only beyond this.
 CHANGE_EPSILON = 1e-9
 
+
 @dataclass(frozen=True)
 class OffsetRange:
     """The archive rows of the day that came from one topic partition, and the offsets they span."""

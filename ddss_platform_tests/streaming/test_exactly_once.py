@@ -54,11 +54,8 @@ class Crash(Exception):
 class RaisingWrites(SinkWrites):
     """Fails (in-process) just before the n-th write, as a run that dies there would."""
 
-    def __call__(self, write, *args):
-        if self.count + 1 == self.crash_at:
-            self.count += 1
-            raise Crash(self.count)
-        return super().__call__(write, *args)
+    def crash(self) -> None:
+        raise Crash(self.count)
 
 
 def test_a_range_failing_at_each_write_in_turn_ends_like_a_clean_pass(tmp_path):

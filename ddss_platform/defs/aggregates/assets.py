@@ -10,9 +10,9 @@ import dagster as dg
 import pandas as pd
 
 from ddss_platform import lineage
-from ddss_platform.defs.archive.metadata import preview_table
+from ddss_platform.defs.archive.metadata import preview_table, time_range
 from ddss_platform.defs.archive.scoring_outputs import EVENTS_ARCHIVE, SCORE_SNAPSHOTS
-from ddss_platform.defs.metrics.partitions import DAILY
+from ddss_platform.defs.metrics.partitions import DAILY, window_ns
 from ddss_platform.resources import StoresResource
 from ddss_platform.spark.submit import aggregation_command, code_version, job_environment
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
@@ -106,6 +106,7 @@ def spark_daily_aggregates(
         "spark_app_id": summary["spark_app_id"],
         "code_version": SPARK_CODE_VERSION,
         "duration_s": record["duration_s"],
+        **time_range(*window_ns(context)),
     }
     for table, frame in ((CREDIT_SCORE_AGGREGATES, credit), (EVENTS_SUMMARY, events)):
         yield dg.MaterializeResult(

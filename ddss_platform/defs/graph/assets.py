@@ -1,4 +1,6 @@
 """The social graph (Dgraph role) and the per-citizen metrics derived from it."""
+import time
+
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -28,6 +30,7 @@ SOCIAL_GRAPH = "social_graph"
     kinds={"dgraph"},
 )
 def social_graph(stores: StoresResource) -> dg.MaterializeResult:
+    as_of = time.time()
     with stores.graph() as graph:
         counts = graph.counts()
         degrees = graph.degree_distribution()
@@ -42,6 +45,7 @@ def social_graph(stores: StoresResource) -> dg.MaterializeResult:
             "mean_active_out_degree": round(mean_degree, 3),
             "max_active_out_degree": int(degrees["degree"].max()) if len(degrees) else 0,
             "degree_distribution": preview_table(degrees, rows=50),
+            "as_of": dg.MetadataValue.timestamp(as_of),
         }
     )
 

@@ -8,10 +8,10 @@
 Files are put in place by atomic rename and named by batch id, so a replayed batch replaces its own files;
 readers also keep one row per event id, in case two batches overlap.
 
-DuckDB over the Parquet files costs milliseconds a query however few rows it returns, so the keyed reads of
-request paths (a citizen's newest events, one event by id) go to a SQLite side index that `write_events`
-fills in the same call, keyed like the ScyllaDB table and unique by event id (a replay replaces the row).
-It has its own file so its writer lock never waits on the cooldown and score-history writes.
+`recent_events` and `read_event` go to a SQLite side index that the readers catch up from the Parquet files
+(see event_index.py: they may lag another process's writes by up to CHECK_INTERVAL_S); `write_events` only
+writes Parquet. The index has its own file so its writer lock never waits on the cooldown and score-history
+writes.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ from ddss_platform.stores.archive import (
     guarded_updates,
     score_changes,
 )
+from ddss_platform.stores.archive.event_index import EventIndex, dict_rows
 from ddss_platform.stores.parquet_files import write_atomic
 from ddss_platform.stores.sqlite import connect, transaction
 
@@ -68,32 +69,6 @@ _STATE_TABLES = {
         ) WITHOUT ROWID""",
 }
 
-_SQLITE_TYPES = {pa.string(): "TEXT", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "REAL"}
-_INDEX_COLUMNS = ", ".join(f'"{f.name}"' for f in EVENTS_ARCHIVE)  # quoted: "offset" is an SQL keyword
-_INDEX_DDL = (
-    # a rowid table: rows append; only the two narrow indexes take random inserts (measured ~1.4x faster
-    # writes than a WITHOUT ROWID table keyed by citizen)
-    "CREATE TABLE events_by_citizen (" + ", ".join(f'"{f.name}" {_SQLITE_TYPES[f.type]}' for f in EVENTS_ARCHIVE) + ")",
-    "CREATE INDEX events_by_citizen_time ON events_by_citizen (citizen_id, event_time, event_id)",
-    # unique: INSERT OR REPLACE then keeps one row per event id, as the Parquet readers do
-    "CREATE UNIQUE INDEX events_by_citizen_event_id ON events_by_citizen (event_id)",
-)
-_INDEX_INSERT = (
-    f"INSERT OR REPLACE INTO events_by_citizen ({_INDEX_COLUMNS}) VALUES ({', '.join('?' * len(EVENTS_ARCHIVE))})"
-)
-
-
-def _index_rows(table: pa.Table) -> Iterable[tuple]:
-    # in index order, so consecutive inserts land on the same index pages
-    table = table.sort_by([("citizen_id", "ascending"), ("event_time", "ascending")])
-    return zip(*(table[name].to_pylist() for name in EVENTS_ARCHIVE.names))
-
-
-def _dict_rows(cursor: sqlite3.Cursor) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor]
-
-
 # A file can vanish between listing and reading (TTL enforcement removed it): list again and retry.
 _retry_vanished = retry(
     retry=retry_if_exception_type(duckdb.IOException), stop=stop_after_attempt(5), wait=wait_fixed(0.05), reraise=True
@@ -115,21 +90,21 @@ class EmbeddedArchive:
         self._aggregates = root / "aggregates"
         self._db = duckdb.connect()
         self._conn: sqlite3.Connection | None = None
-        self._index: sqlite3.Connection | None = None
+        self._index = EventIndex(root / "events_index.sqlite", self._events)
 
     def close(self) -> None:
         self._db.close()
-        for conn in (self._conn, self._index):
-            if conn is not None:
-                conn.close()
+        self._index.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def _state(self) -> sqlite3.Connection:
         if self._conn is None:
             self.ensure_schema()
         return self._conn
 
-    def _event_index(self) -> sqlite3.Connection:
-        if self._index is None:
+    def _event_index(self) -> EventIndex:
+        if not self._index.ready:
             self.ensure_schema()
         return self._index
 
@@ -146,25 +121,7 @@ class EmbeddedArchive:
                 conn.execute(ddl)
                 actions.append(f"created table {name} in archive_state.sqlite")
         self._conn = conn
-        self._index = self._index or connect(self.root / "events_index.sqlite")
-        actions += self._ensure_event_index(self._index)
-        return actions
-
-    def _ensure_event_index(self, conn: sqlite3.Connection) -> list[str]:
-        """Create the side index, filled from the Parquet files already there (a data directory written before
-        the index existed). Checked again under the write lock, so of two processes starting at once only one
-        creates and fills it."""
-        exists = "SELECT 1 FROM sqlite_master WHERE name = 'events_by_citizen'"
-        if conn.execute(exists).fetchone():
-            return []
-        with transaction(conn):
-            if conn.execute(exists).fetchone():
-                return []
-            for ddl in _INDEX_DDL:
-                conn.execute(ddl)
-            archived = self._all_events()
-            conn.executemany(_INDEX_INSERT, _index_rows(archived))
-        return [f"created table events_by_citizen in events_index.sqlite ({archived.num_rows} archived event(s) indexed)"]
+        return actions + self._index.ensure()
 
     # --- events archive -------------------------------------------------------------------------------------
 
@@ -177,34 +134,14 @@ class EmbeddedArchive:
         for day in pc.unique(days).to_pylist():
             part = table.filter(pc.equal(days, day))
             write_atomic(part, self._events / f"event_date={day_of(day * DAY_MS)}", batch_id)
-        with transaction(self._event_index()) as conn:
-            conn.executemany(_INDEX_INSERT, _index_rows(table))
+        self._index.invalidate()
         return table.num_rows
 
     def recent_events(self, citizen_id: str, limit: int) -> list[dict]:
-        return _dict_rows(self._event_index().execute(
-            f"SELECT {_INDEX_COLUMNS} FROM events_by_citizen WHERE citizen_id = ?"
-            " ORDER BY event_time DESC, event_id LIMIT ?",
-            (citizen_id, int(limit)),
-        ))
+        return self._event_index().recent(citizen_id, limit)
 
     def read_event(self, event_id: str) -> dict | None:
-        rows = _dict_rows(self._event_index().execute(
-            f"SELECT {_INDEX_COLUMNS} FROM events_by_citizen WHERE event_id = ?", (event_id,)
-        ))
-        return rows[0] if rows else None
-
-    @_retry_vanished
-    def _all_events(self) -> pa.Table:
-        """Every archived row, one per event id (EVENTS_ARCHIVE columns)."""
-        files = self._event_files()
-        if not files:
-            return EVENTS_ARCHIVE.empty_table()
-        return self._db.sql(
-            f"SELECT {_INDEX_COLUMNS} FROM read_parquet($files, union_by_name = true, filename = true)"
-            " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY filename DESC) = 1",
-            params={"files": files},
-        ).to_arrow_table()
+        return self._event_index().get(event_id)
 
     def _event_files(self, start_day: str | None = None, end_day: str | None = None) -> list[str]:
         if not self._events.is_dir():
@@ -268,8 +205,7 @@ class EmbeddedArchive:
     def enforce_ttl(self, now_ms: int) -> int:
         """An event lives while event_time > now - TTL (the server counts from the write instead)."""
         cutoff = now_ms - EVENTS_TTL_MS
-        with transaction(self._event_index()) as conn:
-            conn.execute("DELETE FROM events_by_citizen WHERE event_time <= ?", (cutoff,))
+        self._index.invalidate()  # the lookups drop the removed rows when they next catch up
         removed = 0
         folders = self._events.glob("event_date=*") if self._events.is_dir() else []
         for folder in folders:
@@ -331,7 +267,7 @@ class EmbeddedArchive:
         return len(changes)
 
     def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:
-        return _dict_rows(self._state().execute(
+        return dict_rows(self._state().execute(
             f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM citizen_score_history WHERE citizen_id = ?"
             " ORDER BY changed_at DESC, event_id, rule_id LIMIT ?",
             (citizen_id, int(limit)),

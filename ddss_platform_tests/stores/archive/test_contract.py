@@ -1,6 +1,9 @@
 """The archive port's contract: the same assertions on every configured adapter (see conftest.py)."""
 from __future__ import annotations
 
+import sqlite3
+import time
+
 import duckdb
 import pandas as pd
 import pyarrow as pa
@@ -17,6 +20,7 @@ from ddss_platform.stores.archive import (
     ScoreChange,
     day_start_ms,
 )
+from ddss_platform.stores.archive import event_index
 from ddss_platform.stores.archive.embedded import EmbeddedArchive
 
 DAY1 = day_start_ms("2024-05-01")
@@ -228,14 +232,50 @@ def test_ttl_removes_expired_events_from_the_lookups_too(archive):
 
 
 def test_embedded_lookup_index_is_built_from_files_written_before_it(tmp_path):
-    """A data directory archived before the side index existed: ensure_schema indexes its files."""
+    """Writers leave the side index alone: ensure_schema indexes the files already archived."""
     old = EmbeddedArchive(tmp_path)
     old.write_events([row(i) for i in range(3)], "b")
     old.close()
-    (tmp_path / "events_index.sqlite").unlink()
-    for suffix in ("-wal", "-shm"):
-        (tmp_path / f"events_index.sqlite{suffix}").unlink(missing_ok=True)
+    assert not (tmp_path / "events_index.sqlite").exists()
     store = EmbeddedArchive(tmp_path)
     assert any("3 archived event(s) indexed" in action for action in store.ensure_schema())
     assert store.read_event("e2") == row(2)
     store.close()
+
+
+def test_embedded_lookup_index_written_by_writers_is_rebuilt(tmp_path):
+    """An index from before files were tracked (filled by write_events) is replaced, then filled from the files."""
+    store = EmbeddedArchive(tmp_path)
+    store.write_events([row(i) for i in range(3)], "b")
+    legacy = sqlite3.connect(tmp_path / "events_index.sqlite")
+    legacy.execute("CREATE TABLE events_by_citizen (event_id TEXT, citizen_id TEXT)")
+    legacy.execute("INSERT INTO events_by_citizen VALUES ('ghost', 'c0')")
+    legacy.commit()
+    legacy.close()
+    assert any("3 archived event(s) indexed" in action for action in store.ensure_schema())
+    assert [r["event_id"] for r in store.recent_events("c0", 10)] == ["e0"]
+    store.close()
+
+
+def test_embedded_lookups_follow_a_replay_that_rewrites_a_file(tmp_path):
+    store = EmbeddedArchive(tmp_path)
+    store.write_events([row(i) for i in range(3)], "b")
+    assert store.read_event("e1")["status"] == "scored"
+    store.write_events([row(1, status="no_rule"), row(5)], "b")  # same batch id: the file is replaced
+    assert store.read_event("e1")["status"] == "no_rule"
+    assert store.read_event("e0") is None and store.read_event("e5") == row(5)
+    store.close()
+
+
+def test_embedded_lookups_see_another_process_writes_within_the_check_interval(tmp_path, monkeypatch):
+    reader, writer = EmbeddedArchive(tmp_path), EmbeddedArchive(tmp_path)
+    reader.ensure_schema()
+    assert reader.read_event("e1") is None
+    clock = [time.monotonic()]
+    monkeypatch.setattr(event_index.time, "monotonic", lambda: clock[0])
+    writer.write_events([row(1)], "b")
+    assert reader.read_event("e1") is None  # the listing is throttled: reads may lag writes this much
+    clock[0] += event_index.CHECK_INTERVAL_S
+    assert reader.read_event("e1") == row(1)
+    reader.close()
+    writer.close()

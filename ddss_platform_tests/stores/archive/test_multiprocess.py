@@ -71,6 +71,8 @@ def reader(root: str, done) -> int:
         last = total
         df = store.read_events(citizen_id="c7")
         assert not df["event_id"].duplicated().any()
+        recent = store.recent_events("c7", 1000)  # readers catch the side index up, concurrently
+        assert len({r["event_id"] for r in recent}) == len(recent)
         store.load_cooldowns([f"c{c}" for c in range(CITIZENS)])
         store.read_score_history("c3", limit=10)
         store.read_aggregates(CREDIT_SCORE_AGGREGATES, region="north")
@@ -88,6 +90,7 @@ def test_four_processes_share_the_archive(tmp_path):
     total = BATCHES * PER_BATCH
     assert store.count_by_day() == {f"2024-05-0{d + 1}": total // DAYS for d in range(DAYS)}
     assert len(store.read_events()) == total
+    assert len(store.recent_events("c7", 10**6)) == total // CITIZENS
     cooldowns = store.load_cooldowns(f"c{c}" for c in range(CITIZENS))
     assert {c.guard_offsets["citizen-events/0"] for c in cooldowns.values()} == {total - 1}
     assert sum(len(store.read_score_history(f"c{c}", limit=10**6)) for c in range(CITIZENS)) == total
