@@ -14,6 +14,7 @@ from ddss_platform.cli.app import app
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, lag, next_range, open_ports, process_range
 from ddss_platform.settings import Settings
+from ddss_platform.stores.bus import UnknownTopicError
 
 STREAM_OWNER = "ddss stream"
 
@@ -76,8 +77,11 @@ def _consume(ports, batch_size: int, poll: float, linger: float, exit_when_idle:
     idle_since = time.monotonic()
     pending_since = None
     while True:
-        ends = bus.end_offsets(CITIZEN_EVENTS)
-        committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
+        try:
+            ends = bus.end_offsets(CITIZEN_EVENTS)
+            committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
+        except UnknownTopicError:  # nothing produced yet (`ddss init` or `ddss simulate` creates the topic)
+            ends = committed = {}
         behind = sum(lag(ends, committed).values())
         now = time.monotonic()
         if behind == 0:

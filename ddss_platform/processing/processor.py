@@ -2,7 +2,7 @@
 
 Per chunk: read and decode, then under the state lock load the touched citizens, their edges and
 cooldowns (one query each), score in offset order and write: dead letters → archive events, raw
-events, score-change points and the score history (keyed rows, written side by side) → created
+events, score-change points and the score history (keyed rows) → created
 citizens and snapshots (guarded by appliedOffsets) → cooldown states (guarded) → graph nodes and
 relationship changes (upserts). After the last chunk the group offset is committed to the range's
 end; a run that fails anywhere before commits nothing.
@@ -16,10 +16,8 @@ applied twice, and dead letters already on the DLQ are not produced again.
 from __future__ import annotations
 
 import os
-import threading
 import time
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import psutil
@@ -38,7 +36,7 @@ from ddss_platform.scoring.batch import DUPLICATE
 from ddss_platform.stores.documents import offset_key
 from ddss_platform.stores.timeseries import DERIVED_METRICS, RAW_EVENTS
 
-CHUNK_SIZE = 20_000
+CHUNK_SIZE = 10_000
 """Records read, scored and written at a time: bounds a run's memory whatever the range size."""
 CRASH_ENV = "DDSS_CRASH_AT"
 """Test hook: ``DDSS_CRASH_AT=n`` kills the process (exit 137) just before its n-th sink write."""
@@ -55,7 +53,6 @@ class SinkWrites:
     def __init__(self, crash_at: int | None = None):
         self.crash_at = crash_at
         self.count = 0
-        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls) -> "SinkWrites":
@@ -63,23 +60,13 @@ class SinkWrites:
         return cls(int(raw) if raw else None)
 
     def __call__(self, write: Callable, *args):
-        with self._lock:
-            self.count += 1
-            if self.count == self.crash_at:
-                self.crash()
+        self.count += 1
+        if self.count == self.crash_at:
+            self.crash()
         return write(*args)
 
     def crash(self) -> None:
         os._exit(CRASH_EXIT_CODE)
-
-    def side_by_side(self, calls: list[list]) -> list:
-        """Perform independent writes ([write, *args] each) on threads; their results in order.
-        All are attempted; the first failure is raised once every write has ended."""
-        if len(calls) < 2:
-            return [self(*call) for call in calls]
-        with ThreadPoolExecutor(len(calls)) as pool:
-            futures = [pool.submit(self, *call) for call in calls]
-        return [future.result() for future in futures]
 
 
 def load_scoring(documents):
@@ -161,20 +148,17 @@ def _write_chunk(ports: Ports, writes: SinkWrites, outcome: BatchOutcome, config
     written = sinks.written_outcomes(outcome)
     batch = batch_id(topic, partition, first, last, outcome)
     rows = result.sink_rows
-    # Keyed rows first, in any order among themselves (so side by side: the engines write outside the GIL)
-    keyed = []
+    # keyed rows (in any order among themselves), then the guarded state in the order of the module doc
     if written:
         payloads = sinks.payloads(written)
-        keyed += [("archive_events", ports.archive.write_events, sinks.archive_rows(written, payloads, topic, partition), batch),
-                  ("raw_events", ports.timeseries.write, RAW_EVENTS, sinks.raw_event_points(written, payloads), batch)]
+        rows["archive_events"] += writes(
+            ports.archive.write_events, sinks.archive_rows(written, payloads, topic, partition), batch)
+        rows["raw_events"] += writes(ports.timeseries.write, RAW_EVENTS, sinks.raw_event_points(written, payloads), batch)
     if outcome.score_changes:
-        keyed += [("score_change_history", ports.timeseries.write, DERIVED_METRICS,
-                   sinks.score_change_points(outcome.score_changes, config), batch),
-                  ("citizen_score_history", ports.archive.write_score_history,
-                   sinks.score_history_rows(outcome.score_changes, config), batch)]
-    for (name, *_call), count in zip(keyed, writes.side_by_side([call for _name, *call in keyed])):
-        rows[name] += count
-    # then the guarded state, in this order (see the module doc)
+        rows["score_change_history"] += writes(
+            ports.timeseries.write, DERIVED_METRICS, sinks.score_change_points(outcome.score_changes, config), batch)
+        rows["citizen_score_history"] += writes(
+            ports.archive.write_score_history, sinks.score_history_rows(outcome.score_changes, config), batch)
     updates = sinks.snapshot_updates(outcome)
     if updates:
         rows["snapshots"] += writes(ports.documents.apply_snapshot_updates, updates)

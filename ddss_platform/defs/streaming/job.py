@@ -21,7 +21,8 @@ class RangeConfig(dg.Config):
     end: int
 
 
-@dg.op(description="Read [start, end) of one partition, score it, write every sink, then commit the offsets.")
+@dg.op(description="Read [start, end) of one partition, score it, write every sink, then commit the offsets.",
+       out=dg.Out(dg.Nothing))  # the run's effects are in the stores: no output value to hand to an IO manager
 def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: StoresResource, scoring: ScoringTuning):
     # imported here: the code server and the UI load this module without the processing stack
     from ddss_platform.processing import OffsetRange, open_ports, process_range
@@ -53,7 +54,9 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
         "records": result.records,
         "scored": result.scored,
         "no_rule": result.no_rule,
+        "cooldown": result.cooldown,
         "unknown_citizen": result.unknown_citizen,
+        "replayed": result.duplicate,
         "dead_lettered": result.dead_lettered,
         "dead_letter_reasons": dict(result.dead_letter_reasons),
         "score_changes": result.score_changes,

@@ -1,0 +1,76 @@
+"""The score_events job in process: what a run records (materializations, run metadata, the dead-letter check)."""
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from ddss_platform.defs.streaming import defs as streaming_defs
+from ddss_platform.defs.streaming.resources import ScoringTuning
+from ddss_platform.defs.streaming.sensor import run_request
+from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.processing import OffsetRange, open_ports
+from ddss_platform.resources import StoresResource
+from ddss_platform_tests.streaming.support import produce, seed_stores
+
+SINK_ASSETS = ("events_archive", "raw_events", "score_snapshots", "score_change_history")
+
+
+def score_events(settings):
+    merged = dg.Definitions.merge(
+        streaming_defs, dg.Definitions(resources={"stores": StoresResource.from_settings(settings)}))
+    return merged.get_job_def("score_events")
+
+
+def execute(settings, instance, rng: OffsetRange):
+    request = run_request(rng)
+    return score_events(settings).execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False)
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def test_a_run_reports_its_range_counts_and_sinks(embedded_settings, instance):
+    seed_stores(embedded_settings, 200)
+    produce(embedded_settings, 200, 900, bad_fraction=0.05)
+    result = execute(embedded_settings, instance, OffsetRange(CITIZEN_EVENTS, 0, 0, 200))
+    assert result.success
+    materialized = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("score_range")}
+    assert set(materialized) == set(SINK_ASSETS)
+    for metadata in materialized.values():
+        assert (metadata["partition"].value, metadata["start"].value, metadata["end"].value) == (0, 0, 200)
+    archive = materialized["events_archive"]
+    assert archive["records"].value == 200 and 0 < archive["dead_lettered"].value < 40
+    assert archive["rows"].value == 200 - archive["dead_lettered"].value
+    [output] = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT)
+    metadata = output.dagster_event.step_output_data.metadata
+    outcomes = ("scored", "no_rule", "cooldown", "unknown_citizen", "replayed", "dead_lettered")
+    assert sum(metadata[k].value for k in outcomes) == metadata["records"].value == 200
+    assert metadata["score_changes"].value > 0 and metadata["events_per_s"].value > 0
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed) for c in checks] == [("dead_letter_rate", True)]
+    with open_ports(embedded_settings) as ports:
+        assert ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)[0] == 200
+
+
+def test_a_failed_run_commits_nothing(embedded_settings, instance):
+    seed_stores(embedded_settings, 50)
+    produce(embedded_settings, 50, 300)
+    result = execute(embedded_settings, instance, OffsetRange(CITIZEN_EVENTS, 0, 10, 60))  # a gap: refused
+    assert not result.success
+    with open_ports(embedded_settings) as ports:
+        assert ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)[0] == 0
+
+
+def test_the_dead_letter_check_fails_when_too_many_records_were_bad(embedded_settings, instance):
+    seed_stores(embedded_settings, 50)
+    produce(embedded_settings, 50, 400, bad_fraction=0.5)
+    assert ScoringTuning().dead_letter_threshold < 0.3
+    result = execute(embedded_settings, instance, OffsetRange(CITIZEN_EVENTS, 1, 0, 100))
+    assert result.success  # bad records do not fail the run...
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR  # ...the check does
+    assert "dead-lettered in the last 1 runs" in check.description
