@@ -178,7 +178,7 @@ def write_and_read(
 def bench_timeseries(home: Path, chunks: list[list[EventOutcome]], repeats: int) -> dict:
     store = open_timeseries(settings_for(home))
     store.ensure_schema()
-    batches = [sinks.raw_event_points(chunk) for chunk in chunks]
+    batches = [sinks.raw_event_points(chunk, sinks.payloads(chunk)) for chunk in chunks]
     first, last = min(p.time_ns for p in batches[0]), max(p.time_ns for p in batches[-1]) + 1
     who = {"citizenID": batches[0][0].tags["citizenID"]}
     try:
@@ -196,7 +196,7 @@ def bench_timeseries(home: Path, chunks: list[list[EventOutcome]], repeats: int)
 def bench_archive(home: Path, chunks: list[list[EventOutcome]], repeats: int) -> dict:
     store = open_archive(settings_for(home))
     store.ensure_schema()
-    batches = [sinks.archive_rows(chunk, CITIZEN_EVENTS, 0) for chunk in chunks]
+    batches = [sinks.archive_rows(chunk, sinks.payloads(chunk), CITIZEN_EVENTS, 0) for chunk in chunks]
     who = batches[0][0]["citizen_id"]
     try:
         written, per_cpu, read, one = write_and_read(
