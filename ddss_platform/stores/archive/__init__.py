@@ -140,6 +140,18 @@ def aggregate_spec(table_name: str) -> AggregateTable:
     return spec
 
 
+def aggregate_filters(
+    table_name: str, region: str | None, event_type: str | None
+) -> tuple[AggregateTable, dict[str, str]]:
+    """The table's spec and the equality filters a read asked for; ValueError for a column the table lacks."""
+    spec = aggregate_spec(table_name)
+    filters = {k: v for k, v in (("region", region), ("event_type", event_type)) if v is not None}
+    unknown = [k for k in filters if k not in spec.schema.names]
+    if unknown:
+        raise ValueError(f"{table_name} has no column {unknown[0]!r} to filter on")
+    return spec, filters
+
+
 def aggregate_table(table_name: str, df: pd.DataFrame | pa.Table) -> tuple[AggregateTable, pa.Table]:
     """One day's aggregate rows in the table's schema; ValueError naming a missing column."""
     spec = aggregate_spec(table_name)

@@ -26,7 +26,7 @@ from ddss_platform.stores.archive import (
     SCORE_CHANGE_COLUMNS,
     CooldownState,
     ScoreChange,
-    aggregate_spec,
+    aggregate_filters,
     aggregate_table,
     aggregates_frame,
     day_of,
@@ -334,11 +334,7 @@ class ScyllaArchive:
         start_day: str | None = None,
         end_day: str | None = None,
     ) -> pd.DataFrame:
-        spec = aggregate_spec(table_name)
-        filters = {k: v for k, v in (("region", region), ("event_type", event_type)) if v is not None}
-        unknown = [k for k in filters if k not in spec.schema.names]
-        if unknown:
-            raise ValueError(f"{table_name} has no column {unknown[0]!r} to filter on")
+        spec, filters = aggregate_filters(table_name, region, event_type)
         conditions = [(f"{k} = ?", v) for k, v in filters.items()]
         if start_day is not None:
             conditions.append(("aggregation_date >= ?", date.fromisoformat(start_day)))
