@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -178,12 +180,14 @@ def write_and_read(
 def bench_timeseries(home: Path, chunks: list[list[EventOutcome]], repeats: int) -> dict:
     store = open_timeseries(settings_for(home))
     store.ensure_schema()
-    batches = [sinks.raw_event_points(chunk, sinks.payloads(chunk)) for chunk in chunks]
-    first, last = min(p.time_ns for p in batches[0]), max(p.time_ns for p in batches[-1]) + 1
-    who = {"citizenID": batches[0][0].tags["citizenID"]}
+    batches = [sinks.raw_event_table(sinks.EventColumns(chunk)) for chunk in chunks]
+    times = pa.concat_arrays([b["time_ns"].combine_chunks() for b in batches])
+    first, last = pc.min(times).as_py(), pc.max(times).as_py() + 1
+    who = {"citizenID": batches[0]["citizenID"][0].as_py()}
     try:
         written, per_cpu, read, one = write_and_read(
-            "timeseries", "points", batches, lambda batch, batch_id: store.write(RAW_EVENTS, batch, batch_id),
+            "timeseries", "points", batches,
+            lambda batch, batch_id: store.write_table(RAW_EVENTS, CITIZEN_EVENT, batch, batch_id),
             lambda: store.query(RAW_EVENTS, CITIZEN_EVENT, first, last),
             lambda: store.query(RAW_EVENTS, CITIZEN_EVENT, first, last, who), repeats,
         )
@@ -196,8 +200,8 @@ def bench_timeseries(home: Path, chunks: list[list[EventOutcome]], repeats: int)
 def bench_archive(home: Path, chunks: list[list[EventOutcome]], repeats: int) -> dict:
     store = open_archive(settings_for(home))
     store.ensure_schema()
-    batches = [sinks.archive_rows(chunk, sinks.payloads(chunk), CITIZEN_EVENTS, 0) for chunk in chunks]
-    who = batches[0][0]["citizen_id"]
+    batches = [sinks.archive_table(sinks.EventColumns(chunk), CITIZEN_EVENTS, 0) for chunk in chunks]
+    who = batches[0]["citizen_id"][0].as_py()
     try:
         written, per_cpu, read, one = write_and_read(
             "archive", "rows", batches, store.write_events, store.read_events,

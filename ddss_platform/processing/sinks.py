@@ -5,15 +5,17 @@ write no rows: the attempt that applied them wrote their rows before it wrote th
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
+
+import orjson
+import pyarrow as pa
 
 from ddss_platform.scoring import BatchOutcome, EventOutcome, ScoreChange, ScoringConfig
 from ddss_platform.scoring.batch import COOLDOWN, DUPLICATE, NO_RULE
 from ddss_platform.stores import archive as archive_port
 from ddss_platform.stores.documents import SnapshotUpdate
 from ddss_platform.stores.graph import Edge as GraphEdge
-from ddss_platform.stores.timeseries import CITIZEN_EVENT, SCORE_CHANGE_HISTORY, Point, event_time_ns
+from ddss_platform.stores.timeseries import event_time_ns
 
 # a rule matched but its cooldown window was full: for the archive, no rule applied
 _ARCHIVE_STATUS = {COOLDOWN: NO_RULE}
@@ -28,57 +30,57 @@ def _payload_json(event) -> str:
     for block in ("relationship", "newCitizen"):
         if event.get(block) is not None:
             payload[block] = event[block]
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def payloads(outcomes: list[EventOutcome]) -> list[str]:
-    """Each event's payload as JSON (with its relationship / newCitizen block): archive and raw events share it."""
-    return [_payload_json(o.event) for o in outcomes]
+class EventColumns:
+    """The written outcomes' events column by column: the archive rows and the raw-event points share them."""
+
+    def __init__(self, outcomes: list[EventOutcome]):
+        events = [o.event for o in outcomes]
+        locations = [e["location"] for e in events]
+        self.size = len(events)
+        self.event_id = [e["eventId"] for e in events]
+        self.citizen_id = [e["citizenId"] for e in events]
+        self.event_time = [e["timestamp"] for e in events]
+        self.event_type = [e["eventType"] for e in events]
+        self.event_subtype = [e.get("eventSubtype") for e in events]
+        self.source_system = [e["sourceSystem"] for e in events]
+        self.region = [loc["region"] for loc in locations]
+        self.city = [loc.get("city") for loc in locations]
+        self.latitude = [loc.get("latitude") for loc in locations]
+        self.longitude = [loc.get("longitude") for loc in locations]
+        self.severity = [e["severity"] for e in events]
+        self.confidence = [e["confidence"] for e in events]
+        self.amount = [e["payload"].get("amount") for e in events]
+        self.payload = [_payload_json(e) for e in events]  # with its relationship / newCitizen block
+        self.score_impact = [o.score_impact for o in outcomes]
+        self.status = [_ARCHIVE_STATUS.get(o.status, o.status) for o in outcomes]
+        self.offset = [o.offset for o in outcomes]
 
 
-def archive_rows(outcomes: list[EventOutcome], payload_json: list[str], topic: str, partition: int) -> list[dict]:
-    rows = []
-    for o, payload in zip(outcomes, payload_json):
-        event, location = o.event, o.event["location"]
-        rows.append({
-            "event_id": event["eventId"],
-            "citizen_id": event["citizenId"],
-            "event_time": event["timestamp"],
-            "event_type": event["eventType"],
-            "event_subtype": event.get("eventSubtype"),
-            "source_system": event["sourceSystem"],
-            "region": location["region"],
-            "city": location.get("city"),
-            "severity": event["severity"],
-            "confidence": event["confidence"],
-            "payload": payload,
-            "score_impact": o.score_impact,
-            "status": _ARCHIVE_STATUS.get(o.status, o.status),
-            "topic": topic,
-            "partition": partition,
-            "offset": o.offset,
-        })
-    return rows
+def archive_table(columns: EventColumns, topic: str, partition: int) -> pa.Table:
+    c = columns
+    return pa.table({
+        "event_id": c.event_id, "citizen_id": c.citizen_id, "event_time": c.event_time, "event_type": c.event_type,
+        "event_subtype": c.event_subtype, "source_system": c.source_system, "region": c.region, "city": c.city,
+        "severity": c.severity, "confidence": c.confidence, "payload": c.payload, "score_impact": c.score_impact,
+        "status": c.status, "topic": pa.repeat(topic, c.size), "partition": pa.repeat(pa.scalar(partition, pa.int32()), c.size),
+        "offset": c.offset,
+    }, schema=archive_port.EVENTS_ARCHIVE)
 
 
-def raw_event_points(outcomes: list[EventOutcome], payload_json: list[str]) -> list[Point]:
-    points = []
-    for o, payload in zip(outcomes, payload_json):
-        event, location = o.event, o.event["location"]
-        tags = {"citizenID": event["citizenId"], "eventType": event["eventType"],
-                "sourceSystem": event["sourceSystem"], "region": location["region"]}
-        if event.get("eventSubtype") is not None:
-            tags["eventSubtype"] = event["eventSubtype"]
-        if location.get("city") is not None:
-            tags["city"] = location["city"]
-        fields = {"eventID": event["eventId"], "severity": event["severity"], "confidence": event["confidence"],
-                  "payload_full_json": payload, "score_impact": o.score_impact}
-        for name, value in (("latitude", location.get("latitude")), ("longitude", location.get("longitude")),
-                            ("payload_amount", event["payload"].get("amount"))):
-            if value is not None:
-                fields[name] = value
-        points.append(Point(CITIZEN_EVENT, tags, fields, event_time_ns(event["timestamp"], event["eventId"])))
-    return points
+def raw_event_table(columns: EventColumns) -> pa.Table:
+    """CITIZEN_EVENT points (``TimeSeries.write_table``)."""
+    c = columns
+    return pa.table({
+        "time_ns": [event_time_ns(t, e) for t, e in zip(c.event_time, c.event_id)],
+        "citizenID": c.citizen_id, "eventType": c.event_type, "eventSubtype": c.event_subtype,
+        "sourceSystem": c.source_system, "region": c.region, "city": c.city,
+        "eventID": c.event_id, "severity": c.severity, "confidence": c.confidence, "latitude": c.latitude,
+        "longitude": c.longitude, "payload_amount": pa.array(c.amount, pa.float64()), "payload_full_json": c.payload,
+        "score_impact": c.score_impact,
+    })
 
 
 def _change_keys(changes: tuple[ScoreChange, ...]) -> list[str]:
@@ -93,28 +95,34 @@ def _change_keys(changes: tuple[ScoreChange, ...]) -> list[str]:
     return keys
 
 
-def score_change_points(changes: tuple[ScoreChange, ...], config: ScoringConfig) -> list[Point]:
-    return [
-        Point(
-            SCORE_CHANGE_HISTORY,
-            {"citizenID": c.citizen_id, "reasonCategory": c.reason_category, "triggeringRuleID": c.triggering_rule_id},
-            {"oldScore": c.old_score, "newScore": c.new_score, "changeAmount": c.change,
-             "relatedEventID": c.related_event_id, "tier": config.tier_for(c.new_score)},
-            event_time_ns(c.time_ms, key),
-        )
-        for c, key in zip(changes, _change_keys(changes))
-    ]
+def score_change_table(changes: tuple[ScoreChange, ...], config: ScoringConfig) -> pa.Table:
+    """SCORE_CHANGE_HISTORY points (``TimeSeries.write_table``)."""
+    return pa.table({
+        "time_ns": [event_time_ns(c.time_ms, key) for c, key in zip(changes, _change_keys(changes))],
+        "citizenID": [c.citizen_id for c in changes],
+        "reasonCategory": [c.reason_category for c in changes],
+        "triggeringRuleID": [c.triggering_rule_id for c in changes],
+        "oldScore": [c.old_score for c in changes],
+        "newScore": [c.new_score for c in changes],
+        "changeAmount": [c.change for c in changes],
+        "relatedEventID": [c.related_event_id for c in changes],
+        "tier": [config.tier_for(c.new_score) for c in changes],
+    })
 
 
-def score_history_rows(changes: tuple[ScoreChange, ...], config: ScoringConfig) -> list[archive_port.ScoreChange]:
-    return [
-        archive_port.ScoreChange(
-            citizen_id=c.citizen_id, changed_at=c.time_ms, event_id=c.related_event_id,
-            rule_id=c.triggering_rule_id, old_score=c.old_score, new_score=c.new_score, change=c.change,
-            reason=c.reason_category, tier=config.tier_for(c.new_score),
-        )
-        for c in changes
-    ]
+def score_history_table(changes: tuple[ScoreChange, ...], config: ScoringConfig) -> pa.Table:
+    """citizen_score_history rows (``Archive.write_score_history``)."""
+    return pa.table({
+        "citizen_id": [c.citizen_id for c in changes],
+        "changed_at": pa.array([c.time_ms for c in changes], pa.int64()),
+        "event_id": [c.related_event_id for c in changes],
+        "rule_id": [c.triggering_rule_id for c in changes],
+        "old_score": pa.array([c.old_score for c in changes], pa.float64()),
+        "new_score": pa.array([c.new_score for c in changes], pa.float64()),
+        "change": pa.array([c.change for c in changes], pa.float64()),
+        "reason": [c.reason_category for c in changes],
+        "tier": [config.tier_for(c.new_score) for c in changes],
+    })
 
 
 def snapshot_updates(outcome: BatchOutcome) -> list[SnapshotUpdate]:

@@ -1,4 +1,5 @@
-"""Loading what a chunk's scoring reads: touched citizens, their outgoing edges, cooldown states (one query each)."""
+"""Loading what a chunk's scoring reads: touched citizens, their outgoing edges, cooldown states (one query each
+for what the run has not read yet)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +7,7 @@ from typing import Mapping, Sequence
 
 from ddss_platform.scoring import (
     Application,
+    BatchOutcome,
     CitizenState,
     CooldownState,
     Edge,
@@ -55,18 +57,48 @@ def scoring_cooldown(state: archive_port.CooldownState) -> CooldownState:
     )
 
 
-def load_chunk_state(documents, graph, archive, events: Sequence[SourcedEvent],
-                     rules: Sequence[Rule], config: ScoringConfig) -> ChunkState:
-    event_citizens = {event["citizenId"] for _offset, event in events}
-    relationships = {
-        citizen: [scoring_edge(e) for e in edges]
-        for citizen, edges in graph.outgoing(event_citizens).items() if edges
-    }
-    docs = documents.get_citizens(citizens_needed(events, relationships))
-    keys = cooldown_keys_needed(events, rules, config)
-    stored = archive.load_cooldowns({citizen for citizen, _rule in keys}) if keys else {}
-    return ChunkState(
-        citizens={citizen: citizen_state(doc) for citizen, doc in docs.items()},
-        cooldowns={key: scoring_cooldown(state) for key, state in stored.items() if key in keys},
-        relationships=relationships,
-    )
+class RunState:
+    """What a run's chunks read, loaded once per run and kept up to date with each chunk's outcome.
+
+    Valid only while the run holds the state lock: then no other writer changes these states, so a chunk
+    reads from the stores only what no earlier chunk of the run has read or changed (absent citizens and
+    cooldowns are remembered as absent). Chunks after the first then cost almost no reads."""
+
+    def __init__(self, documents, graph, archive):
+        self.documents, self.graph, self.archive = documents, graph, archive
+        self.citizens: dict[str, CitizenState | None] = {}
+        self.cooldowns: dict[tuple[str, str], CooldownState | None] = {}
+        self.relationships: dict[str, list[Edge]] = {}
+
+    def for_chunk(self, events: Sequence[SourcedEvent], rules: Sequence[Rule], config: ScoringConfig) -> ChunkState:
+        event_citizens = {event["citizenId"] for _offset, event in events}
+        unread = event_citizens - self.relationships.keys()
+        if unread:
+            stored = self.graph.outgoing(unread)
+            for citizen in unread:
+                self.relationships[citizen] = [scoring_edge(e) for e in stored.get(citizen, ())]
+        relationships = {c: self.relationships[c] for c in event_citizens if self.relationships[c]}
+        needed = citizens_needed(events, relationships)
+        unread = needed - self.citizens.keys()
+        if unread:
+            docs = self.documents.get_citizens(unread)
+            for citizen in unread:
+                doc = docs.get(citizen)
+                self.citizens[citizen] = None if doc is None else citizen_state(doc)
+        keys = cooldown_keys_needed(events, rules, config)
+        unread = keys - self.cooldowns.keys()
+        if unread:
+            stored = self.archive.load_cooldowns({citizen for citizen, _rule in unread})
+            for key in unread:
+                self.cooldowns[key] = scoring_cooldown(stored[key]) if key in stored else None
+        return ChunkState(
+            citizens={c: state for c in needed if (state := self.citizens[c]) is not None},
+            cooldowns={k: state for k in keys if (state := self.cooldowns[k]) is not None},
+            relationships=relationships,
+        )
+
+    def absorb(self, outcome: BatchOutcome) -> None:
+        """Take in a scored chunk's final states (what the sinks are about to write)."""
+        self.citizens.update(outcome.citizens)
+        self.cooldowns.update(((u.citizen_id, u.rule_id), u.state) for u in outcome.cooldowns)
+        self.relationships.update((c, list(edges)) for c, edges in outcome.relationships.items())

@@ -172,6 +172,17 @@ def score_changes(rows: Iterable[ScoreChange | Mapping]) -> list[ScoreChange]:
     return [r if isinstance(r, ScoreChange) else ScoreChange(**r) for r in rows]
 
 
+def score_change_rows(rows: pa.Table | Iterable[ScoreChange | Mapping]) -> list[tuple]:
+    """Score changes as tuples in SCORE_CHANGE_COLUMNS order, from a table with those columns or from objects
+    (a scoring run hands over a table: building the tuples column-wise is what keeps bulk writes cheap)."""
+    if isinstance(rows, pa.Table):
+        missing = [c for c in SCORE_CHANGE_COLUMNS if c not in rows.column_names]
+        if missing:
+            raise ValueError(f"citizen_score_history rows lack column(s) {missing}")
+        return list(zip(*(rows[c].to_pylist() for c in SCORE_CHANGE_COLUMNS)))
+    return [tuple(getattr(c, n) for n in SCORE_CHANGE_COLUMNS) for c in score_changes(rows)]
+
+
 def guarded_updates(stored: Mapping[tuple[str, str], CooldownState], rows: Iterable[CooldownState]) -> list[CooldownState]:
     """The rows to write: a row is skipped when, for one of its topic/partitions, the stored guard offset is not
     older than the row's (a replay of an applied event). Written rows carry the union of both guards."""
@@ -232,7 +243,8 @@ class Archive(Protocol):
     def save_cooldowns(self, rows: Iterable[CooldownState]) -> int:
         """Upsert cooldown rows through the offset guard (see guarded_updates); the number written."""
 
-    def write_score_history(self, rows: Iterable[ScoreChange | Mapping], batch_id: str) -> int: ...
+    def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
+        """Append score changes (objects, mappings, or a table of SCORE_CHANGE_COLUMNS); a replay is a no-op."""
 
     def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
         """The citizen's score changes, newest first (SCORE_CHANGE_COLUMNS)."""

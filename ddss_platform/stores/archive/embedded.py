@@ -43,7 +43,7 @@ from ddss_platform.stores.archive import (
     day_start_ms,
     events_table,
     guarded_updates,
-    score_changes,
+    score_change_rows,
 )
 from ddss_platform.stores.archive.event_index import EventIndex, dict_rows
 from ddss_platform.stores.parquet_files import write_atomic
@@ -255,14 +255,14 @@ class EmbeddedArchive:
             )
         return len(winners)
 
-    def write_score_history(self, rows: Iterable[ScoreChange | Mapping], batch_id: str) -> int:
+    def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
         # batch_id is not needed: the primary key makes a replayed write a no-op.
-        changes = score_changes(rows)
+        changes = score_change_rows(rows)
         with transaction(self._state()) as conn:
             conn.executemany(
                 f"INSERT OR REPLACE INTO citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)})"
                 f" VALUES ({', '.join('?' * len(SCORE_CHANGE_COLUMNS))})",
-                [tuple(getattr(c, n) for n in SCORE_CHANGE_COLUMNS) for c in changes],
+                changes,
             )
         return len(changes)
 

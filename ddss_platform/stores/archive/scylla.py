@@ -33,7 +33,7 @@ from ddss_platform.stores.archive import (
     day_start_ms,
     events_table,
     guarded_updates,
-    score_changes,
+    score_change_rows,
 )
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "scylla.cql"
@@ -283,13 +283,13 @@ class ScyllaArchive:
         self._run_many(cql, [(w.citizen_id, w.rule_id, list(w.applied_times), dict(w.guard_offsets)) for w in winners])
         return len(winners)
 
-    def write_score_history(self, rows: Iterable[ScoreChange | Mapping], batch_id: str) -> int:
-        changes = score_changes(rows)
+    def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
+        changes = score_change_rows(rows)
         cql = (
             f"INSERT INTO {self.keyspace}.citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)})"
             f" VALUES ({', '.join('?' * len(SCORE_CHANGE_COLUMNS))})"
         )
-        self._run_many(cql, [tuple(getattr(c, n) for n in SCORE_CHANGE_COLUMNS) for c in changes])
+        self._run_many(cql, changes)
         return len(changes)
 
     def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:

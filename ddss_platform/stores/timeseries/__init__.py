@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Protocol
 
 import pandas as pd
+import pyarrow as pa
 
 from ddss_platform.settings import Settings
 
@@ -121,6 +122,19 @@ def check_keys(spec: Measurement, tag_keys: Iterable[str], field_keys: Iterable[
         raise ValueError(f"{spec.name}: unknown field(s) {sorted(bad_fields)} (declared: {list(spec.fields)})")
 
 
+def points_of(measurement: str, table: pa.Table) -> list[Point]:
+    """The rows of a columnar batch (see ``TimeSeries.write_table``) as points; a null tag or field is absent."""
+    spec = MEASUREMENTS[measurement]
+    check_keys(spec, (c for c in table.column_names if c in spec.tags), (c for c in table.column_names
+                                                                          if c != "time_ns" and c not in spec.tags))
+    points = []
+    for row in table.to_pylist():
+        tags = {t: row[t] for t in spec.tags if row.get(t)}
+        fields = {f: row[f] for f in spec.fields if row.get(f) is not None}
+        points.append(Point(measurement, tags, fields, row["time_ns"]))
+    return points
+
+
 _PANDAS_DTYPES = {"float": "float64", "int": "Int64", "bool": "boolean"}
 
 
@@ -138,6 +152,10 @@ class TimeSeries(Protocol):
 
     def write(self, bucket: str, points: Iterable[Point], batch_id: str) -> int:
         """Write points; idempotent by measurement + tags + time. Returns the number of points written."""
+
+    def write_table(self, bucket: str, measurement: str, table: pa.Table, batch_id: str) -> int:
+        """``write`` for points of one measurement given as columns: time_ns, then tags and fields by name
+        (a column left out, or a null, is an absent tag or field). Returns the number of points written."""
 
     def query(
         self,

@@ -66,6 +66,25 @@ def _points_table(spec: Measurement, points: list[Point], written_ns: int) -> pa
     return pa.Table.from_arrays(columns, schema=arrow_schema(spec))
 
 
+def _columns_table(spec: Measurement, table: pa.Table, written_ns: int) -> pa.Table:
+    """A columnar batch in the measurement's file schema: absent columns as nulls, empty tags as no tag."""
+    names = set(table.column_names)
+    check_keys(spec, names & set(spec.tags), names - set(spec.tags) - {"time_ns"})
+    schema = arrow_schema(spec)
+    columns = []
+    for column in schema:
+        if column.name == WRITTEN:
+            columns.append(pa.repeat(pa.scalar(written_ns, pa.int64()), table.num_rows))
+        elif column.name in names:
+            values = table[column.name].cast(column.type)
+            if column.name in spec.tags:
+                values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+            columns.append(values)
+        else:
+            columns.append(pa.nulls(table.num_rows, column.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 # A file can vanish between listing and reading (retention rewrote or removed it): list again and retry.
 _retry_vanished = retry(
     retry=retry_if_exception_type(duckdb.IOException), stop=stop_after_attempt(5), wait=wait_fixed(0.05), reraise=True
@@ -105,6 +124,11 @@ class EmbeddedTimeSeries:
         for name, pts in by_measurement.items():
             self._write_table(specs[name], _points_table(specs[name], pts, written_ns), batch_id)
         return sum(len(pts) for pts in by_measurement.values())
+
+    def write_table(self, bucket: str, measurement: str, table: pa.Table, batch_id: str) -> int:
+        spec = measurement_in(bucket, measurement)
+        self._write_table(spec, _columns_table(spec, table, time.time_ns()), batch_id)
+        return table.num_rows
 
     def _write_table(self, spec: Measurement, table: pa.Table, batch_id: str) -> None:
         write_atomic(table, self._folder(spec), batch_id)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import pandas as pd
+import pyarrow as pa
 from influxdb_client import BucketRetentionRules, InfluxDBClient, WritePrecision
 from influxdb_client import Point as LinePoint
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -31,6 +32,7 @@ from ddss_platform.stores.timeseries import (
     as_frame,
     check_keys,
     measurement_in,
+    points_of,
 )
 from ddss_platform.stores.timeseries.derived_sql import DERIVED, periods
 
@@ -151,6 +153,10 @@ class InfluxTimeSeries:
         for start in range(0, len(lines), WRITE_CHUNK):
             self._write_chunk(bucket, lines[start : start + WRITE_CHUNK])
         return len(lines)
+
+    def write_table(self, bucket: str, measurement: str, table: pa.Table, batch_id: str) -> int:
+        measurement_in(bucket, measurement)
+        return self.write(bucket, points_of(measurement, table), batch_id)
 
     @_retry_transient
     def _write_chunk(self, bucket: str, lines: list[str]) -> None:
