@@ -5,6 +5,7 @@ import time
 import uuid
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from ddss_platform.stores.timeseries import (
@@ -166,3 +167,31 @@ def test_a_reader_lists_again_when_a_file_vanishes_under_it(timeseries, base_ns,
     monkeypatch.setattr(timeseries, "_files", files_with_a_vanished_one)
     df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 1, {"citizenID": citizen})
     assert df["eventID"].tolist() == ["e0"] and len(listings) == 2
+
+
+def test_a_columnar_batch_is_written_like_the_same_points(timeseries, base_ns, citizen):
+    """write_table: absent columns and nulls are absent fields, an empty tag is no tag, a replay keeps one copy."""
+    table = pa.table({
+        "time_ns": [base_ns, base_ns + SECOND_NS],
+        "citizenID": [citizen, citizen],
+        "eventType": ["financial", "social"],
+        "city": ["", None],
+        "eventID": ["t0", "t1"],
+        "confidence": [1, 0.5],
+        "payload_amount": [12.5, None],
+    })
+    assert timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "columns") == 2
+    assert timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "columns") == 2
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 2 * SECOND_NS, {"citizenID": citizen})
+    assert df["eventID"].tolist() == ["t0", "t1"]
+    assert df["confidence"].tolist() == [1.0, 0.5]
+    assert df["payload_amount"].tolist()[0] == 12.5 and pd.isna(df["payload_amount"].tolist()[1])
+    assert df["city"].isna().all() and df["severity"].isna().all()
+
+
+def test_a_columnar_batch_with_an_undeclared_column_is_refused(timeseries, base_ns, citizen):
+    table = pa.table({"time_ns": [base_ns], "citizenID": [citizen], "colour": ["red"]})
+    with pytest.raises(ValueError, match="colour"):
+        timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "bad")
+    with pytest.raises(ValueError, match="belongs to bucket"):
+        timeseries.write_table(DERIVED_METRICS, CITIZEN_EVENT, table, "bad")
