@@ -57,7 +57,9 @@ def stream(
         typer.echo(f"consumer group {SCORING_GROUP} is owned by {holder.describe() if holder else 'another process'}",
                    err=True)
         raise typer.Exit(1)
+    # both stop it cleanly, even when started from a script that had SIGINT ignored (as `cmd &` does)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     typer.echo(f"ddss stream owns consumer group {SCORING_GROUP}; the scoring sensor launches no runs until it stops")
     try:
         while (running := _sensor_runs_in_flight(settings)) > 0:
