@@ -127,7 +127,8 @@ class EmbeddedTimeSeries:
 
     def write_table(self, bucket: str, measurement: str, table: pa.Table, batch_id: str) -> int:
         spec = measurement_in(bucket, measurement)
-        self._write_table(spec, _columns_table(spec, table, time.time_ns()), batch_id)
+        if table.num_rows:  # as with write(): no points, no file (an empty one would replace a batch's points)
+            self._write_table(spec, _columns_table(spec, table, time.time_ns()), batch_id)
         return table.num_rows
 
     def _write_table(self, spec: Measurement, table: pa.Table, batch_id: str) -> None:

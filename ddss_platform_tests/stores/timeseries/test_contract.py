@@ -187,6 +187,8 @@ def test_a_columnar_batch_is_written_like_the_same_points(timeseries, base_ns, c
     assert df["confidence"].tolist() == [1.0, 0.5]
     assert df["payload_amount"].tolist()[0] == 12.5 and pd.isna(df["payload_amount"].tolist()[1])
     assert df["city"].isna().all() and df["severity"].isna().all()
+    assert timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table.slice(0, 0), "columns") == 0  # a rerun with nothing
+    assert len(timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 2 * SECOND_NS, {"citizenID": citizen})) == 2
 
 
 def test_a_columnar_batch_with_an_undeclared_column_is_refused(timeseries, base_ns, citizen):
