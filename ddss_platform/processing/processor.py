@@ -1,12 +1,11 @@
 """Process one offset range of one partition: read in chunks, decode, score, write every sink, commit.
 
 Under the state lock, held for the whole range, per chunk: read and decode, load the touched citizens,
-their edges and cooldowns that no earlier chunk of the run read (one query each), score in offset order and
-write: dead letters → archive events, raw
-events, score-change points and the score history (keyed rows) → created
-citizens and snapshots (guarded by appliedOffsets) → cooldown states (guarded) → graph nodes and
-relationship changes (upserts). After the last chunk the group offset is committed to the range's
-end; a run that fails anywhere before commits nothing.
+their edges and cooldowns that no earlier chunk of the run read (one query each), score in offset order
+and write: dead letters → archive events, raw events, score-change points and the score history (keyed
+rows) → created citizens and snapshots (guarded by appliedOffsets) → cooldown states (guarded) → graph
+nodes and relationship changes (upserts). After the last chunk the group offset is committed to the
+range's end; a run that fails anywhere before commits nothing.
 
 A retried range (after a failed attempt, or a crash between any two of these writes) converges to
 exactly what one clean pass writes: the scoring core reports an event whose effects the citizen's
@@ -179,11 +178,10 @@ def _write_chunk(ports: Ports, writes: SinkWrites, outcome: BatchOutcome, config
         rows["raw_events"] += writes(
             ports.timeseries.write_table, RAW_EVENTS, CITIZEN_EVENT, sinks.raw_event_table(columns), batch)
     if outcome.score_changes:
+        changes = sinks.ScoreChangeColumns(outcome.score_changes, config)
         rows["score_change_history"] += writes(
-            ports.timeseries.write_table, DERIVED_METRICS, SCORE_CHANGE_HISTORY,
-            sinks.score_change_table(outcome.score_changes, config), batch)
-        rows["citizen_score_history"] += writes(
-            ports.archive.write_score_history, sinks.score_history_table(outcome.score_changes, config), batch)
+            ports.timeseries.write_table, DERIVED_METRICS, SCORE_CHANGE_HISTORY, sinks.score_change_table(changes), batch)
+        rows["citizen_score_history"] += writes(ports.archive.write_score_history, sinks.score_history_table(changes), batch)
     updates = sinks.snapshot_updates(outcome)
     if updates:
         rows["snapshots"] += writes(ports.documents.apply_snapshot_updates, updates)

@@ -95,33 +95,39 @@ def _change_keys(changes: tuple[ScoreChange, ...]) -> list[str]:
     return keys
 
 
-def score_change_table(changes: tuple[ScoreChange, ...], config: ScoringConfig) -> pa.Table:
+class ScoreChangeColumns:
+    """Score changes column by column, each with its new tier: the time series and the score history share them."""
+
+    def __init__(self, changes: tuple[ScoreChange, ...], config: ScoringConfig):
+        self.time_ns = [event_time_ns(c.time_ms, key) for c, key in zip(changes, _change_keys(changes))]
+        self.citizen_id = [c.citizen_id for c in changes]
+        self.time_ms = [c.time_ms for c in changes]
+        self.event_id = [c.related_event_id for c in changes]
+        self.rule_id = [c.triggering_rule_id for c in changes]
+        self.old_score = pa.array([c.old_score for c in changes], pa.float64())
+        self.new_score = pa.array([c.new_score for c in changes], pa.float64())
+        self.change = pa.array([c.change for c in changes], pa.float64())
+        self.reason = [c.reason_category for c in changes]
+        self.tier = [config.tier_for(c.new_score) for c in changes]
+
+
+def score_change_table(columns: ScoreChangeColumns) -> pa.Table:
     """SCORE_CHANGE_HISTORY points (``TimeSeries.write_table``)."""
+    c = columns
     return pa.table({
-        "time_ns": [event_time_ns(c.time_ms, key) for c, key in zip(changes, _change_keys(changes))],
-        "citizenID": [c.citizen_id for c in changes],
-        "reasonCategory": [c.reason_category for c in changes],
-        "triggeringRuleID": [c.triggering_rule_id for c in changes],
-        "oldScore": [c.old_score for c in changes],
-        "newScore": [c.new_score for c in changes],
-        "changeAmount": [c.change for c in changes],
-        "relatedEventID": [c.related_event_id for c in changes],
-        "tier": [config.tier_for(c.new_score) for c in changes],
+        "time_ns": c.time_ns, "citizenID": c.citizen_id, "reasonCategory": c.reason, "triggeringRuleID": c.rule_id,
+        "oldScore": c.old_score, "newScore": c.new_score, "changeAmount": c.change, "relatedEventID": c.event_id,
+        "tier": c.tier,
     })
 
 
-def score_history_table(changes: tuple[ScoreChange, ...], config: ScoringConfig) -> pa.Table:
+def score_history_table(columns: ScoreChangeColumns) -> pa.Table:
     """citizen_score_history rows (``Archive.write_score_history``)."""
+    c = columns
     return pa.table({
-        "citizen_id": [c.citizen_id for c in changes],
-        "changed_at": pa.array([c.time_ms for c in changes], pa.int64()),
-        "event_id": [c.related_event_id for c in changes],
-        "rule_id": [c.triggering_rule_id for c in changes],
-        "old_score": pa.array([c.old_score for c in changes], pa.float64()),
-        "new_score": pa.array([c.new_score for c in changes], pa.float64()),
-        "change": pa.array([c.change for c in changes], pa.float64()),
-        "reason": [c.reason_category for c in changes],
-        "tier": [config.tier_for(c.new_score) for c in changes],
+        "citizen_id": c.citizen_id, "changed_at": pa.array(c.time_ms, pa.int64()), "event_id": c.event_id,
+        "rule_id": c.rule_id, "old_score": c.old_score, "new_score": c.new_score, "change": c.change,
+        "reason": c.reason, "tier": c.tier,
     })
 
 

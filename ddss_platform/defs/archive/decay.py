@@ -14,7 +14,7 @@ import dagster as dg
 
 from ddss_platform.defs.archive.scoring_outputs import SCORE_CHANGE_HISTORY, SCORE_SNAPSHOTS
 from ddss_platform.defs.metrics.partitions import DAILY
-from ddss_platform.processing.sinks import score_change_table, score_history_table
+from ddss_platform.processing.sinks import ScoreChangeColumns, score_change_table, score_history_table
 from ddss_platform.resources import StoresResource
 from ddss_platform.scoring import ScoreChange, ScoringConfig, decay, load_configuration, round_score
 from ddss_platform.stores.archive import DAY_MS, day_start_ms
@@ -60,10 +60,11 @@ def apply_daily_decay(context: dg.OpExecutionContext, stores: StoresResource) ->
         changes = []
         for first in range(0, len(ids), _CHUNK):
             changes += decay_changes(documents.get_citizens(ids[first:first + _CHUNK]), config, day)
+        columns = ScoreChangeColumns(tuple(changes), config)
         with stores.archive() as archive:
-            archive.write_score_history(score_history_table(tuple(changes), config), batch_id)
+            archive.write_score_history(score_history_table(columns), batch_id)
         with stores.timeseries() as timeseries:
-            timeseries.write_table(DERIVED_METRICS, SCORE_CHANGE_HISTORY_POINTS, score_change_table(tuple(changes), config), batch_id)
+            timeseries.write_table(DERIVED_METRICS, SCORE_CHANGE_HISTORY_POINTS, score_change_table(columns), batch_id)
         updates = [
             SnapshotUpdate(c.citizen_id, c.new_score, config.tier_for(c.new_score), c.time_ms, DECAY_GUARD, c.offset)
             for c in changes

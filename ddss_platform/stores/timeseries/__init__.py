@@ -122,11 +122,16 @@ def check_keys(spec: Measurement, tag_keys: Iterable[str], field_keys: Iterable[
         raise ValueError(f"{spec.name}: unknown field(s) {sorted(bad_fields)} (declared: {list(spec.fields)})")
 
 
+def check_columns(spec: Measurement, names: Iterable[str]) -> None:
+    """The columns of a columnar batch: time_ns, then declared tags and fields (ValueError naming the others)."""
+    names = set(names) - {"time_ns"}
+    check_keys(spec, names & set(spec.tags), names - set(spec.tags))
+
+
 def points_of(measurement: str, table: pa.Table) -> list[Point]:
     """The rows of a columnar batch (see ``TimeSeries.write_table``) as points; a null tag or field is absent."""
     spec = MEASUREMENTS[measurement]
-    check_keys(spec, (c for c in table.column_names if c in spec.tags), (c for c in table.column_names
-                                                                          if c != "time_ns" and c not in spec.tags))
+    check_columns(spec, table.column_names)
     points = []
     for row in table.to_pylist():
         tags = {t: row[t] for t in spec.tags if row.get(t)}

@@ -26,6 +26,7 @@ from ddss_platform.stores.timeseries import (
     Measurement,
     Point,
     as_frame,
+    check_columns,
     check_keys,
     measurement_in,
 )
@@ -68,8 +69,8 @@ def _points_table(spec: Measurement, points: list[Point], written_ns: int) -> pa
 
 def _columns_table(spec: Measurement, table: pa.Table, written_ns: int) -> pa.Table:
     """A columnar batch in the measurement's file schema: absent columns as nulls, empty tags as no tag."""
+    check_columns(spec, table.column_names)
     names = set(table.column_names)
-    check_keys(spec, names & set(spec.tags), names - set(spec.tags) - {"time_ns"})
     schema = arrow_schema(spec)
     columns = []
     for column in schema:
