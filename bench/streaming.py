@@ -5,8 +5,9 @@ sensor mode and in continuous mode, and the run workers' peak memory (embedded p
     python bench/streaming.py --events 20000 --latency-seconds 15 --rate 200   # a quick run (< 1 min of work)
 
 1. throughput: `ddss init`, then a backlog of --events simulated events; the bare rate reads and decodes the whole
-   backlog; the end-to-end rate scores it (bus → every sink, committed) in a separate process, as a run worker
-   does, one range per partition; that process reports its peak RSS (psutil, sampled after every chunk).
+   backlog in one process (one consumer); the end-to-end rate scores it (bus → every sink, committed) with one
+   worker process per partition, all at once, as the sensor's runs go side by side, over the time from the first
+   worker's start of work to the last one's end; each reports its peak RSS (psutil, sampled after every chunk).
 2. sensor mode: the Dagster daemon runs; a producer appends --rate events/s for --latency-seconds; a poller sees
    each partition's committed offset (committed only after the snapshots are written) and takes, per event,
    the time from its produce to the commit that covers it.
@@ -61,14 +62,32 @@ def bare_read_decode_rate(settings: Settings) -> float:
         return records / (time.perf_counter() - started)
 
 
-def score_backlog(settings: Settings) -> dict:
-    """In this process (the --worker mode): every partition's whole backlog as one range."""
+def score_partition(settings: Settings, partition: int) -> dict:
+    """In this process (the --worker mode), as the run of that partition's whole backlog would."""
     with open_ports(settings) as ports:
-        started, records, rss = time.perf_counter(), 0, 0.0
-        for partition, end in sorted(ports.bus.end_offsets(CITIZEN_EVENTS).items()):
-            result = process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
-            records, rss = records + result.records, max(rss, result.max_rss_mb)
-        return {"records": records, "elapsed_s": time.perf_counter() - started, "max_rss_mb": rss}
+        end = ports.bus.end_offsets(CITIZEN_EVENTS)[partition]
+        started = time.time()
+        result = process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
+        return {"records": result.records, "started": started, "finished": time.time(),
+                "max_rss_mb": result.max_rss_mb}
+
+
+def score_backlog(home: Path, partitions: int) -> dict:
+    """Every partition's backlog at once, one worker process each (as the sensor's runs go side by side): the
+    records over the time from the first worker's start of work to the last one's end."""
+    command = [sys.executable, __file__, "--home", str(home), "--partitions", str(partitions), "--worker"]
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    workers = [subprocess.Popen([*command, str(p)], env=env, stdout=subprocess.PIPE, text=True)
+               for p in range(partitions)]
+    reports = []
+    for worker in workers:
+        out, _ = worker.communicate()
+        if worker.returncode:
+            raise RuntimeError(f"a scoring worker failed (exit {worker.returncode})")
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    elapsed = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
+    return {"records": sum(r["records"] for r in reports), "elapsed_s": elapsed,
+            "max_rss_mb": max(r["max_rss_mb"] for r in reports)}
 
 
 class LatencyProbe:
@@ -178,10 +197,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0, help="Events/s produced in the latency measurements.")
     parser.add_argument("--latency-seconds", type=float, default=40.0, help="Producing time per latency mode.")
     parser.add_argument("--home", type=Path, default=None, help="Data dir (default: a temporary one).")
-    parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)  # a partition to score
     args = parser.parse_args()
-    if args.worker is not None:  # the run-worker process of step 1
-        print(json.dumps(score_backlog(settings_for(args.worker, args.partitions))))
+    if args.worker is not None:  # a run-worker process of step 1
+        print(json.dumps(score_partition(settings_for(args.home, args.partitions), args.worker)))
         return
 
     home = args.home or Path(tempfile.mkdtemp(prefix="ddss-bench-")) / "ddss"
@@ -194,10 +213,7 @@ def main() -> None:
 
     bare = bare_read_decode_rate(settings)
     print(f"bare read + decode: {bare:,.0f} events/s", flush=True)
-    worker = subprocess.run([sys.executable, __file__, "--worker", str(home), "--partitions", str(args.partitions)],
-                            env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}, capture_output=True, text=True,
-                            check=True)
-    scored = json.loads(worker.stdout.strip().splitlines()[-1])
+    scored = score_backlog(home, args.partitions)
     events_per_s = scored["records"] / scored["elapsed_s"]
     print(f"end to end (bus → every sink, committed): {events_per_s:,.0f} events/s "
           f"({scored['records']} in {scored['elapsed_s']:.1f} s), ratio {events_per_s / bare:.2f}, "

@@ -5,7 +5,7 @@ chunks, dead-letters what it cannot decode or validate, scores the rest in offse
 every sink idempotently and only then commits the group offset (see ``processor``).
 """
 from ddss_platform.processing.dead_letters import DeadLetter, read_dead_letters
-from ddss_platform.processing.lease import GroupLease, LeaseHolder, state_lock
+from ddss_platform.processing.lease import GroupLease, LeaseHolder
 from ddss_platform.processing.ports import Ports, open_ports
 from ddss_platform.processing.processor import (
     CHUNK_SIZE,
@@ -23,5 +23,4 @@ __all__ = [
     "CHUNK_SIZE", "CRASH_ENV", "CRASH_EXIT_CODE", "DEFAULT_BATCH_SIZE",
     "DeadLetter", "GroupLease", "LeaseHolder", "OffsetRange", "Ports", "RangeGapError", "RangeResult",
     "SinkWrites", "lag", "load_scoring", "next_range", "open_ports", "process_range", "read_dead_letters",
-    "state_lock",
 ]

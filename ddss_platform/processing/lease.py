@@ -73,14 +73,3 @@ class GroupLease:
             return LeaseHolder(**json.loads(self._info.read_text()))
         except (OSError, ValueError, TypeError):
             return None
-
-
-def state_lock(home: Path) -> FileLock:
-    """Held from loading a chunk's state to writing its last sink (``with state_lock(home):``).
-
-    Association effects change citizens of other partitions, and a snapshot is written as the score
-    computed from what was loaded; two partitions' runs interleaving load and write on one citizen
-    would lose an update. Reading and decoding stay outside the lock, so runs still overlap there."""
-    folder = home / "leases"
-    folder.mkdir(parents=True, exist_ok=True)
-    return FileLock(folder / "scoring-state.lock", is_singleton=False, thread_local=False)

@@ -1,11 +1,17 @@
 """Process one offset range of one partition: read in chunks, decode, score, write every sink, commit.
 
-Under the state lock, held for the whole range, per chunk: read and decode, load the touched citizens,
-their edges and cooldowns that no earlier chunk of the run read (one query each), score in offset order
-and write: dead letters → archive events, raw events, score-change points and the score history (keyed
-rows) → created citizens and snapshots (guarded by appliedOffsets) → cooldown states (guarded) → graph
-nodes and relationship changes (upserts). After the last chunk the group offset is committed to the
-range's end; a run that fails anywhere before commits nothing.
+Per chunk: read and decode, load the touched citizens, their edges and cooldowns that no earlier chunk
+of the run read (one query each), score in offset order and write: dead letters → archive events, raw
+events, score-change points and the score history (keyed rows) → created citizens and snapshots
+(guarded by appliedOffsets) → cooldown states (guarded) → graph nodes and relationship changes
+(upserts). After the last chunk the group offset is committed to the range's end; a run that fails
+anywhere before commits nothing.
+
+Runs of different partitions go side by side, without a lock: a partition's run is the only writer of
+its citizens' cooldowns and outgoing edges and of every snapshot's guard for that partition, and a
+snapshot update adds the batch's net change to the stored score, so association effects that runs of
+two partitions make on one citizen both count. What a run read of a citizen another partition's run
+moves meanwhile is stale only in the old/new scores of its history rows.
 
 A retried range (after a failed attempt, or a crash between any two of these writes) converges to
 exactly what one clean pass writes: the scoring core reports an event whose effects the citizen's
@@ -28,7 +34,6 @@ from ddss_platform.events.topics import CITIZEN_EVENTS_DLQ, SCORING_GROUP
 from ddss_platform.processing import sinks
 from ddss_platform.processing.dead_letters import already_dead_lettered, produce_dead_letters
 from ddss_platform.processing.decoding import decode_chunk
-from ddss_platform.processing.lease import state_lock
 from ddss_platform.processing.ports import Ports
 from ddss_platform.processing.ranges import OffsetRange
 from ddss_platform.processing.result import RangeResult
@@ -123,9 +128,7 @@ def process_range(
     bus.ensure_topic(CITIZEN_EVENTS_DLQ, len(bus.partitions(topic)))
     process = psutil.Process()
     tp = offset_key(topic, partition)
-    # one lock for the whole range: the run's state cache stays valid, and a run never waits between chunks
-    with state_lock(ports.settings.home), collector_paused():
-        result.locked_at_ns = time.time_ns()
+    with collector_paused():
         state = RunState(ports.documents, ports.graph, ports.archive)
         for records in bus.iter_range(topic, partition, rng.start, rng.end, chunk_size):
             decoded = decode_chunk(ports.codec, records)
@@ -184,7 +187,7 @@ def _write_chunk(ports: Ports, writes: SinkWrites, outcome: BatchOutcome, config
         rows["citizen_score_history"] += writes(ports.archive.write_score_history, sinks.score_history_table(changes), batch)
     updates = sinks.snapshot_updates(outcome)
     if updates:
-        rows["snapshots"] += writes(ports.documents.apply_snapshot_updates, updates)
+        rows["snapshots"] += writes(ports.documents.apply_snapshot_updates, updates, config)
     cooldowns = sinks.cooldown_rows(outcome)
     if cooldowns:
         rows["cooldowns"] += writes(ports.archive.save_cooldowns, cooldowns)

@@ -26,7 +26,6 @@ class RangeResult:
     already_committed: bool = False  # the group had committed past this range: nothing to do
     elapsed_s: float = 0.0
     max_rss_mb: float = 0.0
-    locked_at_ns: int | None = None  # when the first chunk took the state lock (orders runs of partitions)
 
     @property
     def events(self) -> int:

@@ -132,7 +132,8 @@ def score_history_table(columns: ScoreChangeColumns) -> pa.Table:
 
 
 def snapshot_updates(outcome: BatchOutcome) -> list[SnapshotUpdate]:
-    """One guarded update per changed citizen; a created citizen's carries its profile (creates it when missing)."""
+    """One guarded update per changed citizen, moving the stored score by the batch's net change (another
+    partition's run may have moved it since this run read it); a created citizen's carries its profile."""
     created = {c.citizen_id: c for c in outcome.created}
     updates = []
     for s in outcome.snapshots:
@@ -140,7 +141,7 @@ def snapshot_updates(outcome: BatchOutcome) -> list[SnapshotUpdate]:
         updates.append(SnapshotUpdate(
             national_id=s.citizen_id, score=s.score, tier=s.tier, calculated_at=s.last_calculated,
             topic_partition=s.topic_partition, offset=s.applied_offset,
-            profile=new.profile if new else None, flags=new.flags if new else None,
+            profile=new.profile if new else None, flags=new.flags if new else None, change=s.score_delta,
         ))
     return updates
 

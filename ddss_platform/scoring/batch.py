@@ -10,7 +10,7 @@ Per event, in offset order:
 3. Rules: ACTIVE rules of the configured rule set, of the event's type, in ruleID order, whose subtypes,
    validity and conditions match. A rule with a cooldown applies only if its window has room (``cooldown``).
    Impact = points x every multiplier whose citizen flag is true x event confidence. Each applied rule moves
-   the score by its impact, clamped to [minScore, maxScore] and rounded to 2 decimals; one ScoreChange each.
+   the score by its impact rounded to 2 decimals, clamped to [minScore, maxScore]; one ScoreChange each.
    Status: ``scored`` (a rule applied), ``cooldown`` (rules matched, all in cooldown), ``no_rule``. The
    citizen's guard advances to the event's offset in each of these cases.
 4. Association effect: for each applied rule that has one, each citizen reached by an outgoing edge of the
@@ -314,7 +314,9 @@ class _BatchScorer:
     def _move(self, citizen_id: str, citizen: _Citizen, amount: float, reason: str, rule_id: str, event,
               offset: int) -> None:
         old_score = citizen.score
-        citizen.score = self.config.clamp(old_score + amount)
+        # the amount in whole hundredths: a citizen's unclamped score is then the same whatever order
+        # the runs of different partitions apply their changes in
+        citizen.score = self.config.clamp(old_score + round_score(amount))
         citizen.tier = self.config.tier_for(citizen.score)
         self.changes.append(ScoreChange(
             citizen_id, old_score, citizen.score, round_score(citizen.score - old_score), reason, rule_id,

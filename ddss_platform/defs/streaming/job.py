@@ -68,7 +68,6 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
         "elapsed_s": round(result.elapsed_s, 3),
         "events_per_s": round(result.events_per_s, 1),
         "max_rss_mb": round(result.max_rss_mb, 1),
-        "locked_at_ns": result.locked_at_ns or 0,
     })
 
 

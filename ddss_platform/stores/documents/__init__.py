@@ -5,7 +5,10 @@ refused document raises ``DocumentValidationError`` naming the field, a second d
 taken key raises ``DuplicateKeyError``.
 
 Snapshot updates are guarded by the citizen's ``appliedOffsets[topic/partition]``: an update
-whose offset is not newer than the stored one is skipped, so replaying a range is a no-op.
+whose offset is not newer than the stored one is skipped, so replaying a range is a no-op. A scoring
+run's update carries the net ``change`` its batch made, which the store adds to the stored score
+(clamped and re-tiered by the configuration's ``ScoreScale``) in one atomic step: runs of different
+partitions that both move a citizen (association effects) then both count, whatever their interleaving.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ __all__ = [
     "DocumentValidationError",
     "DuplicateKeyError",
     "NoActiveConfiguration",
+    "ScoreScale",
     "SnapshotUpdate",
     "new_citizen_document",
     "offset_key",
@@ -94,6 +98,8 @@ def offset_key(topic: str, partition: int) -> str:
 class SnapshotUpdate:
     """Set a citizen's score snapshot as of ``offset`` of ``topic_partition`` (see ``offset_key``).
 
+    With ``change`` set the stored score moves by it (``score``/``tier`` are then what the batch saw, kept
+    only by a citizen this update creates); without it the snapshot is set to ``score``/``tier``.
     With ``profile`` set (a new-citizen event) the citizen is created when missing, with these
     profile/flags/contact details; otherwise an unknown citizen is skipped."""
 
@@ -106,6 +112,7 @@ class SnapshotUpdate:
     profile: Mapping[str, Any] | None = None
     flags: Mapping[str, bool] | None = None
     contact_info: Mapping[str, Any] | None = None
+    change: float | None = None
 
     def __post_init__(self) -> None:
         # plain Python numbers whatever the caller computed with (numpy, int scores): what BSON and SQLite store
@@ -138,6 +145,24 @@ def new_citizen_document(
     if contact_info:
         doc["contactInfo"] = dict(contact_info)
     return doc
+
+
+class ScoreScale(Protocol):
+    """Bounds and tiers of the active configuration (``ScoringConfig`` is one)."""
+
+    def clamp(self, score: float) -> float: ...
+
+    def tier_for(self, score: float) -> str: ...
+
+
+def moved(update: SnapshotUpdate, stored_score: float, scale: ScoreScale | None) -> tuple[float, str]:
+    """(score, tier) an update leaves on a citizen whose stored score is ``stored_score``."""
+    if update.change is None:
+        return update.score, update.tier
+    if scale is None:
+        raise ValueError(f"the update of {update.national_id} moves the score by {update.change}: it needs a ScoreScale")
+    score = scale.clamp(stored_score + update.change)
+    return score, scale.tier_for(score)
 
 
 def created_by(update: SnapshotUpdate, now_ms: int) -> dict:
@@ -240,8 +265,9 @@ class DocumentStore(Protocol):
     def get_citizens(self, ids: Iterable[str]) -> dict[str, dict]:
         """nationalID -> document for the ids that exist, in one query."""
 
-    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate]) -> int:
-        """Apply the guarded updates in order, in one call; returns how many were applied."""
+    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate], scale: ScoreScale | None = None) -> int:
+        """Apply the guarded updates in order, in one call; returns how many were applied. Updates
+        with a ``change`` need ``scale``; each is read and written atomically against other writers."""
 
     def find_citizens(
         self,

@@ -32,10 +32,12 @@ from ddss_platform.stores.documents import (
     RULES,
     DuplicateKeyError,
     NoActiveConfiguration,
+    ScoreScale,
     SnapshotChecker,
     SnapshotUpdate,
     created_by,
     load_schema,
+    moved,
     refused,
     schema_path,
     snapshot_frame,
@@ -91,6 +93,11 @@ UPDATE citizen_snapshots SET
     version = version + 1,
     updated_at = ?7
 WHERE national_id = ?1 AND coalesce(json_extract(applied_offsets, ?5), -1) < ?6
+"""
+
+_SCORES_AND_GUARDS = """
+SELECT national_id, score, coalesce(json_extract(applied_offsets, ?2), -1) FROM citizen_snapshots
+WHERE national_id IN (SELECT value FROM json_each(?1))
 """
 
 _CACHE_KIB = 65_536  # page cache per connection: a 100k-citizen world's snapshot pages stay in memory
@@ -258,7 +265,7 @@ class EmbeddedDocuments:
         )
         return {national_id: json.loads(doc) for national_id, doc in rows}
 
-    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate]) -> int:
+    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate], scale: ScoreScale | None = None) -> int:
         if not updates:
             return 0
         self._snapshots.check(updates)
@@ -266,15 +273,38 @@ class EmbeddedDocuments:
         creations = [self._validate(CITIZENS, created_by(u, now)) for u in updates if u.profile is not None]
         # per-citizen order is what matters; sorting by id keeps it (stable) and walks the B-tree in order
         ordered = sorted(updates, key=lambda u: u.national_id)
-        with transaction(self.conn):
+        with transaction(self.conn):  # BEGIN IMMEDIATE: no other writer between reading and writing the scores
             before = self.conn.total_changes
             created = self._insert_citizens(creations, "INSERT OR IGNORE")
+            settled = self._settle(ordered, scale)
             self.conn.executemany(
                 _GUARDED_UPDATE,
-                [(u.national_id, u.score, u.tier, u.calculated_at, f'$."{u.topic_partition}"', u.offset, now) for u in ordered],
+                [(u.national_id, score, tier, u.calculated_at, f'$."{u.topic_partition}"', u.offset, now)
+                 for u, (score, tier) in zip(ordered, settled)],
             )
             # total_changes also counted the snapshot rows inserted with the new citizens
             return self.conn.total_changes - before - created
+
+    def _settle(self, ordered: Sequence[SnapshotUpdate], scale: ScoreScale | None) -> list[tuple[float, str]]:
+        """(score, tier) each update writes, from the stored snapshots and the batch's earlier updates."""
+        if all(u.change is None for u in ordered):
+            return [(u.score, u.tier) for u in ordered]
+        scores: dict[str, float] = {}
+        guards: dict[tuple[str, str], int] = {}
+        for tp in {u.topic_partition for u in ordered}:
+            ids = json.dumps([u.national_id for u in ordered if u.topic_partition == tp])
+            for national_id, score, guard in self.conn.execute(_SCORES_AND_GUARDS, (ids, f'$."{tp}"')):
+                scores[national_id], guards[national_id, tp] = score, guard
+        settled = []
+        for u in ordered:
+            stored = scores.get(u.national_id)
+            if stored is None or guards[u.national_id, u.topic_partition] >= u.offset:
+                settled.append((u.score, u.tier))  # the guarded UPDATE skips it
+                continue
+            score, tier = moved(u, stored, scale)
+            scores[u.national_id], guards[u.national_id, u.topic_partition] = score, u.offset
+            settled.append((score, tier))
+        return settled
 
     def find_citizens(
         self,

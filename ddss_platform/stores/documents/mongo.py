@@ -6,18 +6,21 @@ indexes, so the server itself refuses bad documents (error 121) and taken keys (
 translated into this port's ``DocumentValidationError`` / ``DuplicateKeyError``.
 
 Snapshot updates are one ordered ``bulk_write``: each update's replay guard is in its filter, and
-only a creating update (new-citizen event) upserts, through ``$setOnInsert``.
+only a creating update (new-citizen event) upserts, through ``$setOnInsert``. An update that moves
+the score is computed from the document as read and also filters on its ``metadata.version``
+(compare-and-set); the ones a concurrent writer made miss are read and written again.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import pandas as pd
 import pymongo
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
-from tenacity import retry, retry_if_exception, stop_after_attempt
+from tenacity import retry, retry_if_exception, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from ddss_platform.schema_validation import DocumentValidationError
 from ddss_platform.settings import SettingsError, StoreURL
@@ -31,15 +34,18 @@ from ddss_platform.stores.documents import (
     RULES,
     DuplicateKeyError,
     NoActiveConfiguration,
+    ScoreScale,
     SnapshotChecker,
     SnapshotUpdate,
     created_by,
     load_schema,
+    moved,
     refused,
     snapshot_frame,
 )
 
 DEFAULT_DATABASE = "ddss"
+MOVE_ATTEMPTS = 30
 VALIDATION_FAILED = 121
 DUPLICATE_KEY = 11000
 
@@ -119,6 +125,30 @@ def _lost_upsert_race(error: BaseException) -> bool:
 
 def _stored(doc: Mapping[str, Any]) -> dict:
     return {k: v for k, v in doc.items() if k != "_id"}
+
+
+class _Stored(NamedTuple):
+    """What moving a citizen's score reads: the score, the document version and the replay guards."""
+
+    score: float
+    version: int | None
+    offsets: Mapping[str, int]
+
+
+class _Moved(NamedTuple):
+    score: float
+    tier: str
+    version: int | None  # of the document the score was computed from
+
+
+@dataclass
+class _Progress:
+    pending: list[SnapshotUpdate]
+    applied: int = 0
+
+
+class _MovesMissed(RuntimeError):
+    pass
 
 
 class MongoDocuments:
@@ -229,18 +259,24 @@ class MongoDocuments:
         return {doc["nationalID"]: doc for doc in found}
 
     @staticmethod
-    def guarded_update(update: SnapshotUpdate, now_ms: int) -> UpdateOne:
-        """The UpdateOne for one snapshot update: the offset guard is in the filter."""
+    def guarded_update(update: SnapshotUpdate, now_ms: int, moved_to: _Moved | None = None) -> UpdateOne:
+        """The UpdateOne for one snapshot update: the offset guard is in the filter, and for an update
+        that moves the score, the document version it was computed from (a compare-and-set)."""
         offset_field = f"appliedOffsets.{update.topic_partition}"
+        query: dict[str, Any] = {
+            "nationalID": update.national_id,
+            "$or": [{offset_field: {"$lt": update.offset}}, {offset_field: {"$exists": False}}],
+        }
+        score, tier = update.score, update.tier
+        if moved_to is not None:
+            query["metadata.version"] = moved_to.version
+            score, tier = moved_to.score, moved_to.tier
         return UpdateOne(
-            {
-                "nationalID": update.national_id,
-                "$or": [{offset_field: {"$lt": update.offset}}, {offset_field: {"$exists": False}}],
-            },
+            query,
             {
                 "$set": {
-                    "scoreSnapshot.currentScore": update.score,
-                    "scoreSnapshot.tier": update.tier,
+                    "scoreSnapshot.currentScore": score,
+                    "scoreSnapshot.tier": tier,
                     "scoreSnapshot.lastCalculated": update.calculated_at,
                     offset_field: update.offset,
                     "metadata.updatedAt": now_ms,
@@ -250,28 +286,72 @@ class MongoDocuments:
         )
 
     @classmethod
-    def snapshot_operations(cls, updates: Sequence[SnapshotUpdate], now_ms: int) -> tuple[list, list[dict]]:
-        """The ordered bulk operations and, per operation, the document it concerns (for error messages)."""
+    def snapshot_operations(
+        cls, updates: Sequence[SnapshotUpdate], now_ms: int, stored: Mapping[str, _Stored] | None = None,
+        scale: ScoreScale | None = None,
+    ) -> tuple[list, list[dict]]:
+        """The ordered bulk operations and, per operation, the document it concerns (for error messages).
+        ``stored`` holds the snapshot of every existing citizen an update with a ``change`` concerns."""
         ops, concerns = [], []
+        states = dict(stored or {})
         for u in updates:
             if u.profile is not None:
                 doc = created_by(u, now_ms)
                 ops.append(UpdateOne({"nationalID": u.national_id}, {"$setOnInsert": doc}, upsert=True))
                 concerns.append(doc)
-            ops.append(cls.guarded_update(u, now_ms))
+            moved_to = None
+            if u.change is not None:
+                state = states.get(u.national_id)
+                if state is None or state.offsets.get(u.topic_partition, -1) >= u.offset:
+                    continue  # unknown citizen (or created just above, this update included), or a replay
+                score, tier = moved(u, state.score, scale)
+                moved_to = _Moved(score, tier, state.version)
+                states[u.national_id] = _Stored(score, (state.version or 0) + 1, {**state.offsets, u.topic_partition: u.offset})
+            ops.append(cls.guarded_update(u, now_ms, moved_to))
             concerns.append({"nationalID": u.national_id})
         return ops, concerns
 
-    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate]) -> int:
+    def _stored(self, updates: Sequence[SnapshotUpdate]) -> dict[str, _Stored]:
+        ids = list({u.national_id for u in updates if u.change is not None})
+        if not ids:
+            return {}
+        found = self.db[CITIZENS].find(
+            {"nationalID": {"$in": ids}},
+            {"_id": False, "nationalID": True, "scoreSnapshot.currentScore": True, "metadata.version": True,
+             "appliedOffsets": True},
+        )
+        return {
+            d["nationalID"]: _Stored(d["scoreSnapshot"]["currentScore"], d.get("metadata", {}).get("version"),
+                                     d.get("appliedOffsets", {}))
+            for d in found
+        }
+
+    def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate], scale: ScoreScale | None = None) -> int:
         if not updates:
             return 0
         self._snapshots.check(updates)
-        ops, concerns = self.snapshot_operations(updates, _now_ms())
+        progress = _Progress(list(updates))
+        self._apply_pending(progress, scale)
+        return progress.applied
+
+    @retry(retry=retry_if_exception_type(_MovesMissed), wait=wait_random_exponential(multiplier=0.002, max=0.2),
+           stop=stop_after_attempt(MOVE_ATTEMPTS), reraise=True)
+    def _apply_pending(self, progress: _Progress, scale: ScoreScale | None) -> None:
+        """One round: the moves a concurrent writer made miss stay pending, read and computed again next round
+        (after a random pause, so two writers hammering the same citizens take turns)."""
+        ops, concerns = self.snapshot_operations(progress.pending, _now_ms(), self._stored(progress.pending), scale)
+        if not ops:
+            return  # every update is a replay
         try:
             result = self._bulk(CITIZENS, ops)
         except BulkWriteError as error:
             raise translate(error, CITIZENS, concerns) from None
-        return result.upserted_count + result.modified_count
+        progress.applied += result.upserted_count + result.modified_count
+        now = self._stored(progress.pending)
+        progress.pending = [u for u in progress.pending if u.change is not None and u.national_id in now
+                            and now[u.national_id].offsets.get(u.topic_partition, -1) < u.offset]
+        if progress.pending:
+            raise _MovesMissed(f"{len(progress.pending)} score moves missed: concurrent writers changed those citizens")
 
     def find_citizens(
         self,

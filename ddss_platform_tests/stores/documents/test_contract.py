@@ -1,8 +1,11 @@
 """Contract of the documents port, run on every configured adapter (embedded, SecantusDB, live MongoDB)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from ddss_platform.scoring import load_configuration
 from ddss_platform.stores.documents import (
     DocumentValidationError,
     DuplicateKeyError,
@@ -10,6 +13,7 @@ from ddss_platform.stores.documents import (
     SnapshotUpdate,
     offset_key,
 )
+from ddss_platform.stores.documents.embedded import EmbeddedDocuments
 from ddss_platform_tests.stores.documents.samples import T0, citizen, configuration, rule
 
 P0 = offset_key("citizen-events", 0)
@@ -18,6 +22,13 @@ P1 = offset_key("citizen-events", 1)
 
 def update(national_id: str, offset: int, score: float = 510.0, tier: str = "Standard", partition: str = P0, **extra):
     return SnapshotUpdate(national_id, score, tier, T0 + offset, partition, offset, **extra)
+
+
+def another_handle(store):
+    """A second connection to the same store, as another process's run would have."""
+    if isinstance(store, EmbeddedDocuments):
+        return EmbeddedDocuments(store.path)
+    return type(store)(store.db.client.__class__(store.db.client.address[0], store.db.client.address[1])[store.db.name])
 
 
 def test_ensure_schema_reports_work_once(unprepared_documents):
@@ -97,6 +108,49 @@ def test_a_new_citizen_update_creates_the_citizen_once(documents):
     assert doc["metadata"]["version"] == 2
     assert documents.apply_snapshot_updates([creating]) == 0
     assert documents.get_citizens(["CIT00000100"])["CIT00000100"] == doc
+
+
+def test_a_score_change_moves_the_stored_score_clamped_and_re_tiered(documents):
+    scale = load_configuration(configuration())
+    documents.create_citizens([citizen("CIT00000001", 790.0), citizen("CIT00000002", 20.0, "HighRisk")])
+    # the run saw other scores (another partition's runs moved these citizens meanwhile): the change is what counts
+    batch = [update("CIT00000001", 4, 510.0, change=15.5), update("CIT00000002", 4, 480.0, "Caution", change=-30.0),
+             update("CIT00000001", 6, 600.0, change=0.25), update("CIT-unknown", 6, change=1.0)]
+    assert documents.apply_snapshot_updates(batch, scale) == 3
+    found = documents.get_citizens(["CIT00000001", "CIT00000002"])
+    assert found["CIT00000001"]["scoreSnapshot"] == {"currentScore": 805.75, "tier": "Exemplary", "lastCalculated": T0 + 6}
+    assert found["CIT00000002"]["scoreSnapshot"] == {"currentScore": 0.0, "tier": "HighRisk", "lastCalculated": T0 + 4}
+    assert documents.apply_snapshot_updates(batch, scale) == 0  # a replay moves nothing
+    assert documents.get_citizens(["CIT00000001", "CIT00000002"]) == found
+    with pytest.raises(ValueError, match="ScoreScale"):
+        documents.apply_snapshot_updates([update("CIT00000001", 9, change=1.0)])
+
+
+def test_a_created_citizen_starts_from_the_batch_score_and_is_not_moved_twice(documents):
+    scale = load_configuration(configuration())
+    creating = update("CIT00000100", 12, 512.5, profile={"firstName": "Nia", "lastName": "Okafor", "region": "East"},
+                      change=12.5)
+    assert documents.apply_snapshot_updates([creating], scale) == 1
+    assert documents.get_citizens(["CIT00000100"])["CIT00000100"]["scoreSnapshot"]["currentScore"] == 512.5
+
+
+def test_score_changes_from_concurrent_writers_all_count(documents):
+    """Two writers (two partitions' runs) move the same citizens at once: no change is lost."""
+    scale = load_configuration(configuration())
+    ids = [f"CIT{i:08d}" for i in range(5)]
+    documents.create_citizens([citizen(national_id) for national_id in ids])
+    other = another_handle(documents)
+
+    def write(store, partition):
+        for offset in range(40):
+            store.apply_snapshot_updates([update(i, offset, partition=partition, change=0.5) for i in ids], scale)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(write, [documents, other], [P0, P1]))
+    other.close()
+    found = documents.get_citizens(ids)
+    assert {i: found[i]["scoreSnapshot"]["currentScore"] for i in ids} == dict.fromkeys(ids, 540.0)
+    assert all(found[i]["appliedOffsets"] == {P0: 39, P1: 39} for i in ids)
 
 
 @pytest.mark.parametrize(
