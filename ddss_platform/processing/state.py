@@ -60,9 +60,11 @@ def scoring_cooldown(state: archive_port.CooldownState) -> CooldownState:
 class RunState:
     """What a run's chunks read, loaded once per run and kept up to date with each chunk's outcome.
 
-    Valid only while the run holds the state lock: then no other writer changes these states, so a chunk
-    reads from the stores only what no earlier chunk of the run has read or changed (absent citizens and
-    cooldowns are remembered as absent). Chunks after the first then cost almost no reads."""
+    A chunk reads from the stores only what no earlier chunk of the run has read or changed (absent citizens
+    and cooldowns are remembered as absent), so chunks after the first cost almost no reads. The run is the
+    only writer of what decides its scoring (its partition's cooldowns, edges and replay guards); another
+    partition's run may move a citizen's score meanwhile, which the snapshot update's added change keeps
+    (see ``processing.processor``), or create a citizen this run remembers as absent."""
 
     def __init__(self, documents, graph, archive):
         self.documents, self.graph, self.archive = documents, graph, archive
