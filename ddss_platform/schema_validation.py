@@ -67,8 +67,12 @@ class DocumentValidationError(ValueError):
         self.message = message
 
 
+def _type_names(expected: str | list[str]) -> list[str]:
+    return [expected] if isinstance(expected, str) else list(expected)
+
+
 def _bson_type_keyword(validator, expected, instance, schema):
-    names = [expected] if isinstance(expected, str) else list(expected)
+    names = _type_names(expected)
     if not any(BSON_TYPES[name](instance) for name in names):
         yield jsonschema.ValidationError(f"{instance!r} is not of bsonType {' or '.join(names)}")
 
@@ -77,7 +81,7 @@ class _CompiledBsonType:
     """The bsonType keyword for jsonschema_rs (the same checks)."""
 
     def __init__(self, parent_schema: Mapping[str, Any], value: str | list[str], schema_path: list):
-        self.checks = [BSON_TYPES[name] for name in ([value] if isinstance(value, str) else value)]
+        self.checks = [BSON_TYPES[name] for name in _type_names(value)]
 
     def validate(self, instance: Any) -> None:
         if not any(check(instance) for check in self.checks):

@@ -45,18 +45,16 @@ class transaction:
     was free; a blocked ``flock`` wakes as soon as the holder lets go."""
 
     def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        self._queue: int | None = None
+        self.conn = conn  # made by connect()
+        self._queue = -1
 
     def __enter__(self) -> sqlite3.Connection:
-        lock_path = getattr(self.conn, "writer_lock", None)
-        if lock_path is not None:
-            self._queue = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._queue, fcntl.LOCK_EX)
+        self._queue = os.open(self.conn.writer_lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
+            fcntl.flock(self._queue, fcntl.LOCK_EX)
             self.conn.execute("BEGIN IMMEDIATE")
         except BaseException:
-            self._leave_queue()
+            os.close(self._queue)
             raise
         return self.conn
 
@@ -64,9 +62,4 @@ class transaction:
         try:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
-            self._leave_queue()
-
-    def _leave_queue(self) -> None:
-        if self._queue is not None:
             os.close(self._queue)  # closing the descriptor releases the flock
-            self._queue = None

@@ -100,8 +100,6 @@ SELECT national_id, score, coalesce(json_extract(applied_offsets, ?2), -1) FROM 
 WHERE national_id IN (SELECT value FROM json_each(?1))
 """
 
-_CACHE_KIB = 65_536  # page cache per connection: a 100k-citizen world's snapshot pages stay in memory
-
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -120,7 +118,6 @@ class EmbeddedDocuments:
     def __init__(self, path: Path):
         self.path = path
         self.conn = connect(path)
-        self.conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         self._validators = {name: validator_for(schema_path(name)) for name in COLLECTIONS}
         self._snapshots = SnapshotChecker(load_schema(CITIZENS))
 

@@ -13,14 +13,20 @@ the score is computed from the document as read and also filters on its ``metada
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import pandas as pd
 import pymongo
 from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
-from tenacity import retry, retry_if_exception, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    Retrying,
+    retry,
+    retry_if_exception,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from ddss_platform.schema_validation import DocumentValidationError
 from ddss_platform.settings import SettingsError, StoreURL
@@ -141,14 +147,8 @@ class _Moved(NamedTuple):
     version: int | None  # of the document the score was computed from
 
 
-@dataclass
-class _Progress:
-    pending: list[SnapshotUpdate]
-    applied: int = 0
-
-
 class _MovesMissed(RuntimeError):
-    pass
+    """Some score moves missed (see ``apply_snapshot_updates``)."""
 
 
 class MongoDocuments:
@@ -330,28 +330,33 @@ class MongoDocuments:
         if not updates:
             return 0
         self._snapshots.check(updates)
-        progress = _Progress(list(updates))
-        self._apply_pending(progress, scale)
-        return progress.applied
+        applied, pending = 0, list(updates)
+        # a move misses when another writer changed the citizen after it was read: it is read and computed
+        # again, after a random pause so that two writers hammering the same citizens take turns
+        for attempt in Retrying(retry=retry_if_exception_type(_MovesMissed), stop=stop_after_attempt(MOVE_ATTEMPTS),
+                                wait=wait_random_exponential(multiplier=0.002, max=0.2), reraise=True):
+            with attempt:
+                written, pending = self._write_round(pending, scale)
+                applied += written
+                if pending:
+                    raise _MovesMissed(f"{len(pending)} score moves missed: concurrent writers changed those citizens")
+        return applied
 
-    @retry(retry=retry_if_exception_type(_MovesMissed), wait=wait_random_exponential(multiplier=0.002, max=0.2),
-           stop=stop_after_attempt(MOVE_ATTEMPTS), reraise=True)
-    def _apply_pending(self, progress: _Progress, scale: ScoreScale | None) -> None:
-        """One round: the moves a concurrent writer made miss stay pending, read and computed again next round
-        (after a random pause, so two writers hammering the same citizens take turns)."""
-        ops, concerns = self.snapshot_operations(progress.pending, _now_ms(), self._stored(progress.pending), scale)
+    def _write_round(self, updates: list[SnapshotUpdate], scale: ScoreScale | None) -> tuple[int, list[SnapshotUpdate]]:
+        """(documents written, the moves that missed)."""
+        ops, concerns = self.snapshot_operations(updates, _now_ms(), self._stored(updates), scale)
         if not ops:
-            return  # every update is a replay
+            return 0, []  # every update is a replay
         try:
             result = self._bulk(CITIZENS, ops)
         except BulkWriteError as error:
             raise translate(error, CITIZENS, concerns) from None
-        progress.applied += result.upserted_count + result.modified_count
-        now = self._stored(progress.pending)
-        progress.pending = [u for u in progress.pending if u.change is not None and u.national_id in now
-                            and now[u.national_id].offsets.get(u.topic_partition, -1) < u.offset]
-        if progress.pending:
-            raise _MovesMissed(f"{len(progress.pending)} score moves missed: concurrent writers changed those citizens")
+        written = result.upserted_count + result.modified_count
+        if result.matched_count + result.upserted_count == len(ops):
+            return written, []  # every filter matched: no move missed
+        now = self._stored(updates)
+        return written, [u for u in updates if u.change is not None and u.national_id in now
+                         and now[u.national_id].offsets.get(u.topic_partition, -1) < u.offset]
 
     def find_citizens(
         self,

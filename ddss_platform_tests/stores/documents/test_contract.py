@@ -28,7 +28,8 @@ def another_handle(store):
     """A second connection to the same store, as another process's run would have."""
     if isinstance(store, EmbeddedDocuments):
         return EmbeddedDocuments(store.path)
-    return type(store)(store.db.client.__class__(store.db.client.address[0], store.db.client.address[1])[store.db.name])
+    client = type(store.db.client)(*store.db.client.address)
+    return type(store)(client[store.db.name])
 
 
 def test_ensure_schema_reports_work_once(unprepared_documents):
