@@ -6,8 +6,9 @@ sensor mode and in continuous mode, and the run workers' peak memory (embedded p
 
 1. throughput: `ddss init`, then a backlog of --events simulated events; the bare rate reads and decodes the whole
    backlog in one process (one consumer); the end-to-end rate scores it (bus → every sink, committed) with one
-   worker process per partition, all at once, as the sensor's runs go side by side, over the time from the first
-   worker's start of work to the last one's end; each reports its peak RSS (psutil, sampled after every chunk).
+   worker process per partition, started together once all are up, as the sensor's runs go side by side, over the
+   time from the first worker's start of work to the last one's end; each reports its peak RSS (psutil, sampled
+   after every chunk).
 2. sensor mode: the Dagster daemon runs; a producer appends --rate events/s for --latency-seconds; a poller sees
    each partition's committed offset (committed only after the snapshots are written) and takes, per event,
    the time from its produce to the commit that covers it.
@@ -63,9 +64,12 @@ def bare_read_decode_rate(settings: Settings) -> float:
 
 
 def score_partition(settings: Settings, partition: int) -> dict:
-    """In this process (the --worker mode), as the run of that partition's whole backlog would."""
+    """In this process (the --worker mode), as the run of that partition's whole backlog would: says "ready" once
+    its stores are open, and starts when told to (a line on stdin)."""
     with open_ports(settings) as ports:
         end = ports.bus.end_offsets(CITIZEN_EVENTS)[partition]
+        print("ready", flush=True)
+        sys.stdin.readline()
         started = time.time()
         result = process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
         return {"records": result.records, "started": started, "finished": time.time(),
@@ -74,12 +78,20 @@ def score_partition(settings: Settings, partition: int) -> dict:
 
 def score_backlog(home: Path, partitions: int) -> dict:
     """Every partition's backlog at once, one worker process each (as the sensor's runs go side by side): the
-    records over the time from the first worker's start of work to the last one's end."""
+    records over the time from the first worker's start of work to the last one's end. The workers start
+    together once all have started up (a run's process start is not scoring work, and would take the
+    others' CPU)."""
     command = [sys.executable, __file__, "--home", str(home), "--partitions", str(partitions), "--worker"]
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
-    workers = [subprocess.Popen([*command, str(p)], env=env, stdout=subprocess.PIPE, text=True)
+    workers = [subprocess.Popen([*command, str(p)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for p in range(partitions)]
+    for worker in workers:
+        if worker.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"a scoring worker failed to start (exit {worker.wait()})")
     reports = []
+    for worker in workers:
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     for worker in workers:
         out, _ = worker.communicate()
         if worker.returncode:

@@ -15,15 +15,17 @@ when a schema is loaded, so a schema that passes here also installs on MongoDB.
 """
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
-from jsonschema.exceptions import best_match
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _INT32 = 2**31
 _INT64 = 2**63
@@ -72,9 +74,11 @@ def _type_names(expected: str | list[str]) -> list[str]:
 
 
 def _bson_type_keyword(validator, expected, instance, schema):
+    from jsonschema import ValidationError
+
     names = _type_names(expected)
     if not any(BSON_TYPES[name](instance) for name in names):
-        yield jsonschema.ValidationError(f"{instance!r} is not of bsonType {' or '.join(names)}")
+        yield ValidationError(f"{instance!r} is not of bsonType {' or '.join(names)}")
 
 
 class _CompiledBsonType:
@@ -88,9 +92,13 @@ class _CompiledBsonType:
             raise ValueError("bsonType")
 
 
-_BsonValidator = jsonschema.validators.extend(
-    jsonschema.Draft4Validator, validators={"bsonType": _bson_type_keyword}
-)
+@functools.cache
+def _explaining_validator() -> type:
+    """jsonschema's Draft 4 with bsonType, to say why a document is refused (imported when first needed: it
+    costs a scoring run's process a tenth of a second to start)."""
+    import jsonschema
+
+    return jsonschema.validators.extend(jsonschema.Draft4Validator, validators={"bsonType": _bson_type_keyword})
 
 
 def _check_dialect(schema: Any, where: str = "$") -> None:
@@ -136,7 +144,6 @@ def document_validator(schema: Mapping[str, Any]) -> Callable[[Mapping[str, Any]
     """
     body = schema.get("$jsonSchema", schema)
     _check_dialect(body)
-    validator = _BsonValidator(body)
     compiled = jsonschema_rs.Draft4Validator(body, keywords={"bsonType": _CompiledBsonType})
 
     def validate(document: Mapping[str, Any]) -> None:
@@ -147,7 +154,9 @@ def document_validator(schema: Mapping[str, Any]) -> Callable[[Mapping[str, Any]
                 return
         except (ValueError, TypeError):
             pass  # a value it cannot represent (a datetime, an ObjectId): jsonschema decides
-        error = best_match(validator.iter_errors(document))
+        from jsonschema.exceptions import best_match
+
+        error = best_match(_explaining_validator()(body).iter_errors(document))
         if error is not None:
             raise DocumentValidationError(_field_of(error), error.message)
 

@@ -35,6 +35,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+# pip compiles no bytecode for an editable install: compile it here, so every process (each Dagster run
+# worker) loads bytecode even where PYTHONDONTWRITEBYTECODE keeps Python from caching it.
+.venv/bin/python -m compileall -q ddss_platform >/dev/null
 
 if [ "${1:-}" = "--full" ]; then
   { command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || apt_install chromium chromium-driver

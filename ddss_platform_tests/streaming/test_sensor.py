@@ -107,6 +107,14 @@ def test_a_partition_with_a_run_in_flight_is_skipped_with_the_reason(embedded_se
     assert f"run {running.run_id[:8]} (citizen-events/0/0-50) is started" in result.skip_reason.skip_message
 
 
+def test_a_run_that_committed_its_range_no_longer_holds_the_partition(embedded_settings, instance, bus):
+    fill(bus, {0: 80})
+    add_run(instance, OffsetRange(CITIZEN_EVENTS, 0, 0, 50), dg.DagsterRunStatus.STARTED)
+    assert not tick(embedded_settings, instance).run_requests
+    bus.commit(SCORING_GROUP, CITIZEN_EVENTS, {0: 50})  # the run's last write: it only reports and exits now
+    assert ranges_of(tick(embedded_settings, instance)) == ["citizen-events/0/50-80"]
+
+
 def test_a_failed_range_is_relaunched_as_it_was_with_an_attempt_suffix(embedded_settings, instance, bus):
     fill(bus, {0: 80})
     failed = OffsetRange(CITIZEN_EVENTS, 0, 0, 50)

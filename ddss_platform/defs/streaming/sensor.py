@@ -1,7 +1,8 @@
 """scoring_sensor: turns consumer lag into score_events runs, one partition at a time.
 
 Each tick: lag = end offsets − the ddss-scoring group's committed offsets. For each partition with lag
-and no scoring run queued or running on it, request a run over [committed, committed + batch size).
+and no scoring run queued or running on it, request a run over [committed, committed + batch size); a run
+that has committed its whole range is only finishing (reporting, exiting) and does not hold its partition.
 A run commits its end offset only after every sink is written, so a failed run leaves the committed
 offset where it was; the sensor then relaunches that same range (run key suffixed with the attempt,
 after a doubling back-off) and the run's idempotent writes make the retry exact.
@@ -50,6 +51,12 @@ def in_flight_runs(instance: dg.DagsterInstance, topic: str) -> dict[int, dg.Dag
     return {int(run.tags[PARTITION_TAG]): run for run in runs if PARTITION_TAG in run.tags}
 
 
+def finishing(run: dg.DagsterRun, committed: int) -> bool:
+    """Whether the run has committed its whole range: a run commits last, so it only reports and exits now, and
+    the partition's next range may be requested (the queue's one-run-per-partition limit starts it after)."""
+    return RANGE_TAG in run.tags and OffsetRange.parse(run.tags[RANGE_TAG]).end <= committed
+
+
 def backlog(bus, instance: dg.DagsterInstance, topic: str = CITIZEN_EVENTS) -> tuple[int, int, int]:
     """(records produced, records not yet committed, scoring runs queued or running): done when both are 0."""
     ends = bus.end_offsets(topic)
@@ -87,7 +94,7 @@ def plan(instance: dg.DagsterInstance, ends: dict[int, int], committed: dict[int
             notes.append(f"partition {partition}: no lag (committed {committed.get(partition, 0)})")
             continue
         behind = ends[partition] - rng.start
-        if partition in busy:
+        if partition in busy and not finishing(busy[partition], rng.start):
             run = busy[partition]
             notes.append(f"partition {partition}: lag {behind}, run {run.run_id[:8]} "
                          f"({run.tags.get(RANGE_TAG, '?')}) is {run.status.value.lower()}")

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import orjson
 import pandas as pd
 
 from ddss_platform.schema_validation import DocumentValidationError, validator_for
@@ -260,7 +261,9 @@ class EmbeddedDocuments:
             " WHERE c.national_id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(ids)),),
         )
-        return {national_id: json.loads(doc) for national_id, doc in rows}
+        # SQLite's json_set wrote the text (standard JSON); orjson reads it several times faster (a run reads every
+        # citizen it touches)
+        return {national_id: orjson.loads(doc) for national_id, doc in rows}
 
     def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate], scale: ScoreScale | None = None) -> int:
         if not updates:

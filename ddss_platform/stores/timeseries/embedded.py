@@ -11,14 +11,12 @@ import time
 from pathlib import Path
 from typing import Iterable, Mapping
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
-from ddss_platform.stores.parquet_files import write_atomic
+from ddss_platform.stores.parquet_files import ParquetReader, retry_vanished, write_atomic
 from ddss_platform.stores.timeseries import (
     BUCKET_RETENTION_S,
     DERIVED_METRICS,
@@ -86,19 +84,13 @@ def _columns_table(spec: Measurement, table: pa.Table, written_ns: int) -> pa.Ta
     return pa.Table.from_arrays(columns, schema=schema)
 
 
-# A file can vanish between listing and reading (retention rewrote or removed it): list again and retry.
-_retry_vanished = retry(
-    retry=retry_if_exception_type(duckdb.IOException), stop=stop_after_attempt(5), wait=wait_fixed(0.05), reraise=True
-)
-
-
 class EmbeddedTimeSeries:
     def __init__(self, root: Path):
         self.root = root
-        self._db = duckdb.connect()
+        self._parquet = ParquetReader()
 
     def close(self) -> None:
-        self._db.close()
+        self._parquet.close()
 
     def _folder(self, spec: Measurement) -> Path:
         return self.root / spec.bucket / spec.name
@@ -157,7 +149,7 @@ class EmbeddedTimeSeries:
         keys = ", ".join(["time_ns", *map(_quote, spec.tags)])
         return f"SELECT {keys}, {fields} FROM ({rows}) WHERE {' AND '.join(where)} GROUP BY {keys}"
 
-    @_retry_vanished
+    @retry_vanished
     def query(
         self,
         bucket: str,
@@ -176,7 +168,7 @@ class EmbeddedTimeSeries:
         if limit is not None:
             params["limit"] = int(limit)
             sql += " LIMIT $limit"
-        return as_frame(spec, self._db.sql(sql, params=params).to_arrow_table().to_pandas())
+        return as_frame(spec, self._parquet.sql(sql, params=params).to_arrow_table().to_pandas())
 
     def enforce_retention(self, now_ns: int) -> int:
         removed = 0
@@ -218,12 +210,12 @@ class EmbeddedTimeSeries:
             self._write_table(MEASUREMENTS[metric], table, f"{metric}-{lo}-{hi}")
         return self.query(DERIVED_METRICS, metric, lo, hi)
 
-    @_retry_vanished
+    @retry_vanished
     def _run_derived(self, metric: str, lo: int, hi: int) -> pa.Table:
         derived = DERIVED[metric]
         params: dict = {"start": lo, "stop": hi}
         sources = ", ".join(f"{name} AS ({self._source_sql(MEASUREMENTS[name], params)})" for name in derived.sources)
-        result = self._db.sql(f"WITH {sources} SELECT * FROM ({derived.sql})", params=params).to_arrow_table()
+        result = self._parquet.sql(f"WITH {sources} SELECT * FROM ({derived.sql})", params=params).to_arrow_table()
         schema = arrow_schema(MEASUREMENTS[metric])
         result = result.append_column(WRITTEN, pa.repeat(pa.scalar(time.time_ns(), pa.int64()), result.num_rows))
         return result.select(schema.names).cast(schema)

@@ -232,9 +232,12 @@ def test_ttl_removes_expired_events_from_the_lookups_too(archive):
 
 
 def test_embedded_lookup_index_is_built_from_files_written_before_it(tmp_path):
-    """Writers leave the side index alone: ensure_schema indexes the files already archived."""
+    """Writers (a scoring run: events, cooldown state, score history) leave the side index alone: ensure_schema
+    indexes the files already archived."""
     old = EmbeddedArchive(tmp_path)
     old.write_events([row(i) for i in range(3)], "b")
+    old.save_cooldowns([CooldownState("c0", "R1", (DAY1,), {"citizen-events/0": 0})])
+    assert list(old.load_cooldowns(["c0"])) == [("c0", "R1")]
     old.close()
     assert not (tmp_path / "events_index.sqlite").exists()
     store = EmbeddedArchive(tmp_path)
