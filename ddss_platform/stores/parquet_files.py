@@ -1,4 +1,4 @@
-"""Parquet files for the embedded time series and archive.
+"""Parquet files for the embedded time series and archive: atomic writes, and DuckDB reads over them.
 
 A batch is written to a temporary name in the target folder and renamed into
 place, so readers (DuckDB, Spark) never see half a file. The file name is the
@@ -56,7 +56,7 @@ class ParquetReader:
 
 
 def _file_unreadable(error: BaseException) -> bool:
-    import duckdb  # already imported: DuckDB raised the error
+    import duckdb  # imported already whenever DuckDB raised it
 
     return isinstance(error, duckdb.IOException)
 
