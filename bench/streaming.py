@@ -43,8 +43,12 @@ PRODUCE_EVERY_S = 0.05
 POLL_EVERY_S = 0.05
 
 
-def settings_for(home: Path, partitions: int) -> Settings:
-    return Settings.from_env({"DDSS_HOME": str(home), "DDSS_PARTITIONS": str(partitions)})
+def settings_for(home: Path, partitions: int | None) -> Settings:
+    """The embedded profile's settings; None partitions: the profile's default for this machine."""
+    env = {"DDSS_HOME": str(home)}
+    if partitions is not None:
+        env["DDSS_PARTITIONS"] = str(partitions)
+    return Settings.from_env(env)
 
 
 def produce_backlog(settings: Settings, citizens: int, events: int) -> None:
@@ -205,7 +209,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000, help="Backlog size for the throughput measurement.")
     parser.add_argument("--citizens", type=int, default=None, help="Seed world size (default: events / 20).")
-    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--partitions", type=int, default=None,
+                        help="Partitions of citizen-events (default: the embedded default, at most one per core).")
     parser.add_argument("--rate", type=float, default=300.0, help="Events/s produced in the latency measurements.")
     parser.add_argument("--latency-seconds", type=float, default=40.0, help="Producing time per latency mode.")
     parser.add_argument("--home", type=Path, default=None, help="Data dir (default: a temporary one).")
@@ -217,15 +222,16 @@ def main() -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="ddss-bench-")) / "ddss"
     settings = settings_for(home, args.partitions)
+    partitions = settings.partitions
     citizens = args.citizens or max(100, args.events // 20)
-    print(f"data dir {home}; {citizens} citizens, backlog {args.events} events, {args.partitions} partitions",
+    print(f"data dir {home}; {citizens} citizens, backlog {args.events} events, {partitions} partitions",
           flush=True)
     initialise(settings, citizens, 42, SEED_DIR / "system_configuration.json", SEED_DIR / "scoring_rules.json")
     produce_backlog(settings, citizens, args.events)
 
     bare = bare_read_decode_rate(settings)
     print(f"bare read + decode: {bare:,.0f} events/s", flush=True)
-    scored = score_backlog(home, args.partitions)
+    scored = score_backlog(home, partitions)
     events_per_s = scored["records"] / scored["elapsed_s"]
     print(f"end to end (bus → every sink, committed): {events_per_s:,.0f} events/s "
           f"({scored['records']} in {scored['elapsed_s']:.1f} s), ratio {events_per_s / bare:.2f}, "
