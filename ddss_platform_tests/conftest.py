@@ -12,14 +12,19 @@ pytest_plugins: list[str] = [
 ]
 
 
+TEST_PARTITIONS = "3"
+"""The suite's partition count on every machine (the embedded default follows the machine's cores)."""
+
+
 @pytest.fixture
 def ddss_home(tmp_path, monkeypatch):
-    """A fresh embedded data directory; DDSS_HOME points at it for the test."""
+    """A fresh embedded data directory; DDSS_HOME points at it for the test (and its commands)."""
     home = tmp_path / "ddss"
     monkeypatch.setenv("DDSS_HOME", str(home))
+    monkeypatch.setenv("DDSS_PARTITIONS", TEST_PARTITIONS)
     return home
 
 
 @pytest.fixture
 def embedded_settings(ddss_home) -> Settings:
-    return Settings.from_env({"DDSS_HOME": str(ddss_home)})
+    return Settings.from_env({"DDSS_HOME": str(ddss_home), "DDSS_PARTITIONS": TEST_PARTITIONS})
