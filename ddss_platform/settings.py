@@ -31,7 +31,7 @@ costs about 1.8 s of CPU to start: with more partitions than cores, the workers 
 on 2 cores: 3 partitions, sensor p95 12–14 s in most runs; 2 partitions, 8 s)."""
 
 
-def default_partitions(bus: "StoreURL") -> int:
+def default_partitions(bus: StoreURL) -> int:
     if not bus.embedded:
         return DEFAULT_PARTITIONS
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

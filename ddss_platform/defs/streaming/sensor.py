@@ -94,7 +94,7 @@ def plan(instance: dg.DagsterInstance, ends: dict[int, int], committed: dict[int
             notes.append(f"partition {partition}: no lag (committed {committed.get(partition, 0)})")
             continue
         behind = ends[partition] - rng.start
-        if partition in busy and not finishing(busy[partition], rng.start):
+        if partition in busy and not finishing(busy[partition], committed.get(partition, 0)):
             run = busy[partition]
             notes.append(f"partition {partition}: lag {behind}, run {run.run_id[:8]} "
                          f"({run.tags.get(RANGE_TAG, '?')}) is {run.status.value.lower()}")
