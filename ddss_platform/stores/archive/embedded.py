@@ -47,25 +47,48 @@ from ddss_platform.stores.archive.event_index import EventIndex, dict_rows
 from ddss_platform.stores.parquet_files import ParquetReader, retry_vanished, write_atomic
 from ddss_platform.stores.sqlite import connect, transaction
 
-_STATE_TABLES = {
-    "rule_application_state": """
+_STATE_TABLES = {  # name -> the statements that create it
+    "rule_application_state": ("""
         CREATE TABLE IF NOT EXISTS rule_application_state (
             citizen_id TEXT NOT NULL,
             rule_id TEXT NOT NULL,
             applied_times TEXT NOT NULL,   -- JSON list of ms
             guard_offsets TEXT NOT NULL,   -- JSON object "topic/partition" -> offset
             PRIMARY KEY (citizen_id, rule_id)
-        ) WITHOUT ROWID""",
-    "citizen_score_history": """
+        ) WITHOUT ROWID""",),
+    # Rows append (a rowid table) and only a narrow index takes random inserts: keyed by its primary key, the
+    # table had every chunk's rows land all over it, and a write cost grew with the history (4-6 µs a row at
+    # 100k rows). A replayed row is appended again; reads keep the newest row of each key.
+    "citizen_score_history": ("""
         CREATE TABLE IF NOT EXISTS citizen_score_history (
             citizen_id TEXT NOT NULL,
             changed_at INTEGER NOT NULL,
             event_id TEXT NOT NULL,
             rule_id TEXT NOT NULL,
-            old_score REAL, new_score REAL, change REAL, reason TEXT, tier TEXT,
-            PRIMARY KEY (citizen_id, changed_at, event_id, rule_id)
-        ) WITHOUT ROWID""",
+            old_score REAL, new_score REAL, change REAL, reason TEXT, tier TEXT
+        )""", """
+        CREATE INDEX IF NOT EXISTS citizen_score_history_by_citizen
+            ON citizen_score_history (citizen_id, changed_at)"""),
 }
+_HISTORY_KEY = "changed_at, event_id, rule_id"  # within a citizen
+
+
+def _append_only_history(conn: sqlite3.Connection) -> list[str]:
+    """A data dir made before the score history became append-only has it keyed by its primary key: rebuilt once
+    (checked again under the write lock: of two processes starting at once only one rebuilds it)."""
+    keyed = "SELECT 1 FROM sqlite_master WHERE name = 'citizen_score_history' AND sql LIKE '%PRIMARY KEY%'"
+    if not conn.execute(keyed).fetchone():
+        return []
+    with transaction(conn):
+        if not conn.execute(keyed).fetchone():
+            return []
+        conn.execute("ALTER TABLE citizen_score_history RENAME TO citizen_score_history_keyed")
+        for ddl in _STATE_TABLES["citizen_score_history"]:
+            conn.execute(ddl)
+        columns = ", ".join(SCORE_CHANGE_COLUMNS)
+        conn.execute(f"INSERT INTO citizen_score_history ({columns}) SELECT {columns} FROM citizen_score_history_keyed")
+        conn.execute("DROP TABLE citizen_score_history_keyed")
+    return ["rebuilt citizen_score_history in archive_state.sqlite as an append-only table"]
 
 
 def _partition_value(folder: Path) -> str:
@@ -112,10 +135,12 @@ class EmbeddedArchive:
                 actions.append(f"created {folder.relative_to(self.root)}/")
         conn = self._conn or connect(self.root / "archive_state.sqlite")
         existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        for name, ddl in _STATE_TABLES.items():
+        for name, statements in _STATE_TABLES.items():
             if name not in existing:
-                conn.execute(ddl)
+                for ddl in statements:
+                    conn.execute(ddl)
                 actions.append(f"created table {name} in archive_state.sqlite")
+        actions += _append_only_history(conn)
         self._conn = conn
         return actions
 
@@ -258,7 +283,7 @@ class EmbeddedArchive:
         changes = score_change_rows(rows)
         with transaction(self._state()) as conn:
             conn.executemany(
-                f"INSERT OR REPLACE INTO citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)})"
+                f"INSERT INTO citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)})"
                 f" VALUES ({', '.join('?' * len(SCORE_CHANGE_COLUMNS))})",
                 changes,
             )
@@ -266,7 +291,8 @@ class EmbeddedArchive:
 
     def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:
         return dict_rows(self._state().execute(
-            f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM citizen_score_history WHERE citizen_id = ?"
+            f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM citizen_score_history WHERE rowid IN ("
+            f" SELECT max(rowid) FROM citizen_score_history WHERE citizen_id = ? GROUP BY {_HISTORY_KEY})"
             " ORDER BY changed_at DESC, event_id, rule_id LIMIT ?",
             (citizen_id, int(limit)),
         ))

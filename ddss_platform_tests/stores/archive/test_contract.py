@@ -260,6 +260,25 @@ def test_embedded_lookup_index_written_by_writers_is_rebuilt(tmp_path):
     store.close()
 
 
+def test_embedded_score_history_keyed_by_an_older_version_is_rebuilt_append_only(tmp_path):
+    """A data dir from before the history became append-only keeps its rows, and replays still read as one row."""
+    legacy = sqlite3.connect(tmp_path / "archive_state.sqlite")
+    legacy.execute("CREATE TABLE citizen_score_history (citizen_id TEXT NOT NULL, changed_at INTEGER NOT NULL,"
+                   " event_id TEXT NOT NULL, rule_id TEXT NOT NULL, old_score REAL, new_score REAL, change REAL,"
+                   " reason TEXT, tier TEXT, PRIMARY KEY (citizen_id, changed_at, event_id, rule_id)) WITHOUT ROWID")
+    legacy.execute("INSERT INTO citizen_score_history VALUES ('c1', 1, 'e0', 'R1', 500, 501, 1, 'EVENT_IMPACT', 'Standard')")
+    legacy.commit()
+    legacy.close()
+    store = EmbeddedArchive(tmp_path)
+    assert "rebuilt citizen_score_history in archive_state.sqlite as an append-only table" in store.ensure_schema()
+    assert store.ensure_schema() == []
+    change = ScoreChange("c1", 2, "e1", "R1", 501.0, 503.0, 2.0, "EVENT_IMPACT", "Standard")
+    store.write_score_history([change], "b")
+    store.write_score_history([change], "b")  # replay
+    assert [(r["event_id"], r["new_score"]) for r in store.recent_score_history("c1", 10)] == [("e1", 503.0), ("e0", 501.0)]
+    store.close()
+
+
 def test_embedded_lookups_follow_a_replay_that_rewrites_a_file(tmp_path):
     store = EmbeddedArchive(tmp_path)
     store.write_events([row(i) for i in range(3)], "b")
