@@ -40,7 +40,6 @@ from ddss_platform.stores.archive import (
     day_of,
     day_start_ms,
     events_table,
-    guarded_updates,
     score_change_rows,
 )
 from ddss_platform.stores.archive.event_index import EventIndex, dict_rows
@@ -71,6 +70,20 @@ _STATE_TABLES = {  # name -> the statements that create it
             ON citizen_score_history (citizen_id, changed_at)"""),
 }
 _HISTORY_KEY = "changed_at, event_id, rule_id"  # within a citizen
+
+# guarded_updates in SQL (a scoring run saves thousands of states a chunk; reading them back first cost more than
+# the writes): a row is skipped when the stored guard of one of its topic/partitions is not older than the row's;
+# a written row's guard is the union of both
+_GUARDED_COOLDOWN_UPSERT = """
+INSERT INTO rule_application_state (citizen_id, rule_id, applied_times, guard_offsets) VALUES (?, ?, ?, ?)
+ON CONFLICT (citizen_id, rule_id) DO UPDATE SET
+    applied_times = excluded.applied_times,
+    guard_offsets = json_patch(guard_offsets, excluded.guard_offsets)
+WHERE NOT EXISTS (
+    SELECT 1 FROM json_each(excluded.guard_offsets) AS row_guard
+    WHERE coalesce(json_extract(rule_application_state.guard_offsets, '$."' || row_guard.key || '"'), -1)
+        >= row_guard.value
+)"""
 
 
 def _append_only_history(conn: sqlite3.Connection) -> list[str]:
@@ -266,20 +279,17 @@ class EmbeddedArchive:
         return self._load_cooldowns(self._state(), citizen_ids)
 
     def save_cooldowns(self, rows: Iterable[CooldownState]) -> int:
-        rows = list(rows)
         with transaction(self._state()) as conn:
-            winners = guarded_updates(self._load_cooldowns(conn, (r.citizen_id for r in rows)), rows)
-            conn.executemany(
-                "INSERT INTO rule_application_state (citizen_id, rule_id, applied_times, guard_offsets)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (citizen_id, rule_id) DO UPDATE SET"
-                " applied_times = excluded.applied_times, guard_offsets = excluded.guard_offsets",
-                [(r.citizen_id, r.rule_id, orjson.dumps(list(r.applied_times)).decode(),
-                  orjson.dumps(dict(r.guard_offsets)).decode()) for r in winners],
-            )
-        return len(winners)
+            before = conn.total_changes
+            conn.executemany(_GUARDED_COOLDOWN_UPSERT, [
+                (r.citizen_id, r.rule_id, orjson.dumps(list(r.applied_times)).decode(),
+                 orjson.dumps(dict(r.guard_offsets)).decode())
+                for r in rows
+            ])
+            return conn.total_changes - before
 
     def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
-        # batch_id is not needed: the primary key makes a replayed write a no-op.
+        # batch_id is not needed: a replayed row is appended again, and reads keep the newest row of each key
         changes = score_change_rows(rows)
         with transaction(self._state()) as conn:
             conn.executemany(
