@@ -37,7 +37,7 @@ class EventColumns:
     """The written outcomes' events column by column: the archive rows and the raw-event points share them."""
 
     def __init__(self, outcomes: list[EventOutcome]):
-        events = [o.event for o in outcomes]
+        offsets, events, statuses, impacts, _rule_ids = zip(*outcomes) if outcomes else ((),) * len(EventOutcome._fields)
         locations = [e["location"] for e in events]
         self.size = len(events)
         self.event_id = [e["eventId"] for e in events]
@@ -54,9 +54,9 @@ class EventColumns:
         self.confidence = [e["confidence"] for e in events]
         self.amount = [e["payload"].get("amount") for e in events]
         self.payload = [_payload_json(e) for e in events]  # with its relationship / newCitizen block
-        self.score_impact = [o.score_impact for o in outcomes]
-        self.status = [_ARCHIVE_STATUS.get(o.status, o.status) for o in outcomes]
-        self.offset = [o.offset for o in outcomes]
+        self.score_impact = list(impacts)
+        self.status = [_ARCHIVE_STATUS.get(status, status) for status in statuses]
+        self.offset = list(offsets)
 
 
 def archive_table(columns: EventColumns, topic: str, partition: int) -> pa.Table:
@@ -99,16 +99,19 @@ class ScoreChangeColumns:
     """Score changes column by column, each with its new tier: the time series and the score history share them."""
 
     def __init__(self, changes: tuple[ScoreChange, ...], config: ScoringConfig):
-        self.time_ns = [event_time_ns(c.time_ms, key) for c, key in zip(changes, _change_keys(changes))]
-        self.citizen_id = [c.citizen_id for c in changes]
-        self.time_ms = [c.time_ms for c in changes]
-        self.event_id = [c.related_event_id for c in changes]
-        self.rule_id = [c.triggering_rule_id for c in changes]
-        self.old_score = pa.array([c.old_score for c in changes], pa.float64())
-        self.new_score = pa.array([c.new_score for c in changes], pa.float64())
-        self.change = pa.array([c.change for c in changes], pa.float64())
-        self.reason = [c.reason_category for c in changes]
-        self.tier = [config.tier_for(c.new_score) for c in changes]
+        # ScoreChange is a NamedTuple: zip transposes the rows into columns in one pass
+        (citizen_id, old_score, new_score, change, reason, rule_id, event_id, time_ms, _offset) = (
+            zip(*changes) if changes else ((),) * len(ScoreChange._fields))
+        self.time_ns = [event_time_ns(t, key) for t, key in zip(time_ms, _change_keys(changes))]
+        self.citizen_id = list(citizen_id)
+        self.time_ms = list(time_ms)
+        self.event_id = list(event_id)
+        self.rule_id = list(rule_id)
+        self.old_score = pa.array(old_score, pa.float64())
+        self.new_score = pa.array(new_score, pa.float64())
+        self.change = pa.array(change, pa.float64())
+        self.reason = list(reason)
+        self.tier = [config.tier_for(score) for score in new_score]
 
 
 def score_change_table(columns: ScoreChangeColumns) -> pa.Table:

@@ -140,14 +140,12 @@ def active_rules_by_type(rules: Iterable[Rule], config: ScoringConfig) -> dict[s
 
 def citizens_needed(events: Iterable[SourcedEvent], relationships: Mapping[str, Sequence[Edge]]) -> set[str]:
     """Every citizen a batch may read or change: event citizens, related citizens, their edges' targets."""
-    needed: set[str] = set()
-    for _offset, event in events:
-        citizen = event["citizenId"]
-        needed.add(citizen)
+    needed = {event["citizenId"] for _offset, event in events}
+    for citizen in list(needed):  # each citizen once, however many events it has
         needed.update(edge.to_id for edge in relationships.get(citizen, ()))
-        relationship = event.get("relationship")
-        if relationship:
-            needed.add(relationship["relatedCitizenId"])
+    needed.update(
+        relationship["relatedCitizenId"] for _offset, event in events if (relationship := event.get("relationship"))
+    )
     return needed
 
 
@@ -160,9 +158,9 @@ def cooldown_keys_needed(
         for event_type, group in active_rules_by_type(rules, config).items()
     }
     return {
-        (event["citizenId"], rule_id)
-        for _offset, event in events
-        for rule_id in with_cooldown.get(event["eventType"], ())
+        (citizen, rule_id)
+        for citizen, event_type in {(event["citizenId"], event["eventType"]) for _offset, event in events}
+        for rule_id in with_cooldown.get(event_type, ())
     }
 
 

@@ -151,35 +151,63 @@ def resolve(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
+Matcher = Callable[[Mapping[str, Any]], bool]
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     path: tuple[str, ...]
     operator: Operator
     value: Any  # a scalar; a tuple of scalars for IN; a bool for EXISTS; a SafePattern for REGEX_MATCH
-    test: Callable[[Any], bool] = field(compare=False, repr=False)  # built from operator and value
-
-    def matches(self, event: Mapping[str, Any]) -> bool:
-        actual = resolve(event, self.path)
-        if actual is _MISSING:
-            return self.operator is Operator.EXISTS and not self.value
-        return self.test(actual)
+    # ``condition.matches(event)``: a closure built from the fields when the rule is loaded (see _matcher)
+    matches: Matcher = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class ConditionGroup:
-    logic: Logic
+    logic: Logic  # AND or OR (a SIMPLE group is an AND of one condition)
     members: tuple[Union[Condition, "ConditionGroup"], ...]
+    matches: Matcher = field(compare=False, repr=False)  # see _group_matcher
 
-    def matches(self, event: Mapping[str, Any]) -> bool:
-        if self.logic is Logic.OR:
-            for member in self.members:
-                if member.matches(event):
+
+# Every active rule of an event's type is tried on every event: a closure per condition and group, built once,
+# saves the attribute lookups and method calls of walking the dataclasses each time.
+
+def _matcher(path: tuple[str, ...], op: Operator, value: Any) -> Matcher:
+    test = _test_for(op, value)
+    when_missing = op is Operator.EXISTS and not value
+    if len(path) == 1:
+        (name,) = path
+
+        def match_field(event: Mapping[str, Any]) -> bool:
+            actual = event.get(name)
+            return when_missing if actual is None else test(actual)
+        return match_field
+
+    def match_path(event: Mapping[str, Any]) -> bool:
+        actual = resolve(event, path)
+        return when_missing if actual is _MISSING else test(actual)
+    return match_path
+
+
+def _group_matcher(logic: Logic, members: tuple[Condition | ConditionGroup, ...]) -> Matcher:
+    matchers = tuple(member.matches for member in members)
+    if len(matchers) == 1:
+        return matchers[0]
+    if logic is Logic.OR:
+        def match_any(event: Mapping[str, Any]) -> bool:
+            for match in matchers:
+                if match(event):
                     return True
             return False
-        for member in self.members:
-            if not member.matches(event):
+        return match_any
+
+    def match_all(event: Mapping[str, Any]) -> bool:
+        for match in matchers:
+            if not match(event):
                 return False
         return True
+    return match_all
 
 
 # -- parsing -------------------------------------------------------------------------------------------
@@ -214,7 +242,8 @@ def parse_condition_logic(doc: Any, where: str = "conditionLogic", depth: int = 
     parsed = tuple(
         _parse_member(member, f"{where}.conditions.{index}", depth) for index, member in enumerate(members)
     )
-    return ConditionGroup(Logic.AND if logic is Logic.SIMPLE else logic, parsed)
+    logic = Logic.AND if logic is Logic.SIMPLE else logic
+    return ConditionGroup(logic, parsed, _group_matcher(logic, parsed))
 
 
 def _parse_member(doc: Any, where: str, depth: int) -> Condition | ConditionGroup:
@@ -239,7 +268,8 @@ def parse_condition(doc: Any, where: str) -> Condition:
     if "value" not in doc:
         raise ConditionError(f"{where}.value", "is required")
     value = _parse_value(op, doc["value"], f"{where}.value")
-    return Condition(tuple(path.split(".")), op, value, _test_for(op, value))
+    path = tuple(path.split("."))
+    return Condition(path, op, value, _matcher(path, op, value))
 
 
 def _parse_value(op: Operator, value: Any, where: str) -> Any:
