@@ -108,7 +108,23 @@ class ScoreChange:
 
 
 SCORE_CHANGE_COLUMNS = [f.name for f in fields(ScoreChange)]
+SCORE_HISTORY = pa.schema(
+    [
+        ("citizen_id", pa.string()),
+        ("changed_at", pa.int64()),
+        ("event_id", pa.string()),
+        ("rule_id", pa.string()),
+        ("old_score", pa.float64()),
+        ("new_score", pa.float64()),
+        ("change", pa.float64()),
+        ("reason", pa.string()),
+        ("tier", pa.string()),
+    ]
+)
 
+
+# A score change's identity within the history (the ScyllaDB table's primary key).
+SCORE_HISTORY_KEY = ("citizen_id", "changed_at", "event_id", "rule_id")
 
 # Columns every archived event must have (its key and lineage); the others may be null.
 EVENTS_REQUIRED = ("event_id", "citizen_id", "event_time", "status", "topic", "partition", "offset")
@@ -172,15 +188,28 @@ def score_changes(rows: Iterable[ScoreChange | Mapping]) -> list[ScoreChange]:
     return [r if isinstance(r, ScoreChange) else ScoreChange(**r) for r in rows]
 
 
-def score_change_rows(rows: pa.Table | Iterable[ScoreChange | Mapping]) -> list[tuple]:
-    """Score changes as tuples in SCORE_CHANGE_COLUMNS order, from a table with those columns or from objects
-    (a scoring run hands over a table: building the tuples column-wise is what keeps bulk writes cheap)."""
+def history_table(rows: pa.Table | Iterable[ScoreChange | Mapping]) -> pa.Table:
+    """Score changes as a table in the SCORE_HISTORY schema, from a table with those columns or from objects (a
+    scoring run hands over a table); ValueError naming a missing column, or a key column without a value."""
     if isinstance(rows, pa.Table):
         missing = [c for c in SCORE_CHANGE_COLUMNS if c not in rows.column_names]
         if missing:
             raise ValueError(f"citizen_score_history rows lack column(s) {missing}")
-        return list(zip(*(rows[c].to_pylist() for c in SCORE_CHANGE_COLUMNS)))
-    return [tuple(getattr(c, n) for n in SCORE_CHANGE_COLUMNS) for c in score_changes(rows)]
+        table = rows.select(SCORE_CHANGE_COLUMNS).cast(SCORE_HISTORY)
+    else:
+        changes = score_changes(rows)
+        table = pa.table({c: [getattr(change, c) for change in changes] for c in SCORE_CHANGE_COLUMNS},
+                         schema=SCORE_HISTORY)
+    empty = [c for c in SCORE_HISTORY_KEY if table[c].null_count]
+    if empty:
+        raise ValueError(f"citizen_score_history rows lack a value for {empty}")
+    return table
+
+
+def score_change_rows(rows: pa.Table | Iterable[ScoreChange | Mapping]) -> list[tuple]:
+    """Score changes as tuples in SCORE_CHANGE_COLUMNS order (see history_table)."""
+    table = history_table(rows)
+    return list(zip(*(table[c].to_pylist() for c in SCORE_CHANGE_COLUMNS)))
 
 
 def guarded_updates(stored: Mapping[tuple[str, str], CooldownState], rows: Iterable[CooldownState]) -> list[CooldownState]:
@@ -244,7 +273,8 @@ class Archive(Protocol):
         """Upsert cooldown rows through the offset guard (see guarded_updates); the number written."""
 
     def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
-        """Append score changes (objects, mappings, or a table of SCORE_CHANGE_COLUMNS); a replay is a no-op."""
+        """Append score changes (objects, mappings, or a table of SCORE_CHANGE_COLUMNS); idempotent by SCORE_HISTORY_KEY
+        (a replayed batch, or a change written in two batches, reads as one row). Returns the rows written."""
 
     def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
         """The citizen's score changes, newest first (SCORE_CHANGE_COLUMNS)."""

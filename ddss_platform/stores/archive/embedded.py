@@ -1,17 +1,20 @@
 """Embedded archive: Parquet datasets (Spark and DuckDB read them natively) and SQLite for the mutable state.
 
     DDSS_HOME/archive/events_archive/event_date=YYYY-MM-DD/<batch_id>.parquet
+    DDSS_HOME/archive/citizen_score_history/changed_date=YYYY-MM-DD/<batch_id>.parquet
     DDSS_HOME/archive/aggregates/<table>/aggregation_date=YYYY-MM-DD/part.parquet
-    DDSS_HOME/archive/archive_state.sqlite    rule_application_state, citizen_score_history
-    DDSS_HOME/archive/events_index.sqlite     events_by_citizen: the archive rows again, keyed for lookups
+    DDSS_HOME/archive/archive_state.sqlite    rule_application_state
+    DDSS_HOME/archive/events_index.sqlite     events_by_citizen: the archived events again, keyed for lookups
+    DDSS_HOME/archive/history_index.sqlite    history_by_citizen: the score history again, keyed for lookups
 
 Files are put in place by atomic rename and named by batch id, so a replayed batch replaces its own files;
-readers also keep one row per event id, in case two batches overlap.
+readers also keep one row per key (event id; citizen, time, event and rule of a score change), in case two
+batches overlap.
 
-`recent_events` and `read_event` go to a SQLite side index that the readers catch up from the Parquet files
-(see event_index.py: they may lag another process's writes by up to CHECK_INTERVAL_S); `write_events` only
-writes Parquet. The index has its own file so its writer lock never waits on the cooldown and score-history
-writes.
+`recent_events`, `read_event` and `recent_score_history` go to SQLite side indexes that the readers catch up from
+the Parquet files (see lookup_index.py: they may lag another process's writes by up to CHECK_INTERVAL_S);
+`write_events` and `write_score_history` only write Parquet. Each index has its own file, so its writer lock never
+waits on the cooldown writes.
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ from ddss_platform.stores.archive import (
     EVENTS_ARCHIVE,
     EVENTS_TTL_MS,
     SCORE_CHANGE_COLUMNS,
+    SCORE_HISTORY,
+    SCORE_HISTORY_KEY,
     CooldownState,
     ScoreChange,
     aggregate_filters,
@@ -40,36 +45,22 @@ from ddss_platform.stores.archive import (
     day_of,
     day_start_ms,
     events_table,
-    score_change_rows,
+    history_table,
 )
-from ddss_platform.stores.archive.event_index import EventIndex, dict_rows
+from ddss_platform.stores.archive.lookup_index import IndexedDataset, LookupIndex
 from ddss_platform.stores.parquet_files import ParquetReader, retry_vanished, write_atomic
 from ddss_platform.stores.sqlite import connect, transaction
 
-_STATE_TABLES = {  # name -> the statements that create it
-    "rule_application_state": ("""
+_STATE_TABLES = {
+    "rule_application_state": """
         CREATE TABLE IF NOT EXISTS rule_application_state (
             citizen_id TEXT NOT NULL,
             rule_id TEXT NOT NULL,
             applied_times TEXT NOT NULL,   -- JSON list of ms
             guard_offsets TEXT NOT NULL,   -- JSON object "topic/partition" -> offset
             PRIMARY KEY (citizen_id, rule_id)
-        ) WITHOUT ROWID""",),
-    # Rows append (a rowid table) and only a narrow index takes random inserts: keyed by its primary key, the
-    # table had every chunk's rows land all over it, and a write cost grew with the history (4-6 µs a row at
-    # 100k rows). A replayed row is appended again; reads keep the newest row of each key.
-    "citizen_score_history": ("""
-        CREATE TABLE IF NOT EXISTS citizen_score_history (
-            citizen_id TEXT NOT NULL,
-            changed_at INTEGER NOT NULL,
-            event_id TEXT NOT NULL,
-            rule_id TEXT NOT NULL,
-            old_score REAL, new_score REAL, change REAL, reason TEXT, tier TEXT
-        )""", """
-        CREATE INDEX IF NOT EXISTS citizen_score_history_by_citizen
-            ON citizen_score_history (citizen_id, changed_at)"""),
+        ) WITHOUT ROWID""",
 }
-_HISTORY_KEY = "changed_at, event_id, rule_id"  # within a citizen
 
 # guarded_updates in SQL (a scoring run saves thousands of states a chunk; reading them back first cost more than
 # the writes): a row is skipped when the stored guard of one of its topic/partitions is not older than the row's;
@@ -85,23 +76,17 @@ WHERE NOT EXISTS (
         >= row_guard.value
 )"""
 
-
-def _append_only_history(conn: sqlite3.Connection) -> list[str]:
-    """A data dir made before the score history became append-only has it keyed by its primary key: rebuilt once
-    (checked again under the write lock: of two processes starting at once only one rebuilds it)."""
-    keyed = "SELECT 1 FROM sqlite_master WHERE name = 'citizen_score_history' AND sql LIKE '%PRIMARY KEY%'"
-    if not conn.execute(keyed).fetchone():
-        return []
-    with transaction(conn):
-        if not conn.execute(keyed).fetchone():
-            return []
-        conn.execute("ALTER TABLE citizen_score_history RENAME TO citizen_score_history_keyed")
-        for ddl in _STATE_TABLES["citizen_score_history"]:
-            conn.execute(ddl)
-        columns = ", ".join(SCORE_CHANGE_COLUMNS)
-        conn.execute(f"INSERT INTO citizen_score_history ({columns}) SELECT {columns} FROM citizen_score_history_keyed")
-        conn.execute("DROP TABLE citizen_score_history_keyed")
-    return ["rebuilt citizen_score_history in archive_state.sqlite as an append-only table"]
+EVENTS_INDEXED = IndexedDataset(
+    "events_by_citizen", EVENTS_ARCHIVE, "event_date", key=("event_id",), order=("event_time", "event_id"),
+    # an index built before files were tracked (by the writers) cannot say which rows came from which file
+    legacy_ddl=("DROP TABLE IF EXISTS events_by_citizen",),
+)
+# Score history used to be a SQLite table that every scoring run wrote a row at a time, keyed: its random inserts
+# cost more than any other sink. As Parquet it costs a fifth of that.
+HISTORY_INDEXED = IndexedDataset(
+    "history_by_citizen", SCORE_HISTORY, "changed_date", key=SCORE_HISTORY_KEY, order=("changed_at", "event_id", "rule_id"),
+)
+_MIGRATED_HISTORY_BATCH = "migrated-from-sqlite"
 
 
 def _partition_value(folder: Path) -> str:
@@ -116,46 +101,68 @@ class EmbeddedArchive:
     def __init__(self, root: Path):
         self.root = root
         self._events = root / "events_archive"
+        self._history = root / "citizen_score_history"
         self._aggregates = root / "aggregates"
         self._parquet = ParquetReader()
         self._conn: sqlite3.Connection | None = None
-        self._index = EventIndex(root / "events_index.sqlite", self._events)
+        self._events_index = LookupIndex(root / "events_index.sqlite", self._events, EVENTS_INDEXED)
+        self._history_index = LookupIndex(root / "history_index.sqlite", self._history, HISTORY_INDEXED)
 
     def close(self) -> None:
         self._parquet.close()
-        self._index.close()
+        self._events_index.close()
+        self._history_index.close()
         if self._conn is not None:
             self._conn.close()
 
     def _state(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._ensure_state()  # not the lookup index: scoring runs leave its catching up to readers
+            self._ensure_state()  # not the lookup indexes: scoring runs leave their catching up to readers
         return self._conn
 
-    def _event_index(self) -> EventIndex:
-        if not self._index.ready:
+    def _ready(self, index: LookupIndex) -> LookupIndex:
+        if not index.ready:
             self.ensure_schema()
-        return self._index
+        return index
 
     def ensure_schema(self) -> list[str]:
-        return self._ensure_state() + self._index.ensure()
+        return self._ensure_state() + self._events_index.ensure() + self._history_index.ensure()
 
     def _ensure_state(self) -> list[str]:
         actions = []
-        for folder in [self._events, *(self._aggregates / name for name in AGGREGATE_TABLES)]:
+        for folder in [self._events, self._history, *(self._aggregates / name for name in AGGREGATE_TABLES)]:
             if not folder.is_dir():
                 folder.mkdir(parents=True, exist_ok=True)  # another process may be doing the same
                 actions.append(f"created {folder.relative_to(self.root)}/")
         conn = self._conn or connect(self.root / "archive_state.sqlite")
         existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        for name, statements in _STATE_TABLES.items():
+        for name, ddl in _STATE_TABLES.items():
             if name not in existing:
-                for ddl in statements:
-                    conn.execute(ddl)
+                conn.execute(ddl)
                 actions.append(f"created table {name} in archive_state.sqlite")
-        actions += _append_only_history(conn)
+        if "citizen_score_history" in existing:
+            actions += self._history_to_parquet(conn)
         self._conn = conn
         return actions
+
+    def _history_to_parquet(self, conn: sqlite3.Connection) -> list[str]:
+        """A data dir made before the score history moved to Parquet has it in archive_state.sqlite: written out
+        once (checked again under the write lock: of two processes starting at once only one moves it)."""
+        with transaction(conn):
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'citizen_score_history'").fetchone():
+                return []
+            rows = conn.execute(f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM citizen_score_history").fetchall()
+            # written before the table goes: were the process killed in between, the next start writes them again
+            self._write_by_day(history_table(dict(zip(SCORE_CHANGE_COLUMNS, row)) for row in rows), "changed_at",
+                               self._history, "changed_date", _MIGRATED_HISTORY_BATCH)
+            conn.execute("DROP TABLE citizen_score_history")
+        return [f"moved {len(rows)} score change(s) from archive_state.sqlite to {self._history.name}/"]
+
+    @staticmethod
+    def _write_by_day(table: pa.Table, time_column: str, folder: Path, day_column: str, batch_id: str) -> None:
+        days = pc.divide(table[time_column], DAY_MS)  # whole days since the epoch (integer division)
+        for day in pc.unique(days).to_pylist():
+            write_atomic(table.filter(pc.equal(days, day)), folder / f"{day_column}={day_of(day * DAY_MS)}", batch_id)
 
     # --- events archive -------------------------------------------------------------------------------------
 
@@ -164,18 +171,16 @@ class EmbeddedArchive:
 
     def write_events(self, rows: pa.Table | Sequence[Mapping], batch_id: str) -> int:
         table = events_table(rows)
-        days = pc.divide(table["event_time"], DAY_MS)  # whole days since the epoch (integer division)
-        for day in pc.unique(days).to_pylist():
-            part = table.filter(pc.equal(days, day))
-            write_atomic(part, self._events / f"event_date={day_of(day * DAY_MS)}", batch_id)
-        self._index.invalidate()
+        self._write_by_day(table, "event_time", self._events, "event_date", batch_id)
+        self._events_index.invalidate()
         return table.num_rows
 
     def recent_events(self, citizen_id: str, limit: int) -> list[dict]:
-        return self._event_index().recent(citizen_id, limit)
+        return self._ready(self._events_index).newest(citizen_id, limit)
 
     def read_event(self, event_id: str) -> dict | None:
-        return self._event_index().get(event_id)
+        rows = self._ready(self._events_index).find("event_id", event_id)
+        return rows[0] if rows else None
 
     def _event_files(self, start_day: str | None = None, end_day: str | None = None) -> list[str]:
         if not self._events.is_dir():
@@ -239,7 +244,7 @@ class EmbeddedArchive:
     def enforce_ttl(self, now_ms: int) -> int:
         """An event lives while event_time > now - TTL (the server counts from the write instead)."""
         cutoff = now_ms - EVENTS_TTL_MS
-        self._index.invalidate()  # the lookups drop the removed rows when they next catch up
+        self._events_index.invalidate()  # the lookups drop the removed rows when they next catch up
         removed = 0
         folders = self._events.glob("event_date=*") if self._events.is_dir() else []
         for folder in folders:
@@ -289,23 +294,13 @@ class EmbeddedArchive:
             return conn.total_changes - before
 
     def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
-        # batch_id is not needed: a replayed row is appended again, and reads keep the newest row of each key
-        changes = score_change_rows(rows)
-        with transaction(self._state()) as conn:
-            conn.executemany(
-                f"INSERT INTO citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)})"
-                f" VALUES ({', '.join('?' * len(SCORE_CHANGE_COLUMNS))})",
-                changes,
-            )
-        return len(changes)
+        table = history_table(rows)
+        self._write_by_day(table, "changed_at", self._history, "changed_date", batch_id)
+        self._history_index.invalidate()
+        return table.num_rows
 
     def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:
-        return dict_rows(self._state().execute(
-            f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM citizen_score_history WHERE rowid IN ("
-            f" SELECT max(rowid) FROM citizen_score_history WHERE citizen_id = ? GROUP BY {_HISTORY_KEY})"
-            " ORDER BY changed_at DESC, event_id, rule_id LIMIT ?",
-            (citizen_id, int(limit)),
-        ))
+        return self._ready(self._history_index).newest(citizen_id, limit)
 
     def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
         return pd.DataFrame(self.recent_score_history(citizen_id, limit), columns=SCORE_CHANGE_COLUMNS)

@@ -20,7 +20,7 @@ from ddss_platform.stores.archive import (
     ScoreChange,
     day_start_ms,
 )
-from ddss_platform.stores.archive import event_index
+from ddss_platform.stores.archive import lookup_index
 from ddss_platform.stores.archive.embedded import EmbeddedArchive
 
 DAY1 = day_start_ms("2024-05-01")
@@ -134,7 +134,8 @@ def test_score_history_is_keyed_and_newest_first(archive):
     decay = {"citizen_id": "c1", "changed_at": DAY1 + 10, "event_id": "", "rule_id": "", "old_score": 504.0,
              "new_score": 503.0, "change": -1.0, "reason": "DECAY_ADJUSTMENT", "tier": "Standard"}
     assert archive.write_score_history(changes + [decay], "h") == 5
-    archive.write_score_history(changes, "h")  # replay
+    archive.write_score_history(changes + [decay], "h")  # replayed run
+    archive.write_score_history(changes[2:], "h2")  # overlapping batch
     df = archive.read_score_history("c1", limit=3)
     assert list(df.columns) == SCORE_CHANGE_COLUMNS
     assert df["changed_at"].tolist() == [DAY1 + 10, DAY1 + 3, DAY1 + 2]
@@ -238,11 +239,15 @@ def test_embedded_lookup_index_is_built_from_files_written_before_it(tmp_path):
     old.write_events([row(i) for i in range(3)], "b")
     old.save_cooldowns([CooldownState("c0", "R1", (DAY1,), {"citizen-events/0": 0})])
     assert list(old.load_cooldowns(["c0"])) == [("c0", "R1")]
+    old.write_score_history([ScoreChange("c0", DAY1, "e0", "R1", 500.0, 501.0, 1.0, "EVENT_IMPACT", "Standard")], "b")
     old.close()
-    assert not (tmp_path / "events_index.sqlite").exists()
+    assert not (tmp_path / "events_index.sqlite").exists() and not (tmp_path / "history_index.sqlite").exists()
     store = EmbeddedArchive(tmp_path)
-    assert any("3 archived event(s) indexed" in action for action in store.ensure_schema())
+    actions = store.ensure_schema()
+    assert "3 row(s) of events_by_citizen indexed from 1 file(s)" in actions
+    assert "1 row(s) of history_by_citizen indexed from 1 file(s)" in actions
     assert store.read_event("e2") == row(2)
+    assert [r["event_id"] for r in store.recent_score_history("c0", 10)] == ["e0"]
     store.close()
 
 
@@ -255,28 +260,43 @@ def test_embedded_lookup_index_written_by_writers_is_rebuilt(tmp_path):
     legacy.execute("INSERT INTO events_by_citizen VALUES ('ghost', 'c0')")
     legacy.commit()
     legacy.close()
-    assert any("3 archived event(s) indexed" in action for action in store.ensure_schema())
+    assert "3 row(s) of events_by_citizen indexed from 1 file(s)" in store.ensure_schema()
     assert [r["event_id"] for r in store.recent_events("c0", 10)] == ["e0"]
     store.close()
 
 
-def test_embedded_score_history_keyed_by_an_older_version_is_rebuilt_append_only(tmp_path):
-    """A data dir from before the history became append-only keeps its rows, and replays still read as one row."""
+def test_embedded_score_history_kept_in_sqlite_by_an_older_version_moves_to_parquet(tmp_path):
+    """A data dir from before the history moved to Parquet keeps its rows, once, and reads them with the new ones."""
     legacy = sqlite3.connect(tmp_path / "archive_state.sqlite")
     legacy.execute("CREATE TABLE citizen_score_history (citizen_id TEXT NOT NULL, changed_at INTEGER NOT NULL,"
                    " event_id TEXT NOT NULL, rule_id TEXT NOT NULL, old_score REAL, new_score REAL, change REAL,"
                    " reason TEXT, tier TEXT, PRIMARY KEY (citizen_id, changed_at, event_id, rule_id)) WITHOUT ROWID")
-    legacy.execute("INSERT INTO citizen_score_history VALUES ('c1', 1, 'e0', 'R1', 500, 501, 1, 'EVENT_IMPACT', 'Standard')")
+    legacy.execute("INSERT INTO citizen_score_history VALUES ('c1', ?, 'e0', 'R1', 500, 501, 1, 'EVENT_IMPACT', 'Standard')",
+                   (DAY1,))
     legacy.commit()
     legacy.close()
     store = EmbeddedArchive(tmp_path)
-    assert "rebuilt citizen_score_history in archive_state.sqlite as an append-only table" in store.ensure_schema()
-    assert store.ensure_schema() == []
-    change = ScoreChange("c1", 2, "e1", "R1", 501.0, 503.0, 2.0, "EVENT_IMPACT", "Standard")
-    store.write_score_history([change], "b")
-    store.write_score_history([change], "b")  # replay
+    assert "moved 1 score change(s) from archive_state.sqlite to citizen_score_history/" in store.ensure_schema()
+    assert not any("score change" in action for action in store.ensure_schema())
+    store.write_score_history([ScoreChange("c1", DAY1 + 1, "e1", "R1", 501.0, 503.0, 2.0, "EVENT_IMPACT", "Standard")], "b")
     assert [(r["event_id"], r["new_score"]) for r in store.recent_score_history("c1", 10)] == [("e1", 503.0), ("e0", 501.0)]
     store.close()
+
+
+def test_embedded_score_history_is_a_parquet_dataset_by_day(archive):
+    if not isinstance(archive, EmbeddedArchive):
+        pytest.skip("embedded layout")
+    archive.write_score_history([ScoreChange("c1", DAY1 + d * DAY_MS, "e", "R1", 1.0, 2.0, 1.0, "EVENT_IMPACT", "Standard")
+                                 for d in range(2)], "b")
+    files = sorted(p.relative_to(archive.root / "citizen_score_history").as_posix()
+                   for p in (archive.root / "citizen_score_history").rglob("*.parquet"))
+    assert files == ["changed_date=2024-05-01/b.parquet", "changed_date=2024-05-02/b.parquet"]
+
+
+def test_score_history_rows_without_a_key_are_refused(archive):
+    with pytest.raises(ValueError, match="event_id"):
+        archive.write_score_history([{"citizen_id": "c1", "changed_at": DAY1, "event_id": None, "rule_id": "R1",
+                                      "old_score": 1.0, "new_score": 2.0, "change": 1.0, "reason": "x", "tier": "y"}], "b")
 
 
 def test_embedded_lookups_follow_a_replay_that_rewrites_a_file(tmp_path):
@@ -294,10 +314,10 @@ def test_embedded_lookups_see_another_process_writes_within_the_check_interval(t
     reader.ensure_schema()
     assert reader.read_event("e1") is None
     clock = [time.monotonic()]
-    monkeypatch.setattr(event_index.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(lookup_index.time, "monotonic", lambda: clock[0])
     writer.write_events([row(1)], "b")
     assert reader.read_event("e1") is None  # the listing is throttled: reads may lag writes this much
-    clock[0] += event_index.CHECK_INTERVAL_S
+    clock[0] += lookup_index.CHECK_INTERVAL_S
     assert reader.read_event("e1") == row(1)
     reader.close()
     writer.close()
