@@ -5,8 +5,6 @@ write no rows: the attempt that applied them wrote their rows before it wrote th
 """
 from __future__ import annotations
 
-from collections import Counter
-
 import orjson
 import pyarrow as pa
 
@@ -83,15 +81,15 @@ def raw_event_table(columns: EventColumns) -> pa.Table:
     })
 
 
-def _change_keys(changes: tuple[ScoreChange, ...]) -> list[str]:
+def _change_keys(event_ids, citizen_ids, rule_ids, reasons) -> list[str]:
     """A stable unique string per change: one event can move one citizen several times by the same rule
     (an association effect over two relationship types), and each move must stay its own point."""
-    seen: Counter = Counter()
+    seen: dict[str, int] = {}
     keys = []
-    for c in changes:
-        base = (c.related_event_id, c.citizen_id, c.triggering_rule_id, c.reason_category)
-        keys.append(f"{'/'.join(base)}/{seen[base]}")
-        seen[base] += 1
+    for base in map("/".join, zip(event_ids, citizen_ids, rule_ids, reasons)):
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        keys.append(f"{base}/{count}")
     return keys
 
 
@@ -102,7 +100,7 @@ class ScoreChangeColumns:
         # ScoreChange is a NamedTuple: zip transposes the rows into columns in one pass
         (citizen_id, old_score, new_score, change, reason, rule_id, event_id, time_ms, _offset) = (
             zip(*changes) if changes else ((),) * len(ScoreChange._fields))
-        self.time_ns = [event_time_ns(t, key) for t, key in zip(time_ms, _change_keys(changes))]
+        self.time_ns = list(map(event_time_ns, time_ms, _change_keys(event_id, citizen_id, rule_id, reason)))
         self.citizen_id = list(citizen_id)
         self.time_ms = list(time_ms)
         self.event_id = list(event_id)
