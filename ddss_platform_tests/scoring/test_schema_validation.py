@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ddss_platform.schema_validation import DocumentValidationError, document_validator, validator_for
+from ddss_platform.schema_validation import DocumentValidationError, _natively_typed, document_validator, validator_for
 
 SCHEMA = {
     "bsonType": "object",
@@ -46,6 +46,10 @@ def test_a_good_document_passes():
     ({"score": 1001.0}, "score"),
     ({"kind": "c"}, "kind"),
     ({"flags": {"f": "yes"}}, "flags.f"),
+    ({"flags": {"f": 1}}, "flags.f"),  # an int is not a bool
+    ({"flags": ["f"]}, "flags"),
+    ({"name": 5}, "name"),
+    ({"items": {"x": 1}}, "items"),
     ({"items": [{"y": 1}]}, "items.0.x"),
     ({"extra": 1}, "extra"),
 ])
@@ -76,3 +80,23 @@ def test_validator_for_reads_the_schema_file(tmp_path):
     validate(GOOD)
     with pytest.raises(DocumentValidationError):
         validate({})
+
+
+def test_the_compiled_validator_checks_bson_types_natively_where_json_schema_can_say_them():
+    """Without a Python callback for each value: what plain JSON Schema can say exactly (a double is a number that
+    is not an integer, int or long is an integer in the int64 range); int alone and long alone keep theirs."""
+    native = _natively_typed(SCHEMA)
+    assert native["type"] == ["object"] and "bsonType" not in native
+    properties = native["properties"]
+    assert properties["name"] == {"type": ["string"]}
+    assert properties["flags"]["additionalProperties"] == {"type": ["boolean"]}
+    assert properties["items"]["items"]["type"] == ["object"]
+    assert properties["score"] == {"type": ["number"], "not": {"type": "integer"}, "minimum": 0, "maximum": 1000}
+    assert properties["either"] == {"type": ["null", "integer"], "minimum": -(2**63), "maximum": 2**63 - 1}
+    assert properties["count"] == {"bsonType": "int"} and properties["when"] == {"bsonType": "long"}
+    assert SCHEMA["properties"]["name"] == {"bsonType": "string"}  # the schema itself is left alone
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 1.0, True, "1"])
+def test_int_or_long_refuses_what_pymongo_cannot_send_as_either(value):
+    assert refused_field(dict(GOOD, either=value)) == "either"
