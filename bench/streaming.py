@@ -2,13 +2,15 @@
 sensor mode and in continuous mode, and the run workers' peak memory (embedded profile, a fresh data dir).
 
     python bench/streaming.py --events 100000          # the full measurement
-    python bench/streaming.py --events 20000 --latency-seconds 15 --rate 200   # a quick run (< 1 min of work)
+    python bench/streaming.py --events 20000 --latency-seconds 15 --rate 200 --repeat 1   # a quick run (< 1 min)
 
 1. throughput: `ddss init`, then a backlog of --events simulated events; the bare rate reads and decodes the whole
    backlog in one process (one consumer); the end-to-end rate scores it (bus → every sink, committed) with one
    worker process per partition, started together once all are up, as the sensor's runs go side by side, over the
    time from the first worker's start of work to the last one's end; each reports its peak RSS (psutil, sampled
-   after every chunk).
+   after every chunk). The two are measured alternately --repeat times, each scoring pass on a fresh copy of the
+   backlog, and the best of each is reported (as timeit does: other load on the machine only ever slows a pass
+   down); every pass is printed, and listed in the JSON.
 2. sensor mode: the Dagster daemon runs; a producer appends --rate events/s for --latency-seconds; a poller sees
    each partition's committed offset (committed only after the snapshots are written) and takes, per event,
    the time from its produce to the commit that covers it.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,6 +81,30 @@ def score_partition(settings: Settings, partition: int) -> dict:
         result = process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
         return {"records": result.records, "started": started, "finished": time.time(),
                 "max_rss_mb": result.max_rss_mb}
+
+
+def measure_throughput(home: Path, partitions: int, repeat: int) -> tuple[list[float], list[dict]]:
+    """(bare rates, scoring passes), measured alternately; each pass scores a fresh copy of the backlog, and the last
+    one's data dir becomes ``home`` (the latency steps start from a scored backlog)."""
+    settings = settings_for(home, partitions)
+    backlog = home.with_name(f"{home.name}-backlog")
+    shutil.copytree(home, backlog)
+    bare_rates, passes = [], []
+    for attempt in range(1, repeat + 1):
+        bare_rates.append(bare_read_decode_rate(settings))
+        scratch = home.with_name(f"{home.name}-pass{attempt}")
+        shutil.copytree(backlog, scratch)
+        passes.append(score_backlog(scratch, partitions))
+        rate = passes[-1]["records"] / passes[-1]["elapsed_s"]
+        print(f"pass {attempt}: bare read + decode {bare_rates[-1]:,.0f} events/s; end to end (bus → every sink, "
+              f"committed) {rate:,.0f} events/s ({passes[-1]['records']} in {passes[-1]['elapsed_s']:.1f} s), "
+              f"worker peak RSS {passes[-1]['max_rss_mb']:.0f} MB", flush=True)
+        if attempt < repeat:
+            shutil.rmtree(scratch)
+    shutil.rmtree(home)
+    scratch.rename(home)
+    shutil.rmtree(backlog)
+    return bare_rates, passes
 
 
 def score_backlog(home: Path, partitions: int) -> dict:
@@ -213,6 +240,8 @@ def main() -> None:
                         help="Partitions of citizen-events (default: the embedded default, at most one per core).")
     parser.add_argument("--rate", type=float, default=300.0, help="Events/s produced in the latency measurements.")
     parser.add_argument("--latency-seconds", type=float, default=40.0, help="Producing time per latency mode.")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="Passes of the throughput measurement (the best bare and end-to-end rates are reported).")
     parser.add_argument("--home", type=Path, default=None, help="Data dir (default: a temporary one).")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)  # a partition to score
     args = parser.parse_args()
@@ -229,13 +258,12 @@ def main() -> None:
     initialise(settings, citizens, 42, SEED_DIR / "system_configuration.json", SEED_DIR / "scoring_rules.json")
     produce_backlog(settings, citizens, args.events)
 
-    bare = bare_read_decode_rate(settings)
-    print(f"bare read + decode: {bare:,.0f} events/s", flush=True)
-    scored = score_backlog(home, partitions)
-    events_per_s = scored["records"] / scored["elapsed_s"]
-    print(f"end to end (bus → every sink, committed): {events_per_s:,.0f} events/s "
-          f"({scored['records']} in {scored['elapsed_s']:.1f} s), ratio {events_per_s / bare:.2f}, "
-          f"worker peak RSS {scored['max_rss_mb']:.0f} MB", flush=True)
+    bare_rates, passes = measure_throughput(home, partitions, args.repeat)
+    rates = [scored["records"] / scored["elapsed_s"] for scored in passes]
+    bare, events_per_s = max(bare_rates), max(rates)
+    scoring_rss = max(scored["max_rss_mb"] for scored in passes)
+    print(f"best of {args.repeat}: bare read + decode {bare:,.0f} events/s, end to end {events_per_s:,.0f} events/s, "
+          f"ratio {events_per_s / bare:.2f}", flush=True)
 
     # later simulated clocks, so each citizen's event times keep moving forward
     clock = DEFAULT_START_MS + 2 * args.events * MEAN_GAP_MS
@@ -256,7 +284,9 @@ def main() -> None:
         "sensor_p95_s": round(sensor_p95, 3),
         "continuous_p50_s": round(cont_p50, 3),
         "continuous_p95_s": round(cont_p95, 3),
-        "max_run_rss_mb": round(max(scored["max_rss_mb"], runs_rss), 1),
+        "max_run_rss_mb": round(max(scoring_rss, runs_rss), 1),
+        "events_per_s_passes": [round(rate, 1) for rate in rates],
+        "bare_read_decode_per_s_passes": [round(rate, 1) for rate in bare_rates],
     }))
 
 

@@ -139,7 +139,7 @@ def process_range(
                 fresh = [d for d in decoded.dead_letters if d.source_offset not in done]
                 if fresh:
                     writes(produce_dead_letters, bus, fresh)
-            loaded = state.for_chunk(decoded.events, rules, config)
+            loaded = state.for_chunk(decoded.events)
             outcome = score_batch(decoded.events, rules, config, loaded.citizens, loaded.cooldowns,
                                   loaded.relationships, tp)
             state.absorb(outcome)

@@ -11,11 +11,8 @@ from ddss_platform.scoring import (
     CitizenState,
     CooldownState,
     Edge,
-    Rule,
-    ScoringConfig,
     SourcedEvent,
     citizens_needed,
-    cooldown_keys_needed,
 )
 from ddss_platform.stores import archive as archive_port
 from ddss_platform.stores.graph import Edge as GraphEdge
@@ -60,44 +57,39 @@ def scoring_cooldown(state: archive_port.CooldownState) -> CooldownState:
 class RunState:
     """What a run's chunks read, loaded once per run and kept up to date with each chunk's outcome.
 
-    A chunk reads from the stores only what no earlier chunk of the run has read or changed (absent citizens
-    and cooldowns are remembered as absent), so chunks after the first cost almost no reads. The run is the
-    only writer of what decides its scoring (its partition's cooldowns, edges and replay guards); another
-    partition's run may move a citizen's score meanwhile, which the snapshot update's added change keeps
-    (see ``processing.processor``), or create a citizen this run remembers as absent."""
+    A chunk reads from the stores only what no earlier chunk of the run has read or changed (absent citizens are
+    remembered as looked up), so chunks after the first cost almost no reads. Each chunk gets everything the run
+    holds, a superset of what its scoring reads, without building per-chunk copies. The run is the only writer of
+    what decides its scoring (its partition's cooldowns, edges and replay guards); another partition's run may
+    move a citizen's score meanwhile, which the snapshot update's added change keeps (see
+    ``processing.processor``), or create a citizen this run remembers as absent."""
 
     def __init__(self, documents, graph, archive):
         self.documents, self.graph, self.archive = documents, graph, archive
-        self.citizens: dict[str, CitizenState | None] = {}
-        self.cooldowns: dict[tuple[str, str], CooldownState | None] = {}
+        self.citizens: dict[str, CitizenState] = {}
+        self.looked_up: set[str] = set()  # citizens read, whether they existed or not
+        self.cooldowns: dict[tuple[str, str], CooldownState] = {}
+        self.cooldowns_read: set[str] = set()  # citizens whose cooldown states (of every rule) were read
         self.relationships: dict[str, list[Edge]] = {}
 
-    def for_chunk(self, events: Sequence[SourcedEvent], rules: Sequence[Rule], config: ScoringConfig) -> ChunkState:
+    def for_chunk(self, events: Sequence[SourcedEvent]) -> ChunkState:
         event_citizens = {event["citizenId"] for _offset, event in events}
         unread = event_citizens - self.relationships.keys()
         if unread:
             stored = self.graph.outgoing(unread)
             for citizen in unread:
                 self.relationships[citizen] = [scoring_edge(e) for e in stored.get(citizen, ())]
-        relationships = {c: self.relationships[c] for c in event_citizens if self.relationships[c]}
-        needed = citizens_needed(events, relationships)
-        unread = needed - self.citizens.keys()
+        unread = citizens_needed(events, self.relationships) - self.looked_up
         if unread:
             docs = self.documents.get_citizens(unread)
-            for citizen in unread:
-                doc = docs.get(citizen)
-                self.citizens[citizen] = None if doc is None else citizen_state(doc)
-        keys = cooldown_keys_needed(events, rules, config)
-        unread = keys - self.cooldowns.keys()
+            self.citizens.update((citizen, citizen_state(doc)) for citizen, doc in docs.items())
+            self.looked_up |= unread
+        unread = event_citizens - self.cooldowns_read
         if unread:
-            stored = self.archive.load_cooldowns({citizen for citizen, _rule in unread})
-            for key in unread:
-                self.cooldowns[key] = scoring_cooldown(stored[key]) if key in stored else None
-        return ChunkState(
-            citizens={c: state for c in needed if (state := self.citizens[c]) is not None},
-            cooldowns={k: state for k in keys if (state := self.cooldowns[k]) is not None},
-            relationships=relationships,
-        )
+            stored = self.archive.load_cooldowns(unread)
+            self.cooldowns.update((key, scoring_cooldown(state)) for key, state in stored.items())
+            self.cooldowns_read |= unread
+        return ChunkState(self.citizens, self.cooldowns, self.relationships)
 
     def absorb(self, outcome: BatchOutcome) -> None:
         """Take in a scored chunk's final states (what the sinks are about to write)."""

@@ -15,7 +15,6 @@ from ddss_platform.scoring.batch import (
     SnapshotUpdate,
     active_rules_by_type,
     citizens_needed,
-    cooldown_keys_needed,
     score_batch,
 )
 from ddss_platform.scoring.conditions import Condition, ConditionGroup, Logic, Operator
@@ -46,6 +45,6 @@ __all__ = [
     "Edge", "EventOutcome", "Logic", "Multiplier", "Operator", "RelationshipChange", "Rule", "RuleError",
     "ScoreChange", "ScoringConfig", "ScoringDocumentError", "SnapshotUpdate", "SourcedEvent", "Tier",
     "UnsafePatternError", "ValidityPeriod",
-    "active_rules_by_type", "citizens_needed", "compile_safe", "cooldown_keys_needed", "decay",
+    "active_rules_by_type", "citizens_needed", "compile_safe", "decay",
     "load_configuration", "load_rule", "load_rules", "reference_scores", "round_score", "score_batch",
 ]

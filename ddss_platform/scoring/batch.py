@@ -149,21 +149,6 @@ def citizens_needed(events: Iterable[SourcedEvent], relationships: Mapping[str, 
     return needed
 
 
-def cooldown_keys_needed(
-    events: Iterable[SourcedEvent], rules: Iterable[Rule], config: ScoringConfig
-) -> set[tuple[str, str]]:
-    """The (citizen, ruleID) cooldown states a batch may read."""
-    with_cooldown = {
-        event_type: [rule.rule_id for rule in group if rule.cooldown]
-        for event_type, group in active_rules_by_type(rules, config).items()
-    }
-    return {
-        (citizen, rule_id)
-        for citizen, event_type in {(event["citizenId"], event["eventType"]) for _offset, event in events}
-        for rule_id in with_cooldown.get(event_type, ())
-    }
-
-
 def score_batch(
     events: Sequence[SourcedEvent],
     rules: Iterable[Rule],
@@ -175,8 +160,8 @@ def score_batch(
 ) -> BatchOutcome:
     """Score ``events`` (sorted here by offset) of ``topic_partition``; see the module doc for the semantics.
 
-    ``citizens`` must hold every existing citizen of ``citizens_needed``; ``cooldowns`` the states of
-    ``cooldown_keys_needed`` that exist; ``relationships`` the outgoing edges of the event citizens."""
+    ``citizens`` must hold every existing citizen of ``citizens_needed``; ``cooldowns`` the existing states of the
+    event citizens; ``relationships`` the outgoing edges of the event citizens (each may hold more)."""
     scorer = _BatchScorer(rules, config, citizens, cooldowns, relationships, topic_partition)
     for sourced in sorted(events, key=lambda sourced: sourced.offset):
         scorer.score(sourced.offset, sourced.event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ddss_platform.scoring import ASSOCIATION_EFFECT, CooldownState, Edge, score_batch
-from ddss_platform.scoring.batch import citizens_needed, cooldown_keys_needed
+from ddss_platform.scoring.batch import citizens_needed
 
 from .builders import DAY_MS, T0, TP, citizen, condition, config, event, relationship, rule_doc, rules, sourced
 
@@ -168,10 +168,8 @@ def test_a_cooldown_state_that_already_holds_the_offset_is_not_counted_twice():
     assert outcome.outcomes[0].status == "cooldown" and outcome.cooldowns == ()
 
 
-def test_keys_the_caller_must_load():
-    rule_list = ONE_PER_MINUTE + rules(rule_doc("LEGAL_NO_COOLDOWN", eventType="legal"))
+def test_citizens_the_caller_must_load():
     events = sourced(event("C1"), event("C2", "legal", "violation"), relationship("C3", "C4", "friend", "START", T0))
-    assert cooldown_keys_needed(events, rule_list, CONFIG) == {("C1", "TEST_RULE")}
     edges = {"C2": [Edge("C2", "C9", "family", 1.0, 0)]}
     assert citizens_needed(events, edges) == {"C1", "C2", "C9", "C3", "C4"}
 
