@@ -283,8 +283,6 @@ class _BatchScorer:
             for edge in self._edges_of(citizen_id):
                 if edge.relationship_type in effect.relationship_types and edge.valid_at(time_ms):
                     effects[edge.to_id].append((rule, impact * effect.factor * edge.strength))
-        if not effects:
-            return
         for target_id, amounts in effects.items():
             target = self._citizen(target_id)
             if target is None:

@@ -283,14 +283,14 @@ def test_embedded_score_history_kept_in_sqlite_by_an_older_version_moves_to_parq
     store.close()
 
 
-def test_embedded_score_history_is_a_parquet_dataset_by_day(archive):
-    if not isinstance(archive, EmbeddedArchive):
-        pytest.skip("embedded layout")
-    archive.write_score_history([ScoreChange("c1", DAY1 + d * DAY_MS, "e", "R1", 1.0, 2.0, 1.0, "EVENT_IMPACT", "Standard")
-                                 for d in range(2)], "b")
-    files = sorted(p.relative_to(archive.root / "citizen_score_history").as_posix()
-                   for p in (archive.root / "citizen_score_history").rglob("*.parquet"))
+def test_embedded_score_history_is_a_parquet_dataset_by_day(tmp_path):
+    store = EmbeddedArchive(tmp_path)
+    store.write_score_history([ScoreChange("c1", DAY1 + d * DAY_MS, "e", "R1", 1.0, 2.0, 1.0, "EVENT_IMPACT", "Standard")
+                               for d in range(2)], "b")
+    files = sorted(p.relative_to(tmp_path / "citizen_score_history").as_posix()
+                   for p in (tmp_path / "citizen_score_history").rglob("*.parquet"))
     assert files == ["changed_date=2024-05-01/b.parquet", "changed_date=2024-05-02/b.parquet"]
+    store.close()
 
 
 def test_score_history_rows_without_a_key_are_refused(archive):
