@@ -245,6 +245,8 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help="Data dir (default: a temporary one).")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)  # a partition to score
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.worker is not None:  # a run-worker process of step 1
         print(json.dumps(score_partition(settings_for(args.home, args.partitions), args.worker)))
         return

@@ -5,6 +5,8 @@ write no rows: the attempt that applied them wrote their rows before it wrote th
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 import pyarrow as pa
 
@@ -31,11 +33,16 @@ def _payload_json(event) -> str:
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
 
 
+def _transposed(rows: Sequence[tuple], record: type) -> tuple[tuple, ...]:
+    """NamedTuple rows as one tuple per field (zip transposes them in one pass)."""
+    return tuple(zip(*rows)) if rows else ((),) * len(record._fields)
+
+
 class EventColumns:
     """The written outcomes' events column by column: the archive rows and the raw-event points share them."""
 
     def __init__(self, outcomes: list[EventOutcome]):
-        offsets, events, statuses, impacts, _rule_ids = zip(*outcomes) if outcomes else ((),) * len(EventOutcome._fields)
+        offsets, events, statuses, impacts, _rule_ids = _transposed(outcomes, EventOutcome)
         locations = [e["location"] for e in events]
         self.size = len(events)
         self.event_id = [e["eventId"] for e in events]
@@ -97,9 +104,8 @@ class ScoreChangeColumns:
     """Score changes column by column, each with its new tier: the time series and the score history share them."""
 
     def __init__(self, changes: tuple[ScoreChange, ...], config: ScoringConfig):
-        # ScoreChange is a NamedTuple: zip transposes the rows into columns in one pass
-        (citizen_id, old_score, new_score, change, reason, rule_id, event_id, time_ms, _offset) = (
-            zip(*changes) if changes else ((),) * len(ScoreChange._fields))
+        citizen_id, old_score, new_score, change, reason, rule_id, event_id, time_ms, _offset = _transposed(
+            changes, ScoreChange)
         self.time_ns = list(map(event_time_ns, time_ms, _change_keys(event_id, citizen_id, rule_id, reason)))
         self.citizen_id = list(citizen_id)
         self.time_ms = list(time_ms)

@@ -77,14 +77,15 @@ WHERE NOT EXISTS (
 )"""
 
 EVENTS_INDEXED = IndexedDataset(
-    "events_by_citizen", EVENTS_ARCHIVE, "event_date", key=("event_id",), order=("event_time", "event_id"),
+    "events_by_citizen", EVENTS_ARCHIVE, "event_date", "event_time", key=("event_id",), order=("event_time", "event_id"),
     # an index built before files were tracked (by the writers) cannot say which rows came from which file
     legacy_ddl=("DROP TABLE IF EXISTS events_by_citizen",),
 )
 # Score history used to be a SQLite table that every scoring run wrote a row at a time, keyed: its random inserts
 # cost more than any other sink. As Parquet it costs a fifth of that.
 HISTORY_INDEXED = IndexedDataset(
-    "history_by_citizen", SCORE_HISTORY, "changed_date", key=SCORE_HISTORY_KEY, order=("changed_at", "event_id", "rule_id"),
+    "history_by_citizen", SCORE_HISTORY, "changed_date", "changed_at", key=SCORE_HISTORY_KEY,
+    order=("changed_at", "event_id", "rule_id"),
 )
 _MIGRATED_HISTORY_BATCH = "migrated-from-sqlite"
 
@@ -153,16 +154,18 @@ class EmbeddedArchive:
                 return []
             rows = conn.execute(f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM citizen_score_history").fetchall()
             # written before the table goes: were the process killed in between, the next start writes them again
-            self._write_by_day(history_table(dict(zip(SCORE_CHANGE_COLUMNS, row)) for row in rows), "changed_at",
-                               self._history, "changed_date", _MIGRATED_HISTORY_BATCH)
+            self._write_by_day(history_table(dict(zip(SCORE_CHANGE_COLUMNS, row)) for row in rows), HISTORY_INDEXED,
+                               self._history, _MIGRATED_HISTORY_BATCH)
             conn.execute("DROP TABLE citizen_score_history")
         return [f"moved {len(rows)} score change(s) from archive_state.sqlite to {self._history.name}/"]
 
     @staticmethod
-    def _write_by_day(table: pa.Table, time_column: str, folder: Path, day_column: str, batch_id: str) -> None:
-        days = pc.divide(table[time_column], DAY_MS)  # whole days since the epoch (integer division)
+    def _write_by_day(table: pa.Table, dataset: IndexedDataset, folder: Path, batch_id: str) -> None:
+        """The rows into ``folder``'s day folders, as the dataset's lookup index lists them."""
+        days = pc.divide(table[dataset.time_column], DAY_MS)  # whole days since the epoch (integer division)
         for day in pc.unique(days).to_pylist():
-            write_atomic(table.filter(pc.equal(days, day)), folder / f"{day_column}={day_of(day * DAY_MS)}", batch_id)
+            write_atomic(table.filter(pc.equal(days, day)), folder / f"{dataset.day_column}={day_of(day * DAY_MS)}",
+                         batch_id)
 
     # --- events archive -------------------------------------------------------------------------------------
 
@@ -171,7 +174,7 @@ class EmbeddedArchive:
 
     def write_events(self, rows: pa.Table | Sequence[Mapping], batch_id: str) -> int:
         table = events_table(rows)
-        self._write_by_day(table, "event_time", self._events, "event_date", batch_id)
+        self._write_by_day(table, EVENTS_INDEXED, self._events, batch_id)
         self._events_index.invalidate()
         return table.num_rows
 
@@ -295,7 +298,7 @@ class EmbeddedArchive:
 
     def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
         table = history_table(rows)
-        self._write_by_day(table, "changed_at", self._history, "changed_date", batch_id)
+        self._write_by_day(table, HISTORY_INDEXED, self._history, batch_id)
         self._history_index.invalidate()
         return table.num_rows
 

@@ -42,6 +42,7 @@ class IndexedDataset:
     table: str  # the index's rows
     schema: pa.Schema  # the files' columns (a column a file lacks is null)
     day_column: str  # the day folders' partition column
+    time_column: str  # the epoch-ms column whose day a row is filed under
     key: tuple[str, ...]  # a row's identity
     order: tuple[str, ...]  # a citizen's rows: newest first by the first column, ties by the others
     legacy_ddl: tuple[str, ...] = ()  # run before the tables are created
