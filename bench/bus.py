@@ -3,7 +3,7 @@
     python bench/bus.py --events 50000
 
 The embedded log runs in a temporary DDSS_HOME; the Kafka adapter runs against a
-noida-db broker this script starts (or --kafka-bootstrap HOST:PORT). The bare
+Apache Kafka broker this script starts (scripts/servers.sh builds it once) (or --kafka-bootstrap HOST:PORT). The bare
 decode is fastavro's schemaless_reader over the same records' Avro bodies: the
 limit a read path can approach. Decode and read timings are the best of --repeats
 rounds, the bare and the embedded passes alternating within each round.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from fastavro import schemaless_reader
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the test fixtures' noida-db launcher
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the test servers' Kafka launcher
 
 from ddss_platform.events.codec import SINGLE_OBJECT_HEADER_LEN, EventCodec  # noqa: E402
 from ddss_platform.events.schema import CITIZEN_EVENT_SCHEMA  # noqa: E402
@@ -31,7 +31,8 @@ from ddss_platform.events.simulator import simulate_records  # noqa: E402
 from ddss_platform.stores.bus import EventBus  # noqa: E402
 from ddss_platform.stores.bus.embedded import EmbeddedBus  # noqa: E402
 from ddss_platform.stores.bus.kafka import KafkaBus  # noqa: E402
-from ddss_platform_tests.fixtures.kafka import run_noida_kafka  # noqa: E402
+from ddss_platform_tests.servers.base import started  # noqa: E402
+from ddss_platform_tests.servers.kafka import Kafka  # noqa: E402
 
 TOPIC = f"bench-citizen-events-{uuid.uuid4().hex[:8]}"  # fresh even on a shared --kafka-bootstrap broker
 PRODUCE_BATCH = 10_000
@@ -76,7 +77,7 @@ def main() -> None:
     parser.add_argument("--citizens", type=int, default=1_000)
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=5, help="decode and read passes; the best counts")
-    parser.add_argument("--kafka-bootstrap", help="use this broker instead of starting noida-db")
+    parser.add_argument("--kafka-bootstrap", help="use this broker instead of starting Apache Kafka")
     args = parser.parse_args()
 
     codec = EventCodec()
@@ -95,8 +96,9 @@ def main() -> None:
         print(f"embedded: produce {emb_produce:,.0f}/s, range read + decode {emb_read:,.0f}/s "
               f"({emb_read / bare:.2f} of bare decode)")
 
-        broker = nullcontext(args.kafka_bootstrap) if args.kafka_bootstrap else run_noida_kafka(Path(tmp) / "noida")
-        with broker as bootstrap:
+        broker = nullcontext(args.kafka_bootstrap) if args.kafka_bootstrap else started(Kafka(), Path(tmp) / "kafka")
+        with broker as running:
+            bootstrap = running if args.kafka_bootstrap else running.settings["DDSS_BUS_URL"].removeprefix("kafka://")
             kafka = KafkaBus(bootstrap)
             kafka_produce = produce_rate(kafka, records, args.partitions)
             [kafka_read] = best_rates(count, args.repeats, lambda: read_and_decode(kafka, codec, count))

@@ -6,8 +6,7 @@ import pytest
 from ddss_platform.settings import Settings
 
 pytest_plugins: list[str] = [
-    "ddss_platform_tests.fixtures.kafka",
-    "ddss_platform_tests.fixtures.mongo",
+    "ddss_platform_tests.fixtures.real_servers",
     "ddss_platform_tests.fixtures.postgres",
 ]
 

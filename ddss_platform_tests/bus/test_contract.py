@@ -1,7 +1,7 @@
 """The event-bus contract: the same assertions on every adapter.
 
-embedded: always. kafka-noida: a noida-db broker started for the session.
-kafka-env: the broker named by DDSS_TEST_KAFKA_BOOTSTRAP (skipped when unset).
+embedded: always. kafka: a real Apache Kafka broker (KRaft) for the session, or the one DDSS_TEST_KAFKA_BOOTSTRAP
+names. kafka-noida: noida-db, a second Kafka-protocol peer.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ddss_platform.settings import Settings
 from ddss_platform.stores.bus import BusRecord, OffsetRangeError, UnknownTopicError, open_bus
 from ddss_platform.stores.bus.partitioner import partition_for
 
-ADAPTERS = ["embedded", "kafka-noida", pytest.param("kafka-env", marks=pytest.mark.live)]
+ADAPTERS = ["embedded", pytest.param("kafka", marks=pytest.mark.live), pytest.param("kafka-noida", marks=pytest.mark.live)]
 
 
 @pytest.fixture(params=ADAPTERS)
@@ -22,8 +22,8 @@ def bus(request, tmp_path):
     env = {"DDSS_HOME": str(tmp_path / "ddss")}
     if request.param == "kafka-noida":
         env["DDSS_BUS_URL"] = f"kafka://{request.getfixturevalue('noida_kafka')}"
-    elif request.param == "kafka-env":
-        env["DDSS_BUS_URL"] = f"kafka://{request.getfixturevalue('env_kafka')}"
+    elif request.param == "kafka":
+        env["DDSS_BUS_URL"] = f"kafka://{request.getfixturevalue('kafka_bootstrap')}"
     opened = open_bus(Settings.from_env(env))
     if request.param != "embedded":
         opened.timeout_s = 5.0  # a stalled read fails fast in tests

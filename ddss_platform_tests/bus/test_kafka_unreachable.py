@@ -5,7 +5,7 @@ import pytest
 
 from ddss_platform.settings import Settings
 from ddss_platform.stores.bus import BusError, open_bus
-from ddss_platform_tests.fixtures.kafka import free_port
+from ddss_platform_tests.servers.process import free_port
 
 
 def test_unreachable_broker_names_the_setting(tmp_path):

@@ -20,13 +20,12 @@ from ddss_platform.stores.timeseries import (
     SYSTEM_AGGREGATES_MONTHLY,
     Point,
 )
-from ddss_platform.stores.timeseries.embedded import EmbeddedTimeSeries
 
 MIN = 60 * 10**9
 HOUR = 60 * MIN
 DAY = 24 * HOUR
 
-# Three days: 2024-02-29, 2024-03-01, 2024-03-02 on the embedded store (two months).
+# Three days ending two days ago (inside raw_events' 30-day retention, which every adapter applies on write).
 # (day, hour, minute, citizen, score_impact or None)
 EVENTS = [
     (0, 1, 0, "A", 5.0), (0, 1, 10, "A", -2.0), (0, 1, 20, "A", 1.0), (0, 1, 30, "B", 0.0),
@@ -47,10 +46,7 @@ CHANGES = [
 @pytest.fixture
 def fixture(timeseries):
     """Writes the fixture (twice, like a replayed run) and returns (day0_ns, citizen id prefix)."""
-    if isinstance(timeseries, EmbeddedTimeSeries):
-        day0 = 1_709_164_800 * 10**9  # 2024-02-29
-    else:  # recent enough for raw_events' 30-day retention
-        day0 = (time.time_ns() // DAY - 3) * DAY
+    day0 = (time.time_ns() // DAY - 3) * DAY
     prefix = f"fx-{uuid.uuid4().hex[:8]}-"
     events = [
         Point(

@@ -1,7 +1,7 @@
 """The Flux tasks pass InfluxData's own checks (installed from npm by scripts/install-flux-parser.sh): the
 @influxdata/flux parser (syntax) and the semantic check of @influxdata/flux-lsp-browser (types, standard
 library signatures, undefined names). Each file is a task named after itself that writes to derived_metrics,
-and the Flux the adapter sends (backfill runs, range queries) passes too."""
+and the range queries the adapter sends pass too. (test_derived_fixture.py runs the tasks on a real InfluxDB.)"""
 from __future__ import annotations
 
 import json
@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ddss_platform.stores.timeseries import CITIZEN_EVENT, DERIVED_TASKS, MEASUREMENTS
-from ddss_platform.stores.timeseries.influx import FLUX_DIR, backfill_flux, query_flux
+from ddss_platform.stores.timeseries import CITIZEN_EVENT, DERIVED_TASKS, MEASUREMENTS, RAW_EVENTS
+from ddss_platform.stores.timeseries.influx import FLUX_DIR, query_flux
 
 HERE = Path(__file__).parent
 MODULES = HERE / "node_modules" / "@influxdata"
-# What the server binds as `params` (the client sends them as an extern `option params = {...}`).
-PARAMS = 'params = {now: 2024-03-01T00:00:00Z, bucket: "b", measurement: "m", start: 0, stop: 1, tag0: "x", tag1: "y", limit: 5}\n'
 
 
 def check(files: list[Path], semantic: bool = False) -> dict[str, dict]:
@@ -32,13 +30,6 @@ def check(files: list[Path], semantic: bool = False) -> dict[str, dict]:
         [node, str(HERE / "parse_flux.mjs"), *map(str, files)], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     return {Path(r["file"]).name: r for r in map(json.loads, out.splitlines())}
-
-
-def with_params(flux: str) -> str:
-    """`flux` with params bound after its imports, as the server's extern binds them before the script."""
-    lines = flux.splitlines(keepends=True)
-    after_imports = max((i + 1 for i, line in enumerate(lines) if line.startswith("import ")), default=0)
-    return "".join(lines[:after_imports]) + PARAMS + "".join(lines[after_imports:])
 
 
 def test_one_task_file_per_derived_metric():
@@ -62,13 +53,10 @@ def test_every_task_passes_the_semantic_check():
 
 def test_the_flux_the_adapter_sends_passes_both_checks(tmp_path):
     files = []
-    for name in DERIVED_TASKS:
-        files.append(tmp_path / f"backfill_{name}.flux")
-        files[-1].write_text(with_params(backfill_flux(name)))
     spec = MEASUREMENTS[CITIZEN_EVENT]
-    for tags, limit in (((), False), (("citizenID", "region"), True)):
+    for tags, limit in (({}, None), ({"citizenID": 'x" ${y}\\', "region": "north"}, 5)):
         files.append(tmp_path / f"query_{len(tags)}_{limit}.flux")
-        files[-1].write_text(with_params(query_flux(spec, tags, limit)))
+        files[-1].write_text(query_flux(RAW_EVENTS, spec, 0, 10**18, tags, limit))
     reports = check(files, semantic=True)
     assert {n: (r["errors"], r["valid"]) for n, r in reports.items()} == {f.name: ([], True) for f in files}
 

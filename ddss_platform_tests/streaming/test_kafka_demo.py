@@ -15,9 +15,8 @@ import pytest
 
 from ddss_platform.settings import Settings
 from ddss_platform.stores.documents import open_documents
-from ddss_platform_tests.fixtures.kafka import run_noida_kafka
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 DDSS = str(Path(sys.executable).with_name("ddss"))
 DEMO = ["demo", "--citizens", "300", "--events", "4000", "--seed", "21"]
@@ -38,9 +37,8 @@ def _demo(home, **env) -> dict[str, float]:
     return dict(zip(snapshots.nationalID, snapshots.score))
 
 
-def test_the_demo_on_kafka_scores_exactly_like_the_embedded_bus(tmp_path):
+def test_the_demo_on_kafka_scores_exactly_like_the_embedded_bus(tmp_path, noida_kafka):
     embedded = _demo(tmp_path / "embedded" / ".ddss")
-    with run_noida_kafka(tmp_path / "noida") as bootstrap:
-        on_kafka = _demo(tmp_path / "kafka" / ".ddss", DDSS_BUS_URL=f"kafka://{bootstrap}")
+    on_kafka = _demo(tmp_path / "kafka" / ".ddss", DDSS_BUS_URL=f"kafka://{noida_kafka}")
     assert len(embedded) > 300  # the seed world plus citizens registered by events
     assert on_kafka == embedded

@@ -122,6 +122,21 @@ def check_keys(spec: Measurement, tag_keys: Iterable[str], field_keys: Iterable[
         raise ValueError(f"{spec.name}: unknown field(s) {sorted(bad_fields)} (declared: {list(spec.fields)})")
 
 
+def check_tag_values(tags: Mapping[str, str]) -> None:
+    """Tag values that line protocol cannot carry exactly are refused (ValueError naming the tag): a line break
+    (InfluxDB stores it as the two characters ``\\n``) or a trailing backslash (it escapes the separator after it
+    and the value swallows the next tag). The event validation refuses such events before they reach a sink."""
+    for key, value in tags.items():
+        if value and (value.endswith("\\") or "\n" in value or "\r" in value):
+            raise ValueError(f"tag {key}={value!r}: a tag value cannot end with a backslash or hold a line break")
+
+
+def retention_cutoff_ns(bucket: str, now_ns: int) -> int:
+    """The oldest point time ``bucket`` takes at ``now_ns``: older points are beyond its retention, and a write
+    skips them (InfluxDB refuses them, so every adapter does; the count a write returns leaves them out)."""
+    return now_ns - BUCKET_RETENTION_S[bucket] * 10**9
+
+
 def check_columns(spec: Measurement, names: Iterable[str]) -> None:
     """The columns of a columnar batch: time_ns, then declared tags and fields (ValueError naming the others)."""
     names = set(names) - {"time_ns"}
@@ -156,7 +171,9 @@ class TimeSeries(Protocol):
         """Create buckets/folders (with retention) that are missing; the actions taken, [] when none."""
 
     def write(self, bucket: str, points: Iterable[Point], batch_id: str) -> int:
-        """Write points; idempotent by measurement + tags + time. Returns the number of points written."""
+        """Write points; idempotent by measurement + tags + time. Returns the number of points written: points
+        older than the bucket's retention (``retention_cutoff_ns``) are skipped, not an error. A tag value that
+        line protocol cannot carry is refused (``check_tag_values``)."""
 
     def write_table(self, bucket: str, measurement: str, table: pa.Table, batch_id: str) -> int:
         """``write`` for points of one measurement given as columns: time_ns, then tags and fields by name

@@ -26,7 +26,9 @@ from ddss_platform.stores.timeseries import (
     as_frame,
     check_columns,
     check_keys,
+    check_tag_values,
     measurement_in,
+    retention_cutoff_ns,
 )
 from ddss_platform.stores.timeseries.derived_sql import DERIVED, periods
 
@@ -84,6 +86,18 @@ def _columns_table(spec: Measurement, table: pa.Table, written_ns: int) -> pa.Ta
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _in_retention(spec: Measurement, table: pa.Table) -> pa.Table:
+    """The rows a server would take: within the bucket's retention (older ones are skipped), and tag values that
+    line protocol can carry (otherwise ValueError, as the InfluxDB adapter refuses them)."""
+    for tag in spec.tags:
+        values = table[tag]
+        bad = pc.or_(pc.ends_with(values, "\\"), pc.match_substring_regex(values, "[\r\n]"))
+        if pc.any(bad).as_py():
+            check_tag_values({tag: pc.filter(values, bad)[0].as_py()})
+    keep = pc.greater_equal(table["time_ns"], retention_cutoff_ns(spec.bucket, time.time_ns()))
+    return table if pc.all(keep).as_py() is not False else table.filter(keep)
+
+
 class EmbeddedTimeSeries:
     def __init__(self, root: Path):
         self.root = root
@@ -114,14 +128,19 @@ class EmbeddedTimeSeries:
             by_measurement.setdefault(p.measurement, []).append(p)
         specs = {name: measurement_in(bucket, name) for name in by_measurement}
         written_ns = time.time_ns()
+        written = 0
         for name, pts in by_measurement.items():
-            self._write_table(specs[name], _points_table(specs[name], pts, written_ns), batch_id)
-        return sum(len(pts) for pts in by_measurement.values())
+            table = _in_retention(specs[name], _points_table(specs[name], pts, written_ns))
+            if table.num_rows:
+                self._write_table(specs[name], table, batch_id)
+            written += table.num_rows
+        return written
 
     def write_table(self, bucket: str, measurement: str, table: pa.Table, batch_id: str) -> int:
         spec = measurement_in(bucket, measurement)
+        table = _in_retention(spec, _columns_table(spec, table, time.time_ns()))
         if table.num_rows:  # as with write(): no points, no file (an empty one would replace a batch's points)
-            self._write_table(spec, _columns_table(spec, table, time.time_ns()), batch_id)
+            self._write_table(spec, table, batch_id)
         return table.num_rows
 
     def _write_table(self, spec: Measurement, table: pa.Table, batch_id: str) -> None:

@@ -1,4 +1,5 @@
-"""The documents store under test: every configured adapter (embedded, SecantusDB, live MongoDB)."""
+"""The documents store under test: embedded, and the MongoDB adapter on both MongoDB-compatible servers (FerretDB, or
+the MongoDB DDSS_TEST_MONGO_URL names, and SecantusDB), each test on a database of its own."""
 from __future__ import annotations
 
 import uuid
@@ -8,7 +9,7 @@ import pytest
 from ddss_platform.settings import parse_store_url
 from ddss_platform.stores.documents.embedded import EmbeddedDocuments
 
-ADAPTERS = ["embedded", "secantus", pytest.param("mongo-live", marks=pytest.mark.live)]
+ADAPTERS = ["embedded", pytest.param("secantus", marks=pytest.mark.live), pytest.param("ferretdb", marks=pytest.mark.live)]
 
 
 def mongo_store(url: str):
@@ -26,7 +27,7 @@ def unprepared_documents(request, tmp_path):
     elif request.param == "secantus":
         store = mongo_store(request.getfixturevalue("secantus_url"))
     else:
-        store = mongo_store(request.getfixturevalue("live_mongo_url"))
+        store = mongo_store(request.getfixturevalue("ferretdb_url"))
     yield store
     if request.param != "embedded":
         store.db.client.drop_database(store.db.name)

@@ -10,6 +10,7 @@ import pytest
 
 from ddss_platform.stores.timeseries import (
     BUCKET_RETENTION_S,
+    DAY_S,
     CITIZEN_EVENT,
     DERIVED_METRICS,
     RAW_EVENTS,
@@ -197,3 +198,39 @@ def test_a_columnar_batch_with_an_undeclared_column_is_refused(timeseries, base_
         timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "bad")
     with pytest.raises(ValueError, match="belongs to bucket"):
         timeseries.write_table(DERIVED_METRICS, CITIZEN_EVENT, table, "bad")
+
+
+def test_points_older_than_the_bucket_retention_are_skipped_not_refused(timeseries, base_ns, citizen):
+    """InfluxDB refuses points beyond a bucket's retention (HTTP 422); every adapter skips them instead, and the
+    count a write returns leaves them out, so no event's age can fail a run."""
+    too_old = base_ns - (BUCKET_RETENTION_S[RAW_EVENTS] + DAY_S) * SECOND_NS
+    points = [event(citizen, too_old, "old"), event(citizen, base_ns, "fresh")]
+    assert timeseries.write(RAW_EVENTS, points, "mixed-ages") == 1
+    table = pa.table({"time_ns": [too_old, base_ns + SECOND_NS], "citizenID": [citizen] * 2, "eventID": ["old2", "new2"]})
+    assert timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "mixed-ages-columns") == 1
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, too_old - SECOND_NS, base_ns + HOUR_NS, {"citizenID": citizen})
+    assert df["eventID"].tolist() == ["fresh", "new2"]
+    assert timeseries.write(RAW_EVENTS, points[:1], "only-old") == 0
+
+
+def test_point_times_come_back_to_the_nanosecond(timeseries, base_ns, citizen):
+    t = base_ns + 123_456_789
+    timeseries.write(RAW_EVENTS, [event(citizen, t, "ns")], "ns")
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + SECOND_NS, {"citizenID": citizen})
+    assert df["time_ns"].tolist() == [t]
+
+
+def test_tag_values_with_separators_quotes_and_backslashes_inside_round_trip(timeseries, base_ns, citizen):
+    odd = f'{citizen} a,b=c "q" back\\slash ünï'
+    timeseries.write(RAW_EVENTS, [event(odd, base_ns, "odd", city="São Paulo, SP")], "odd")
+    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 1, {"citizenID": odd})
+    assert (df["citizenID"].tolist(), df["city"].tolist()) == ([odd], ["São Paulo, SP"])
+
+
+@pytest.mark.parametrize("value", ["ends-with\\", "line\nbreak"])
+def test_tag_values_line_protocol_cannot_carry_are_refused(timeseries, base_ns, value):
+    with pytest.raises(ValueError, match="citizenID"):
+        timeseries.write(RAW_EVENTS, [event(value, base_ns, "bad")], "bad-tag")
+    table = pa.table({"time_ns": [base_ns], "citizenID": [value], "eventID": ["bad"]})
+    with pytest.raises(ValueError, match="citizenID"):
+        timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "bad-tag")

@@ -3,6 +3,7 @@ replayed), a batch writer (graph metrics, derived metrics, retention), two reade
 duplicated points."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from ddss_platform.stores.timeseries.embedded import EmbeddedTimeSeries
 from ddss_platform_tests.stores.timeseries.processes import run_store_scenario
 
 HOUR = 3_600 * 10**9
-T0 = 1_700_000_000 * 10**9 // HOUR * HOUR
+T0 = (time.time_ns() - 48 * HOUR) // HOUR * HOUR  # recent: inside raw_events' retention
 BATCHES, PER_BATCH, GRAPH_BATCHES, GRAPH_PER_BATCH = 40, 250, 15, 200
 
 
