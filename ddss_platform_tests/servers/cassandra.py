@@ -10,6 +10,10 @@ from ddss_platform_tests.servers.process import Process, port_open
 
 VERSION = "5.0.6"
 KEYSPACE = "ddss"
+# The platform logs in as an ordinary role: Cassandra applies its guardrails (allow_filtering_enabled below) to
+# every role but superusers, and an anonymous session counts as one
+SUPERUSER = ("cassandra", "cassandra")  # the server's own, created at its first start
+ROLE = ("ddss", "ddss-test-password")
 
 # What bin/cassandra and conf/jvm17-server.options give the JVM (the Maven artifact has no bin/ or conf/)
 JVM_OPTIONS = (
@@ -66,11 +70,13 @@ native_transport_port: {ports['cassandra']}
 start_native_transport: true
 auto_bootstrap: false
 endpoint_snitch: SimpleSnitch
-authenticator: AllowAllAuthenticator
+authenticator: PasswordAuthenticator
 authorizer: AllowAllAuthorizer
 concurrent_reads: 8
 concurrent_writes: 8
 concurrent_compactors: 1
+# as a strictly run cluster: a query that would filter a scan is refused (every daily read is keyed)
+allow_filtering_enabled: false
 # a test machine: timeouts that a busy second core cannot trip
 read_request_timeout: 20000ms
 write_request_timeout: 20000ms
@@ -103,21 +109,30 @@ class Cassandra(Server):
         return [Process("cassandra", command, home / "cassandra.log", lambda: answers_cql(ports["cassandra"]),
                         startup_timeout_s=300)]
 
+    def after_start(self, home: Path, ports: Mapping[str, int]) -> None:
+        name, password = ROLE
+        run_cql(ports["cassandra"], SUPERUSER,
+                f"CREATE ROLE IF NOT EXISTS {name} WITH PASSWORD = '{password}' AND LOGIN = true")
+
     def settings(self, home: Path, ports: Mapping[str, int]) -> dict[str, str]:
+        name, password = ROLE
         return {
-            "DDSS_ARCHIVE_URL": f"scylla://127.0.0.1:{ports['cassandra']}/{KEYSPACE}"
+            "DDSS_ARCHIVE_URL": f"scylla://{name}:{password}@127.0.0.1:{ports['cassandra']}/{KEYSPACE}"
             "?replication_class=SimpleStrategy&replication_factor=1"
         }
 
 
-def answers_cql(port: int) -> bool:
-    if not port_open(port):
-        return False
+def run_cql(port: int, credentials: tuple[str, str], statement: str) -> list:
+    from cassandra.auth import PlainTextAuthProvider
     from cassandra.cluster import Cluster
 
-    cluster = Cluster(["127.0.0.1"], port=port, connect_timeout=5)
+    cluster = Cluster(["127.0.0.1"], port=port, connect_timeout=5, auth_provider=PlainTextAuthProvider(*credentials))
     try:
-        cluster.connect().execute("SELECT release_version FROM system.local")
-        return True
+        return list(cluster.connect().execute(statement))
     finally:
         cluster.shutdown()
+
+
+def answers_cql(port: int) -> bool:
+    """Ready once the superuser can log in (the server creates it shortly after opening its port)."""
+    return port_open(port) and bool(run_cql(port, SUPERUSER, "SELECT release_version FROM system.local"))

@@ -2,16 +2,23 @@
 
 URL: ``scylla://[user:password@]h1,h2:9042/KEYSPACE`` with optional replication parameters:
 ``?replication_factor=3`` (NetworkTopologyStrategy in every data centre, the default),
-``?replication=dc1:3,dc2:2`` (per data centre) or ``?replication_class=SimpleStrategy&replication_factor=1``.
-The tables come from `schemas/scylla.cql`; rows are keyed so that every write is an idempotent upsert, and the
-events archive expires rows by the table's default TTL.
+``?replication=dc1:3,dc2:2`` (per data centre) or ``?replication_class=SimpleStrategy&replication_factor=1``,
+and ``?consistency=LOCAL_QUORUM`` (the default; any CQL consistency level name). Every statement runs at that
+level: cooldown state is read, compared and written, and a day's aggregates read, deleted and inserted, so a
+read must see the last write, which with replication factor N takes a quorum on both sides.
+The tables come from `schemas/scylla.cql`; rows are keyed so that every write is an idempotent upsert, and rows
+expire by the tables' default TTL. Daily reads go to the day-partitioned copy of the archive (``events_by_day``)
+and to the days listed in ``dataset_days``: no read that runs per day or per run scans a table.
+
+The same CQL runs on Apache Cassandra 5 (the test server here). What only ScyllaDB has (tablets, the
+shard-aware port) is used only when the server is ScyllaDB: see docs/scylla-and-cassandra.md.
 """
 from __future__ import annotations
 
 import calendar
 import re
-from collections import Counter
-from datetime import date
+import zlib
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import parse_qs
@@ -29,7 +36,6 @@ from ddss_platform.stores.archive import (
     aggregate_filters,
     aggregate_table,
     aggregates_frame,
-    day_of,
     day_start_ms,
     events_table,
     guarded_updates,
@@ -39,6 +45,10 @@ from ddss_platform.stores.archive import (
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "scylla.cql"
 CONCURRENCY = 64
 IN_CHUNK = 100  # partition keys per IN query (large IN lists overload one coordinator)
+DAY_BUCKETS = 16  # partitions per day of events_by_day (schemas/scylla.cql)
+DEFAULT_CONSISTENCY = "LOCAL_QUORUM"
+EVENTS_DATASET = "events_archive"  # its days in dataset_days
+_EPOCH = date(1970, 1, 1)
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 
@@ -54,11 +64,41 @@ def _q(column: str) -> str:
     return f'"{column}"'  # quoted: "partition" and "offset" are CQL keywords
 
 
+def _date_of(ms: int) -> date:
+    """The UTC day of an epoch-ms time."""
+    return _EPOCH + timedelta(days=ms // DAY_MS)
+
+
+def _day_text(ms: int) -> str:
+    return _date_of(ms).isoformat()
+
+
+def _as_date(value) -> date:
+    """A CQL date from the driver (cassandra.util.Date, or datetime.date) as datetime.date."""
+    return value if isinstance(value, date) else value.date()
+
+
 def _ms(value) -> int | None:
     """A CQL timestamp (naive UTC datetime from the driver) as epoch ms."""
     if value is None or isinstance(value, int):
         return value
     return calendar.timegm(value.utctimetuple()) * 1000 + value.microsecond // 1000
+
+
+def day_bucket(event_id: str) -> int:
+    """The events_by_day partition of an event within its day (stable for a given id)."""
+    return zlib.crc32(event_id.encode()) % DAY_BUCKETS
+
+
+def consistency_from_query(setting: str, query: str) -> int:
+    """The driver's consistency level named by ``?consistency=`` (default LOCAL_QUORUM)."""
+    from cassandra import ConsistencyLevel
+
+    name = ({k: v[-1] for k, v in parse_qs(query).items()}.get("consistency") or DEFAULT_CONSISTENCY).upper()
+    level = ConsistencyLevel.name_to_value.get(name)
+    if level is None:
+        raise SettingsError(f"{setting}: unknown consistency {name!r} (one of {', '.join(ConsistencyLevel.name_to_value)})")
+    return level
 
 
 def replication_from_query(setting: str, query: str) -> dict[str, str | int]:
@@ -106,7 +146,7 @@ class ScyllaArchive:
     @classmethod
     def from_url(cls, url: StoreURL) -> "ScyllaArchive":
         from cassandra.auth import PlainTextAuthProvider
-        from cassandra.cluster import Cluster
+        from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
         from cassandra.query import dict_factory
 
         keyspace = url.path
@@ -114,14 +154,16 @@ class ScyllaArchive:
             raise SettingsError(f"{url.setting}={url.raw!r}: expected scylla://host1,host2:9042/KEYSPACE")
         user, _, password = (url.user or "").partition(":")
         ports = {port for _host, port in url.hosts if port}
+        query = url.parts().query
+        profile = ExecutionProfile(consistency_level=consistency_from_query(url.setting, query), row_factory=dict_factory)
         cluster = Cluster(
             contact_points=[host for host, _port in url.hosts],
             port=ports.pop() if len(ports) == 1 else 9042,
             auth_provider=PlainTextAuthProvider(user, password) if user else None,
+            execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         )
         session = cluster.connect()
-        session.row_factory = dict_factory
-        return cls(session, keyspace, replication_from_query(url.setting, url.parts().query), cluster)
+        return cls(session, keyspace, replication_from_query(url.setting, query), cluster)
 
     def close(self) -> None:
         if self._cluster is not None:
@@ -173,20 +215,54 @@ class ScyllaArchive:
         # batch_id is not needed: (citizen_id, event_time, event_id) makes a replayed insert an overwrite.
         table = events_table(rows)
         columns = EVENTS_ARCHIVE.names
-        cql = (
+        values = list(zip(*(table[c].to_pylist() for c in columns)))
+        self._run_many(
             f"INSERT INTO {self.keyspace}.events_archive ({', '.join(map(_q, columns))})"
-            f" VALUES ({', '.join('?' * len(columns))})"
+            f" VALUES ({', '.join('?' * len(columns))})",
+            values,
         )
-        self._run_many(cql, list(zip(*(table[c].to_pylist() for c in columns))))
+        at = {name: i for i, name in enumerate(columns)}
+        days = [_date_of(row[at["event_time"]]) for row in values]
+        self._run_many(
+            f"INSERT INTO {self.keyspace}.events_by_day (event_date, bucket, {', '.join(map(_q, columns))})"
+            f" VALUES (?, ?, {', '.join('?' * len(columns))})",
+            [(day, day_bucket(row[at["event_id"]]), *row) for day, row in zip(days, values)],
+        )
         self._run_many(
             f"INSERT INTO {self.keyspace}.event_lookup_by_id (event_id, citizen_id, event_time) VALUES (?, ?, ?)",
-            list(zip(*(table[c].to_pylist() for c in ("event_id", "citizen_id", "event_time")))),
+            [(row[at["event_id"]], row[at["citizen_id"]], row[at["event_time"]]) for row in values],
         )
+        self._note_days(EVENTS_DATASET, days)
         return table.num_rows
+
+    def _note_days(self, dataset: str, days: Iterable[date]) -> None:
+        self._run_many(f"INSERT INTO {self.keyspace}.dataset_days (dataset, day) VALUES (?, ?)",
+                       [(dataset, day) for day in sorted(set(days))])
+
+    def _days(self, dataset: str, start_day: str | None = None, end_day: str | None = None) -> list[date]:
+        """The days ``dataset`` has rows for, within the inclusive bounds (one partition read)."""
+        cql = f"SELECT day FROM {self.keyspace}.dataset_days WHERE dataset = ?"
+        bounds: list = [dataset]
+        if start_day is not None:
+            cql += " AND day >= ?"
+            bounds.append(date.fromisoformat(start_day))
+        if end_day is not None:
+            cql += " AND day <= ?"
+            bounds.append(date.fromisoformat(end_day))
+        return [_as_date(r["day"]) for r in self._rows(cql, bounds)]
 
     def _event_rows(self, where: str, parameters: Sequence) -> list[dict]:
         cql = f"SELECT {', '.join(map(_q, EVENTS_ARCHIVE.names))} FROM {self.keyspace}.events_archive WHERE {where}"
         return [r | {"event_time": _ms(r["event_time"])} for r in self._rows(cql, parameters)]
+
+    def _day_rows(self, days: Sequence[date]) -> list[dict]:
+        """Every row of events_by_day for the days: each day's DAY_BUCKETS partitions, read concurrently."""
+        cql = (
+            f"SELECT {', '.join(map(_q, EVENTS_ARCHIVE.names))} FROM {self.keyspace}.events_by_day"
+            " WHERE event_date = ? AND bucket = ?"
+        )
+        rows = self._run_many(cql, [(day, bucket) for day in days for bucket in range(DAY_BUCKETS)])
+        return [r | {"event_time": _ms(r["event_time"])} for r in rows]
 
     def recent_events(self, citizen_id: str, limit: int) -> list[dict]:
         # one partition, already in the wanted order (event_time DESC, event_id)
@@ -212,45 +288,35 @@ class ScyllaArchive:
         end_ms: int | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
+        """Keyed reads only: a citizen's partition, an event through its lookup row, or the day partitions of the
+        days asked for (``day``, the days listed between start_ms and end_ms, or every listed day)."""
         if day is not None:
             start_ms = max(start_ms or 0, day_start_ms(day))
             end_ms = min(end_ms, day_start_ms(day) + DAY_MS) if end_ms is not None else day_start_ms(day) + DAY_MS
-        conditions = [
-            (f"{c} {op} ?", v)
-            for c, op, v in (
-                ("citizen_id", "=", citizen_id),
-                ("event_time", ">=", start_ms),
-                ("event_time", "<", end_ms),
-                ("event_id", "=", event_id),
-            )
-            if v is not None
+        if event_id is not None:
+            found = self.read_event(event_id)
+            rows = [found] if found is not None else []
+        elif citizen_id is not None:
+            rows = self._event_rows("citizen_id = ?", [citizen_id])
+        else:
+            first = _day_text(start_ms) if start_ms is not None else None
+            last = _day_text(end_ms - 1) if end_ms is not None else None
+            rows = self._day_rows(self._days(EVENTS_DATASET, first, last))
+        rows = [
+            r for r in rows
+            if (citizen_id is None or r["citizen_id"] == citizen_id)
+            and (start_ms is None or r["event_time"] >= start_ms)
+            and (end_ms is None or r["event_time"] < end_ms)
         ]
-        cql = f"SELECT {', '.join(map(_q, EVENTS_ARCHIVE.names))} FROM {self.keyspace}.events_archive"
-        if conditions:
-            cql += " WHERE " + " AND ".join(c for c, _ in conditions)
-        # One citizen's partition is already in the wanted order (event_time DESC, event_id), so LIMIT can
-        # go to the server; anything else is a filtered scan, sorted here.
-        single_partition = citizen_id is not None and event_id is None
-        if single_partition and limit is not None:
-            cql += f" LIMIT {int(limit)}"
-        if conditions and not single_partition:
-            cql += " ALLOW FILTERING"
-        rows = [r | {"event_time": _ms(r["event_time"])} for r in self._rows(cql, [v for _, v in conditions])]
         df = events_table(rows).to_pandas().sort_values(["event_time", "event_id"], ascending=[False, True])
         return df.head(limit).reset_index(drop=True) if limit is not None else df.reset_index(drop=True)
 
     def count_by_day(self, start_day: str | None = None, end_day: str | None = None) -> dict[str, int]:
-        """A full scan of event times (paged); fine for checks, not for dashboards."""
-        cql = f"SELECT event_time FROM {self.keyspace}.events_archive"
-        bounds = []
-        if start_day is not None:
-            bounds.append(("event_time >= ?", day_start_ms(start_day)))
-        if end_day is not None:
-            bounds.append(("event_time < ?", day_start_ms(end_day) + DAY_MS))
-        if bounds:
-            cql += " WHERE " + " AND ".join(c for c, _ in bounds) + " ALLOW FILTERING"
-        counts = Counter(day_of(_ms(r["event_time"])) for r in self._rows(cql, [v for _, v in bounds]))
-        return dict(sorted(counts.items()))
+        """Per listed day, a count over its DAY_BUCKETS partitions (the server counts; no scan)."""
+        days = self._days(EVENTS_DATASET, start_day, end_day)
+        cql = f"SELECT count(*) AS n FROM {self.keyspace}.events_by_day WHERE event_date = ? AND bucket IN ?"
+        counts = self._run_many(cql, [(day, list(range(DAY_BUCKETS))) for day in days])
+        return {day.isoformat(): row["n"] for day, row in zip(days, counts) if row["n"]}
 
     def enforce_ttl(self, now_ms: int) -> int:
         return 0  # default_time_to_live on events_archive expires rows on the server
@@ -305,18 +371,18 @@ class ScyllaArchive:
     # --- aggregates -----------------------------------------------------------------------------------------
 
     def write_aggregates(self, table_name: str, df: pd.DataFrame | pa.Table, day: str) -> int:
+        """Replace the day's partition: read its keys, delete the ones no longer there, insert the rows."""
         spec, table = aggregate_table(table_name, df)
         the_day = date.fromisoformat(day)
         key_cols = ", ".join(spec.key)
         new_keys = set(zip(*(table[k].to_pylist() for k in spec.key))) if table.num_rows else set()
-        existing = self._rows(
-            f"SELECT {key_cols} FROM {self.keyspace}.{table_name} WHERE aggregation_date = ? ALLOW FILTERING", [the_day]
-        )
+        existing = self._rows(f"SELECT {key_cols} FROM {self.keyspace}.{table_name} WHERE aggregation_date = ?",
+                              [the_day])
         stale = [tuple(r[k] for k in spec.key) for r in existing if tuple(r[k] for k in spec.key) not in new_keys]
         where = " AND ".join(f"{k} = ?" for k in spec.key)
         self._run_many(
-            f"DELETE FROM {self.keyspace}.{table_name} WHERE {where} AND aggregation_date = ?",
-            [(*key, the_day) for key in stale],
+            f"DELETE FROM {self.keyspace}.{table_name} WHERE aggregation_date = ? AND {where}",
+            [(the_day, *key) for key in stale],
         )
         columns = spec.schema.names
         self._run_many(
@@ -324,6 +390,7 @@ class ScyllaArchive:
             f" VALUES (?, {', '.join('?' * len(columns))})",
             [(the_day, *values) for values in zip(*(table[c].to_pylist() for c in columns))],
         )
+        self._note_days(table_name, [the_day])
         return table.num_rows
 
     def read_aggregates(
@@ -334,20 +401,16 @@ class ScyllaArchive:
         start_day: str | None = None,
         end_day: str | None = None,
     ) -> pd.DataFrame:
+        """The listed days' partitions (one read each, concurrently), filtered on the key columns asked for."""
         spec, filters = aggregate_filters(table_name, region, event_type)
-        conditions = [(f"{k} = ?", v) for k, v in filters.items()]
-        if start_day is not None:
-            conditions.append(("aggregation_date >= ?", date.fromisoformat(start_day)))
-        if end_day is not None:
-            conditions.append(("aggregation_date <= ?", date.fromisoformat(end_day)))
-        cql = f"SELECT aggregation_date, {', '.join(spec.schema.names)} FROM {self.keyspace}.{table_name}"
-        if conditions:
-            cql += " WHERE " + " AND ".join(c for c, _ in conditions)
-        if conditions and set(filters) != set(spec.key):
-            cql += " ALLOW FILTERING"
+        cql = (
+            f"SELECT aggregation_date, {', '.join(spec.schema.names)} FROM {self.keyspace}.{table_name}"
+            " WHERE aggregation_date = ?"
+        )
         rows = [
             r | {"aggregation_date": str(r["aggregation_date"]), "last_updated": _ms(r["last_updated"])}
-            for r in self._rows(cql, [v for _, v in conditions])
+            for r in self._run_many(cql, [(day,) for day in self._days(table_name, start_day, end_day)])
+            if all(r[k] == v for k, v in filters.items())
         ]
         rows.sort(key=lambda r: (r["aggregation_date"], *(r[k] for k in spec.key)))
         return aggregates_frame(spec, pa.Table.from_pylist(rows) if rows else None)

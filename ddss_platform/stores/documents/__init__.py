@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 
-from ddss_platform.schema_validation import DocumentValidationError, document_validator
+from ddss_platform.schema_validation import DocumentValidationError, document_validator, validator_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,6 +78,21 @@ def refused(collection: str, doc: Mapping[str, Any], error: DocumentValidationEr
     """The same error, its message also naming the document that broke the schema."""
     key = COLLECTIONS[collection]
     return DocumentValidationError(error.field, f"{error.message} (in {collection} {key}={doc.get(key)!r})")
+
+
+class DocumentChecker:
+    """Every collection's schema, compiled once: the embedded adapter checks each document it writes, and the
+    MongoDB adapter does so for collections whose server holds no ``$jsonSchema`` validator (FerretDB)."""
+
+    def __init__(self):
+        self._validators = {name: validator_for(schema_path(name)) for name in COLLECTIONS}
+
+    def check(self, collection: str, doc: Mapping[str, Any]) -> None:
+        """DocumentValidationError naming the field and the document when ``doc`` breaks the schema."""
+        try:
+            self._validators[collection](doc)
+        except DocumentValidationError as error:
+            raise refused(collection, doc, error) from None
 
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_/%-]+$")

@@ -22,15 +22,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import orjson
 import pandas as pd
 
-from ddss_platform.schema_validation import DocumentValidationError, validator_for
 from ddss_platform.stores.documents import (
     ACTIVE,
     CITIZENS,
-    COLLECTIONS,
     CONFIGURATION,
     INACTIVE,
     PROFILE_COLUMNS,
     RULES,
+    DocumentChecker,
     DuplicateKeyError,
     NoActiveConfiguration,
     ScoreScale,
@@ -39,8 +38,6 @@ from ddss_platform.stores.documents import (
     created_by,
     load_schema,
     moved,
-    refused,
-    schema_path,
     snapshot_frame,
 )
 from ddss_platform.stores.sqlite import connect, transaction
@@ -119,7 +116,7 @@ class EmbeddedDocuments:
     def __init__(self, path: Path):
         self.path = path
         self.conn = connect(path)
-        self._validators = {name: validator_for(schema_path(name)) for name in COLLECTIONS}
+        self._checker = DocumentChecker()
         self._snapshots = SnapshotChecker(load_schema(CITIZENS))
 
     def close(self) -> None:
@@ -141,10 +138,7 @@ class EmbeddedDocuments:
 
     def _validate(self, collection: str, doc: Mapping[str, Any]) -> dict:
         plain = _plain(doc)
-        try:
-            self._validators[collection](plain)
-        except DocumentValidationError as error:
-            raise refused(collection, plain, error) from None
+        self._checker.check(collection, plain)
         return plain
 
     # --- configuration and rules ------------------------------------------------------------

@@ -3,7 +3,9 @@
 Collections carry the ``$jsonSchema`` validators from ``schemas/documents/`` (installed by
 ``ensure_schema``; ``collMod`` when a collection exists with another validator) and the unique
 indexes, so the server itself refuses bad documents (error 121) and taken keys (11000); both are
-translated into this port's ``DocumentValidationError`` / ``DuplicateKeyError``.
+translated into this port's ``DocumentValidationError`` / ``DuplicateKeyError``. A MongoDB-compatible
+server that cannot hold a validator (FerretDB answers NotImplemented) gets the collection without one,
+and the adapter then checks every document it writes to it against the same schema itself.
 
 Snapshot updates are one ordered ``bulk_write``: each update's replay guard is in its filter, and
 only a creating update (new-citizen event) upserts, through ``$setOnInsert``. An update that moves
@@ -38,6 +40,7 @@ from ddss_platform.stores.documents import (
     INACTIVE,
     PROFILE_COLUMNS,
     RULES,
+    DocumentChecker,
     DuplicateKeyError,
     NoActiveConfiguration,
     ScoreScale,
@@ -53,6 +56,7 @@ from ddss_platform.stores.documents import (
 DEFAULT_DATABASE = "ddss"
 MOVE_ATTEMPTS = 30
 VALIDATION_FAILED = 121
+NOT_IMPLEMENTED = 238
 DUPLICATE_KEY = 11000
 
 # collection -> index name -> (keys, unique)
@@ -156,6 +160,8 @@ class MongoDocuments:
         self.db = database
         # refuse a bad batch before any of it is written, as the embedded adapter does; the server's validator stays the last word
         self._snapshots = SnapshotChecker(load_schema(CITIZENS))
+        self._checker = DocumentChecker()
+        self._unguarded: set[str] | None = None  # collections without the server's validator
 
     @classmethod
     def connect(cls, url: StoreURL, database: str | None = None) -> "MongoDocuments":
@@ -177,17 +183,43 @@ class MongoDocuments:
         for name in COLLECTIONS:
             validator = {"$jsonSchema": load_schema(name)}
             if name not in existing:
-                self.db.create_collection(name, validator=validator, validationLevel="strict", validationAction="error")
-                actions.append(f"documents: created collection {name} with its $jsonSchema validator")
+                actions.append(self._create_collection(name, validator))
             elif existing[name].get("validator") != validator:
-                self.db.command("collMod", name, validator=validator, validationLevel="strict", validationAction="error")
-                actions.append(f"documents: updated the $jsonSchema validator of {name} (collMod)")
+                try:
+                    self.db.command("collMod", name, validator=validator, validationLevel="strict",
+                                    validationAction="error")
+                    actions.append(f"documents: updated the $jsonSchema validator of {name} (collMod)")
+                except OperationFailure as error:
+                    if error.code != NOT_IMPLEMENTED:
+                        raise
             present = set(self.db[name].index_information())
             for index, (keys, unique) in INDEXES[name].items():
                 if index not in present:
                     self.db[name].create_index(keys, name=index, unique=unique)
                     actions.append(f"documents: created {'unique ' if unique else ''}index {name}.{index}")
         return actions
+
+    def _create_collection(self, name: str, validator: Mapping[str, Any]) -> str:
+        try:
+            self.db.create_collection(name, validator=validator, validationLevel="strict", validationAction="error")
+            return f"documents: created collection {name} with its $jsonSchema validator"
+        except OperationFailure as error:
+            if error.code != NOT_IMPLEMENTED:
+                raise
+        self.db.create_collection(name)
+        self._unguarded = None
+        return (f"documents: created collection {name}; this server cannot hold a $jsonSchema validator, so the "
+                "adapter checks each document itself")
+
+    def _check(self, collection: str, docs: Iterable[Mapping[str, Any]]) -> None:
+        """Refuse documents breaking the schema here where the server would not (no validator on it)."""
+        if self._unguarded is None:
+            self._unguarded = {
+                c["name"] for c in self.db.list_collections() if "validator" not in c.get("options", {})
+            }
+        if collection in self._unguarded:
+            for doc in docs:
+                self._checker.check(collection, doc)
 
     # --- configuration and rules ------------------------------------------------------------
 
@@ -204,6 +236,7 @@ class MongoDocuments:
 
     def put_configuration(self, doc: Mapping[str, Any]) -> bool:
         doc = _stored(doc)
+        self._check(CONFIGURATION, [doc])
         collection = self.db[CONFIGURATION]
         changed = collection.find_one({"configID": doc["configID"]}, _NO_ID) != doc
         try:
@@ -224,6 +257,7 @@ class MongoDocuments:
             return 0
         stored = {d["ruleID"]: d for d in self.db[RULES].find({"ruleID": {"$in": list(latest)}}, _NO_ID)}
         changed = [d for rule_id, d in latest.items() if stored.get(rule_id) != d]
+        self._check(RULES, changed)
         if changed:
             try:
                 self._bulk(RULES, [ReplaceOne({"ruleID": d["ruleID"]}, d, upsert=True) for d in changed])
@@ -237,6 +271,7 @@ class MongoDocuments:
         docs = [_stored(d) for d in docs]
         if not docs:
             return 0
+        self._check(CITIZENS, docs)
         if skip_existing:
             ops = [UpdateOne({"nationalID": d["nationalID"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
         else:
@@ -344,7 +379,9 @@ class MongoDocuments:
 
     def _write_round(self, updates: list[SnapshotUpdate], scale: ScoreScale | None) -> tuple[int, list[SnapshotUpdate]]:
         """(documents written, the moves that missed)."""
-        ops, concerns = self.snapshot_operations(updates, _now_ms(), self._stored(updates), scale)
+        now = _now_ms()
+        self._check(CITIZENS, [created_by(u, now) for u in updates if u.profile is not None])
+        ops, concerns = self.snapshot_operations(updates, now, self._stored(updates), scale)
         if not ops:
             return 0, []  # every update is a replay
         try:

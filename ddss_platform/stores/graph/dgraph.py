@@ -3,7 +3,8 @@
 Every value travels as a DQL query variable (``$s0``, ``$t0``…) or inside mutation JSON; the
 query text is built only from variable *names*, so no citizen id or type is ever spliced into
 DQL. Writes are upsert blocks: the query block finds the nodes and the existing relationship
-by (source, target, type), conditional mutations create it (``@if(eq(len(r0), 0))``) or update it.
+by its key (source, target, type; an ``@upsert`` predicate, so concurrent creations of one key conflict and
+all but one retry), conditional mutations create it (``@if(eq(len(r0), 0))``) or update it.
 DQL cannot take a list-valued variable outside ``uid()``, so bulk lookups list one variable per
 id: ``eq(nationalID, [$i0, $i1, …])``.
 """
@@ -61,36 +62,35 @@ def node_upsert(ids: Sequence[str]) -> Request:
     return f"query upsert_nodes({_declare(names)}) {{\n{blocks}\n}}", dict(zip((f"${n}" for n in names), ids)), mutations
 
 
-def _relationship_blocks(i: int) -> str:
-    """Find source s{i}, target t{i} and their relationship r{i} of type $k{i}."""
-    return (
-        f"  s{i} as var(func: eq(nationalID, $s{i}))\n"
-        f"  t{i} as var(func: eq(nationalID, $t{i}))\n"
-        f"  var(func: uid(s{i})) {{\n"
-        f"    r{i} as relationships @filter(eq(relationshipType, $k{i}) AND uid_in(relatedTo, uid(t{i})))\n"
-        f"  }}"
-    )
+def relationship_key(source: str, target: str, type_: str) -> str:
+    """A Relationship's identity, the value of its relationshipKey predicate."""
+    return json.dumps([source, target, str(type_)], separators=(",", ":"))
 
 
-def _relationship_query(name: str, keys: Sequence[tuple[str, str, str]]) -> tuple[str, dict[str, str]]:
-    names = [f"{p}{i}" for i in range(len(keys)) for p in "stk"]
-    variables = {}
+def _relationship_query(name: str, keys: Sequence[tuple[str, str, str]], nodes: bool) -> tuple[str, dict[str, str]]:
+    """Find each relationship r{i} by its key $k{i}, and with ``nodes`` its source s{i} and target t{i}."""
+    names, variables, blocks = [], {}, []
     for i, (source, target, type_) in enumerate(keys):
-        variables.update({f"$s{i}": source, f"$t{i}": target, f"$k{i}": str(type_)})
-    blocks = "\n".join(_relationship_blocks(i) for i in range(len(keys)))
-    return f"query {name}({_declare(names)}) {{\n{blocks}\n}}", variables
+        names.append(f"k{i}")
+        variables[f"$k{i}"] = relationship_key(source, target, type_)
+        blocks.append(f"  r{i} as var(func: eq(relationshipKey, $k{i}))")
+        if nodes:
+            names += [f"s{i}", f"t{i}"]
+            variables |= {f"$s{i}": source, f"$t{i}": target}
+            blocks += [f"  s{i} as var(func: eq(nationalID, $s{i}))", f"  t{i} as var(func: eq(nationalID, $t{i}))"]
+    return f"query {name}({_declare(names)}) {{\n" + "\n".join(blocks) + "\n}", variables
 
 
 def relationship_upsert(edges: Sequence[Edge]) -> Request:
     """Create each relationship, or update its attributes; the citizen nodes must exist."""
-    query, variables = _relationship_query("upsert_relationships", [e.key for e in edges])
+    query, variables = _relationship_query("upsert_relationships", [e.key for e in edges], nodes=True)
     mutations = []
     for i, e in enumerate(edges):
         attributes = {"strength": float(e.strength), "startDate": iso(e.start_ms), "endDate": iso(e.end_ms)}
         present = {k: v for k, v in attributes.items() if v is not None}
         cleared = {k: None for k, v in attributes.items() if v is None}
         created = {"uid": f"_:r{i}", "dgraph.type": "Relationship", "relatedTo": {"uid": f"uid(t{i})"},
-                   "relationshipType": str(e.type), **present}
+                   "relationshipType": str(e.type), "relationshipKey": relationship_key(*e.key), **present}
         mutations.append(({"uid": f"uid(s{i})", "relationships": [created]}, None, f"@if(eq(len(r{i}), 0))"))
         mutations.append(
             ({"uid": f"uid(r{i})", **present}, {"uid": f"uid(r{i})", **cleared} if cleared else None,
@@ -100,7 +100,7 @@ def relationship_upsert(edges: Sequence[Edge]) -> Request:
 
 
 def relationship_end(ends: Sequence[tuple[str, str, str, int]]) -> Request:
-    query, variables = _relationship_query("end_relationships", [(s, t, k) for s, t, k, _ in ends])
+    query, variables = _relationship_query("end_relationships", [(s, t, k) for s, t, k, _ in ends], nodes=False)
     mutations = [
         ({"uid": f"uid(r{i})", "endDate": iso(end)}, None, f"@if(gt(len(r{i}), 0))") for i, (*_, end) in enumerate(ends)
     ]

@@ -175,10 +175,8 @@ def test_aggregate_misuse_is_refused(archive):
         archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregate_rows(["north"]).drop(columns=["citizens"]), "2024-05-01")
 
 
-def test_embedded_archive_is_a_hive_partitioned_parquet_dataset(archive):
-    if not isinstance(archive, EmbeddedArchive):
-        assert archive.archive_path() is None
-        pytest.skip("ScyllaDB is read by Spark through the Cassandra connector, not as files")
+def test_embedded_archive_is_a_hive_partitioned_parquet_dataset(embedded_archive):
+    archive = embedded_archive
     archive.write_events([row(i, day=i % 2) for i in range(4)], "b")
     path = archive.archive_path()
     counts = duckdb.sql(
@@ -188,9 +186,8 @@ def test_embedded_archive_is_a_hive_partitioned_parquet_dataset(archive):
     assert counts == [("2024-05-01", 2), ("2024-05-02", 2)]
 
 
-def test_ttl_removes_events_older_than_five_years(archive):
-    if not isinstance(archive, EmbeddedArchive):
-        pytest.skip("ScyllaDB expires rows by the table's default_time_to_live")
+def test_embedded_ttl_removes_events_older_than_five_years(embedded_archive):
+    archive = embedded_archive
     archive.write_events([row(i, day=i % 2) for i in range(6)], "b")
     now = DAY1 + EVENTS_TTL_MS + DAY_MS + 2500  # day 1 and e1 (day 2, +1 s) are past the TTL
     assert archive.enforce_ttl(now) == 4
@@ -223,9 +220,8 @@ def test_recent_score_history_is_read_score_history_as_dicts(archive):
     assert archive.recent_score_history("c2", 3) == []
 
 
-def test_ttl_removes_expired_events_from_the_lookups_too(archive):
-    if not isinstance(archive, EmbeddedArchive):
-        pytest.skip("ScyllaDB expires rows by the tables' default_time_to_live")
+def test_embedded_ttl_removes_expired_events_from_the_lookups_too(embedded_archive):
+    archive = embedded_archive
     archive.write_events([row(i, day=i % 2) for i in range(6)], "b")
     archive.enforce_ttl(DAY1 + EVENTS_TTL_MS + DAY_MS + 2500)
     assert archive.read_event("e0") is None and archive.read_event("e3") is not None

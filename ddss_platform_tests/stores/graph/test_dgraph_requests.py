@@ -17,6 +17,7 @@ from ddss_platform.stores.graph.dgraph import (
     iso,
     node_upsert,
     outgoing_query,
+    relationship_key,
     relationship_upsert,
 )
 
@@ -80,17 +81,18 @@ def test_node_upsert_passes_every_id_as_a_variable():
     assert mutations[1] == ({"uid": "_:n1", "dgraph.type": "CitizenNode", "nationalID": NASTY}, None, "@if(eq(len(n1), 0))")
 
 
-def test_relationship_upsert_finds_the_edge_by_source_target_and_type():
+def test_relationship_upsert_finds_the_edge_by_its_key():
     edge = Edge("CIT00000001", NASTY, "family", 0.75, T0)
     query, variables, mutations = relationship_upsert([edge])
     assert NASTY not in query and "family" not in query
-    assert variables == {"$s0": "CIT00000001", "$t0": NASTY, "$k0": "family"}
+    key = relationship_key("CIT00000001", NASTY, "family")
+    assert variables == {"$s0": "CIT00000001", "$t0": NASTY, "$k0": key}
     assert declared_variables(query) == used_variables(query) == {"s0", "t0", "k0"}
-    assert "r0 as relationships @filter(eq(relationshipType, $k0) AND uid_in(relatedTo, uid(t0)))" in query
+    assert "r0 as var(func: eq(relationshipKey, $k0))" in query
     create, update = mutations
     assert create == (
         {"uid": "uid(s0)", "relationships": [{"uid": "_:r0", "dgraph.type": "Relationship", "relatedTo": {"uid": "uid(t0)"},
-                                              "relationshipType": "family", "strength": 0.75,
+                                              "relationshipType": "family", "relationshipKey": key, "strength": 0.75,
                                               "startDate": "2024-01-01T00:00:00.000Z"}]},
         None,
         "@if(eq(len(r0), 0))",
@@ -119,7 +121,8 @@ def test_upserting_relationships_sends_nodes_then_edges_in_committed_upsert_bloc
     assert [r["commit_now"] for r in client.requests] == [True, True]
     nodes, edges = client.requests
     assert sorted(nodes["vars"].values()) == ["A", "B"]
-    assert edges["vars"] == {"$s0": "A", "$t0": "B", "$k0": "friend", "$s1": "B", "$t1": "A", "$k1": "friend"}
+    assert edges["vars"] == {"$s0": "A", "$t0": "B", "$k0": relationship_key("A", "B", "friend"),
+                             "$s1": "B", "$t1": "A", "$k1": relationship_key("B", "A", "friend")}
     assert len(edges["mutations"]) == 4
 
 
