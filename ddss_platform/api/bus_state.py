@@ -1,13 +1,13 @@
 """What the bus says about the pipeline: the scoring group's lag, the dead-letter count, and the event time
 of the newest record the scoring runs have committed."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from ddss_platform.events.codec import EventCodec, EventDecodeError
 from ddss_platform.events.topics import CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
-from ddss_platform.processing.ranges import lag
-from ddss_platform.stores.bus import OffsetRangeError, UnknownTopicError
+from ddss_platform.stores.bus import OffsetRangeError, UnknownTopicError, lag
 
 
 def lag_by_partition(bus: Any) -> dict[int, int] | None:

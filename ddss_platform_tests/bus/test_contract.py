@@ -3,6 +3,7 @@
 embedded: always. kafka-noida: a noida-db broker started for the session.
 kafka-env: the broker named by DDSS_TEST_KAFKA_BOOTSTRAP (skipped when unset).
 """
+
 from __future__ import annotations
 
 import time

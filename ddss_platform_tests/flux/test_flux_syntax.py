@@ -2,6 +2,7 @@
 @influxdata/flux parser (syntax) and the semantic check of @influxdata/flux-lsp-browser (types, standard
 library signatures, undefined names). Each file is a task named after itself that writes to derived_metrics,
 and the Flux the adapter sends (backfill runs, range queries) passes too."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,10 @@ from ddss_platform.stores.timeseries.influx import FLUX_DIR, backfill_flux, quer
 HERE = Path(__file__).parent
 MODULES = HERE / "node_modules" / "@influxdata"
 # What the server binds as `params` (the client sends them as an extern `option params = {...}`).
-PARAMS = 'params = {now: 2024-03-01T00:00:00Z, bucket: "b", measurement: "m", start: 0, stop: 1, tag0: "x", tag1: "y", limit: 5}\n'
+PARAMS = (
+    'params = {now: 2024-03-01T00:00:00Z, bucket: "b", measurement: "m", start: 0, stop: 1, tag0: "x", tag1: "y", '
+    "limit: 5}\n"
+)
 
 
 def check(files: list[Path], semantic: bool = False) -> dict[str, dict]:

@@ -6,14 +6,15 @@ URL: ``scylla://[user:password@]h1,h2:9042/KEYSPACE`` with optional replication 
 The tables come from `schemas/scylla.cql`; rows are keyed so that every write is an idempotent upsert, and the
 events archive expires rows by the table's default TTL.
 """
+
 from __future__ import annotations
 
 import calendar
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 from urllib.parse import parse_qs
 
 import pandas as pd
@@ -23,9 +24,9 @@ from ddss_platform.settings import SettingsError, StoreURL
 from ddss_platform.stores.archive import (
     DAY_MS,
     EVENTS_ARCHIVE,
-    SCORE_CHANGE_COLUMNS,
-    CooldownState,
-    ScoreChange,
+    SCORE_HISTORY_COLUMNS,
+    CooldownRow,
+    ScoreHistoryRow,
     aggregate_filters,
     aggregate_table,
     aggregates_frame,
@@ -104,7 +105,7 @@ class ScyllaArchive:
         self._statements: dict[str, object] = {}
 
     @classmethod
-    def from_url(cls, url: StoreURL) -> "ScyllaArchive":
+    def from_url(cls, url: StoreURL) -> ScyllaArchive:
         from cassandra.auth import PlainTextAuthProvider
         from cassandra.cluster import Cluster
         from cassandra.query import dict_factory
@@ -257,7 +258,7 @@ class ScyllaArchive:
 
     # --- cooldown state and score history -------------------------------------------------------------------
 
-    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownState]:
+    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownRow]:
         ids = sorted(set(citizen_ids))
         cql = (
             f"SELECT citizen_id, rule_id, applied_times, guard_offsets FROM {self.keyspace}.rule_application_state"
@@ -265,13 +266,13 @@ class ScyllaArchive:
         )
         rows = self._run_many(cql, [(ids[i : i + IN_CHUNK],) for i in range(0, len(ids), IN_CHUNK)])
         return {
-            (r["citizen_id"], r["rule_id"]): CooldownState(
+            (r["citizen_id"], r["rule_id"]): CooldownRow(
                 r["citizen_id"], r["rule_id"], tuple(r["applied_times"] or ()), dict(r["guard_offsets"] or {})
             )
             for r in rows
         }
 
-    def save_cooldowns(self, rows: Iterable[CooldownState]) -> int:
+    def save_cooldowns(self, rows: Iterable[CooldownRow]) -> int:
         """Read, compare, write: correct because one run at a time writes a citizen's state (its partition's
         ranges run in order)."""
         rows = list(rows)
@@ -283,24 +284,24 @@ class ScyllaArchive:
         self._run_many(cql, [(w.citizen_id, w.rule_id, list(w.applied_times), dict(w.guard_offsets)) for w in winners])
         return len(winners)
 
-    def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
+    def write_score_history(self, rows: pa.Table | Iterable[ScoreHistoryRow | Mapping], batch_id: str) -> int:
         changes = score_change_rows(rows)
         cql = (
-            f"INSERT INTO {self.keyspace}.citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)})"
-            f" VALUES ({', '.join('?' * len(SCORE_CHANGE_COLUMNS))})"
+            f"INSERT INTO {self.keyspace}.citizen_score_history ({', '.join(SCORE_HISTORY_COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(SCORE_HISTORY_COLUMNS))})"
         )
         self._run_many(cql, changes)
         return len(changes)
 
     def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:
         cql = (
-            f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM {self.keyspace}.citizen_score_history"
+            f"SELECT {', '.join(SCORE_HISTORY_COLUMNS)} FROM {self.keyspace}.citizen_score_history"
             " WHERE citizen_id = ? LIMIT ?"
         )
         return [r | {"changed_at": _ms(r["changed_at"])} for r in self._rows(cql, [citizen_id, int(limit)])]
 
     def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
-        return pd.DataFrame(self.recent_score_history(citizen_id, limit), columns=SCORE_CHANGE_COLUMNS)
+        return pd.DataFrame(self.recent_score_history(citizen_id, limit), columns=SCORE_HISTORY_COLUMNS)
 
     # --- aggregates -----------------------------------------------------------------------------------------
 

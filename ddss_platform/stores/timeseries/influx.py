@@ -4,12 +4,13 @@ URL: ``influxdb://TOKEN@host:8086/ORG`` (``influxdbs://`` for TLS). Points are w
 so a failed write raises before the run commits its offsets; InfluxDB itself keeps one point per measurement +
 tags + time, which makes replays idempotent. Query values travel as Flux `params`, never inside the text.
 """
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -116,7 +117,7 @@ class InfluxTimeSeries:
         self._query_api = client.query_api()
 
     @classmethod
-    def from_url(cls, url: StoreURL) -> "InfluxTimeSeries":
+    def from_url(cls, url: StoreURL) -> InfluxTimeSeries:
         host, port = url.hosts[0]
         if not url.user or not url.path:
             raise SettingsError(f"{url.setting}={url.raw!r}: expected influxdb://TOKEN@host:8086/ORG")
@@ -206,7 +207,7 @@ class InfluxTimeSeries:
         covered = periods(DERIVED[metric].period, start_ns, stop_ns)
         flux = backfill_flux(metric)
         for _lo, hi in covered:
-            now = datetime.fromtimestamp(hi // 10**9, tz=timezone.utc)
+            now = datetime.fromtimestamp(hi // 10**9, tz=UTC)
             self._query_api.query(flux, org=self._org, params={"now": now})
         lo, hi = (covered[0][0], covered[-1][1]) if covered else (start_ns, stop_ns)
         return self.query(DERIVED_METRICS, metric, lo, hi)

@@ -1,5 +1,6 @@
 """The archive adapters a contract test runs on: embedded always, ScyllaDB when DDSS_TEST_SCYLLA_HOSTS is set
 (host1,host2:9042; each test gets its own keyspace, replication factor 1, dropped afterwards)."""
+
 from __future__ import annotations
 
 import os

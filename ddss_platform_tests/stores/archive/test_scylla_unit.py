@@ -1,9 +1,10 @@
 """What the ScyllaDB adapter sends: CQL text and bound values, against a fake session and a fake
 execute_concurrent_with_args."""
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pytest
@@ -13,11 +14,11 @@ from ddss_platform.stores.archive import (
     AGGREGATE_TABLES,
     CREDIT_SCORE_AGGREGATES,
     EVENTS_ARCHIVE,
-    SCORE_CHANGE_COLUMNS,
-    CooldownState,
+    SCORE_HISTORY_COLUMNS,
+    CooldownRow,
     day_start_ms,
+    scylla,
 )
-from ddss_platform.stores.archive import scylla
 from ddss_platform.stores.archive.scylla import ScyllaArchive, keyspace_cql, replication_from_query, table_statements
 
 NTS3 = {"class": "NetworkTopologyStrategy", "replication_factor": 3}
@@ -60,11 +61,18 @@ def test_ensure_schema_creates_keyspace_and_tables_once(session):
     store = ScyllaArchive(session, "ddss", NTS3)
     actions = store.ensure_schema()
     statements = [cql for cql, _ in session.executed]
-    assert statements[1] == "CREATE KEYSPACE IF NOT EXISTS ddss WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 3}"
+    assert (
+        statements[1] == "CREATE KEYSPACE IF NOT EXISTS ddss WITH replication = "
+        "{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}"
+    )
     created = [s for s in statements if s.startswith("CREATE TABLE")]
     assert [re.match(r"CREATE TABLE IF NOT EXISTS (\S+) ", s).group(1) for s in created] == [
-        "ddss.events_archive", "ddss.event_lookup_by_id", "ddss.rule_application_state", "ddss.citizen_score_history",
-        "ddss.credit_score_aggregates_by_region_date", "ddss.events_summary_by_type_location_date",
+        "ddss.events_archive",
+        "ddss.event_lookup_by_id",
+        "ddss.rule_application_state",
+        "ddss.citizen_score_history",
+        "ddss.credit_score_aggregates_by_region_date",
+        "ddss.events_summary_by_type_location_date",
     ]
     assert "default_time_to_live = 157680000" in created[0]
     assert len(actions) == 7
@@ -80,7 +88,8 @@ def test_ensure_schema_creates_keyspace_and_tables_once(session):
 def test_replication_comes_from_the_url():
     assert replication_from_query("S", "") == NTS3
     assert replication_from_query("S", "replication_factor=1&replication_class=SimpleStrategy") == {
-        "class": "SimpleStrategy", "replication_factor": 1,
+        "class": "SimpleStrategy",
+        "replication_factor": 1,
     }
     assert keyspace_cql("ks", replication_from_query("S", "replication=dc1:3,dc2:2")) == (
         "CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"
@@ -98,8 +107,15 @@ def test_a_url_without_a_valid_keyspace_is_refused_before_connecting():
 def test_write_events_binds_every_column_in_schema_order(session):
     store = ScyllaArchive(session, "ks", NTS3)
     row = {n: None for n in EVENTS_ARCHIVE.names} | {
-        "event_id": "e1", "citizen_id": "c1", "event_time": 1_714_521_600_123, "status": "no_rule",
-        "topic": "citizen-events", "partition": 2, "offset": 41, "score_impact": 0.0, "payload": '{"x": 1}',
+        "event_id": "e1",
+        "citizen_id": "c1",
+        "event_time": 1_714_521_600_123,
+        "status": "no_rule",
+        "topic": "citizen-events",
+        "partition": 2,
+        "offset": 41,
+        "score_impact": 0.0,
+        "payload": '{"x": 1}',
     }
     assert store.write_events([row, row | {"event_id": "e2", "offset": 42}], "ignored") == 2
     cql, params = session.concurrent[0]
@@ -108,15 +124,36 @@ def test_write_events_binds_every_column_in_schema_order(session):
         '"source_system", "region", "city", "severity", "confidence", "payload", "score_impact", "status", "topic", '
         '"partition", "offset") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
     )
-    assert params[0] == ("e1", "c1", 1_714_521_600_123, None, None, None, None, None, None, None, '{"x": 1}', 0.0,
-                         "no_rule", "citizen-events", 2, 41)
+    assert params[0] == (
+        "e1",
+        "c1",
+        1_714_521_600_123,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        '{"x": 1}',
+        0.0,
+        "no_rule",
+        "citizen-events",
+        2,
+        41,
+    )
     assert params[1][0] == "e2" and params[1][-1] == 42
 
 
 def event_row(event_id, ms, citizen="c1"):
     return {n: None for n in EVENTS_ARCHIVE.names} | {
-        "event_id": event_id, "citizen_id": citizen, "event_time": datetime.fromtimestamp(ms / 1000, tz=timezone.utc).replace(tzinfo=None),
-        "status": "scored", "topic": "t", "partition": 0, "offset": 1,
+        "event_id": event_id,
+        "citizen_id": citizen,
+        "event_time": datetime.fromtimestamp(ms / 1000, tz=UTC).replace(tzinfo=None),
+        "status": "scored",
+        "topic": "t",
+        "partition": 0,
+        "offset": 1,
     }
 
 
@@ -132,7 +169,11 @@ def test_read_events_of_one_citizen_is_a_partition_read_with_server_limit(sessio
 
 def test_read_events_by_day_or_event_id_filters_and_sorts_here(session):
     t = day_start_ms("2024-05-01")
-    session.answer = lambda cql, params: [event_row("a", t + 5, "c2"), event_row("b", t + 9, "c1"), event_row("c", t + 7)]
+    session.answer = lambda cql, params: [
+        event_row("a", t + 5, "c2"),
+        event_row("b", t + 9, "c1"),
+        event_row("c", t + 7),
+    ]
     df = ScyllaArchive(session, "ks", NTS3).read_events(day="2024-05-01", limit=2)
     cql, params = session.executed[0]
     assert cql.endswith("WHERE event_time >= ? AND event_time < ? ALLOW FILTERING")
@@ -149,54 +190,101 @@ def test_load_cooldowns_asks_for_citizens_in_chunks_concurrently(session):
     ids = [f"c{i:03d}" for i in range(250)]
     loaded = ScyllaArchive(session, "ks", NTS3).load_cooldowns(ids + ids[:10])
     cql, params = session.concurrent[0]
-    assert cql == "SELECT citizen_id, rule_id, applied_times, guard_offsets FROM ks.rule_application_state WHERE citizen_id IN ?"
+    assert (
+        cql == "SELECT citizen_id, rule_id, applied_times, guard_offsets FROM ks.rule_application_state "
+        "WHERE citizen_id IN ?"
+    )
     assert [len(p[0]) for p in params] == [100, 100, 50] and sorted(sum((p[0] for p in params), [])) == ids
-    assert loaded[("c000", "R1")] == CooldownState("c000", "R1", (5,), {"t/0": 1})
+    assert loaded[("c000", "R1")] == CooldownRow("c000", "R1", (5,), {"t/0": 1})
 
 
 def test_save_cooldowns_writes_only_rows_past_the_guard(session):
     session.answer = lambda cql, params: (
-        [{"citizen_id": "c1", "rule_id": "R1", "applied_times": [1], "guard_offsets": {"t/0": 10}}] if "SELECT" in cql else []
+        [{"citizen_id": "c1", "rule_id": "R1", "applied_times": [1], "guard_offsets": {"t/0": 10}}]
+        if "SELECT" in cql
+        else []
     )
     store = ScyllaArchive(session, "ks", NTS3)
     written = store.save_cooldowns(
-        [CooldownState("c1", "R1", (2,), {"t/0": 10}), CooldownState("c1", "R2", (3, 4), {"t/0": 11}),
-         CooldownState("c1", "R1", (5,), {"t/1": 1})]
+        [
+            CooldownRow("c1", "R1", (2,), {"t/0": 10}),
+            CooldownRow("c1", "R2", (3, 4), {"t/0": 11}),
+            CooldownRow("c1", "R1", (5,), {"t/1": 1}),
+        ]
     )
     assert written == 2
     cql, params = session.concurrent[-1]
-    assert cql == "INSERT INTO ks.rule_application_state (citizen_id, rule_id, applied_times, guard_offsets) VALUES (?, ?, ?, ?)"
+    assert (
+        cql == "INSERT INTO ks.rule_application_state (citizen_id, rule_id, applied_times, guard_offsets) "
+        "VALUES (?, ?, ?, ?)"
+    )
     assert sorted(params) == [("c1", "R1", [5], {"t/0": 10, "t/1": 1}), ("c1", "R2", [3, 4], {"t/0": 11})]
 
 
 def test_score_history_insert_and_read(session):
     store = ScyllaArchive(session, "ks", NTS3)
-    store.write_score_history([{"citizen_id": "c1", "changed_at": 7, "event_id": "e", "rule_id": "", "old_score": 1.0,
-                                "new_score": 2.0, "change": 1.0, "reason": "EVENT_IMPACT", "tier": "Standard"}], "b")
+    store.write_score_history(
+        [
+            {
+                "citizen_id": "c1",
+                "changed_at": 7,
+                "event_id": "e",
+                "rule_id": "",
+                "old_score": 1.0,
+                "new_score": 2.0,
+                "change": 1.0,
+                "reason": "EVENT_IMPACT",
+                "tier": "Standard",
+            }
+        ],
+        "b",
+    )
     cql, params = session.concurrent[0]
-    assert cql == f"INSERT INTO ks.citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    assert (
+        cql == f"INSERT INTO ks.citizen_score_history ({', '.join(SCORE_HISTORY_COLUMNS)}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
     assert params == [("c1", 7, "e", "", 1.0, 2.0, 1.0, "EVENT_IMPACT", "Standard")]
     store.read_score_history("c1", limit=5)
     assert session.executed[-1] == (
-        f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM ks.citizen_score_history WHERE citizen_id = ? LIMIT ?", ("c1", 5)
+        f"SELECT {', '.join(SCORE_HISTORY_COLUMNS)} FROM ks.citizen_score_history WHERE citizen_id = ? LIMIT ?",
+        ("c1", 5),
     )
 
 
 def test_recent_score_history_is_one_bound_partition_read(session):
-    session.answer = lambda cql, params: [{"citizen_id": "c1", "changed_at": datetime(2024, 5, 1, 0, 0, 1), "event_id": "e",
-                                           "rule_id": "", "old_score": 1.0, "new_score": 2.0, "change": 1.0,
-                                           "reason": "EVENT_IMPACT", "tier": "Standard"}]
+    session.answer = lambda cql, params: [
+        {
+            "citizen_id": "c1",
+            "changed_at": datetime(2024, 5, 1, 0, 0, 1),
+            "event_id": "e",
+            "rule_id": "",
+            "old_score": 1.0,
+            "new_score": 2.0,
+            "change": 1.0,
+            "reason": "EVENT_IMPACT",
+            "tier": "Standard",
+        }
+    ]
     rows = ScyllaArchive(session, "ks", NTS3).recent_score_history("c1", 3)
-    assert session.executed == [(
-        f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM ks.citizen_score_history WHERE citizen_id = ? LIMIT ?", ("c1", 3)
-    )]
+    assert session.executed == [
+        (
+            f"SELECT {', '.join(SCORE_HISTORY_COLUMNS)} FROM ks.citizen_score_history WHERE citizen_id = ? LIMIT ?",
+            ("c1", 3),
+        )
+    ]
     assert rows[0]["changed_at"] == day_start_ms("2024-05-01") + 1000
 
 
 def test_write_events_also_writes_the_event_id_lookup(session):
     row = {n: None for n in EVENTS_ARCHIVE.names} | {
-        "event_id": "e1", "citizen_id": "c1", "event_time": 1_714_521_600_123, "status": "scored",
-        "topic": "citizen-events", "partition": 0, "offset": 1,
+        "event_id": "e1",
+        "citizen_id": "c1",
+        "event_time": 1_714_521_600_123,
+        "status": "scored",
+        "topic": "citizen-events",
+        "partition": 0,
+        "offset": 1,
     }
     ScyllaArchive(session, "ks", NTS3).write_events([row], "ignored")
     assert session.concurrent[1] == (
@@ -224,8 +312,10 @@ def test_read_event_goes_through_the_lookup_table_to_the_archive_key(session):
     columns = ", ".join(f'"{c}"' for c in EVENTS_ARCHIVE.names)
     assert session.executed == [
         ("SELECT citizen_id, event_time FROM ks.event_lookup_by_id WHERE event_id = ?", ("e1",)),
-        (f"SELECT {columns} FROM ks.events_archive WHERE citizen_id = ? AND event_time = ? AND event_id = ?",
-         ("c1", stamp, "e1")),
+        (
+            f"SELECT {columns} FROM ks.events_archive WHERE citizen_id = ? AND event_time = ? AND event_id = ?",
+            ("c1", stamp, "e1"),
+        ),
     ]
     assert found["event_id"] == "e1" and found["event_time"] == t + 1000
     session.answer = lambda cql, params: []
@@ -242,9 +332,13 @@ def test_write_aggregates_replaces_the_day(session):
         (date(2024, 5, 1),),
     )
     deletes, inserts = session.concurrent
-    assert deletes == ("DELETE FROM ks.credit_score_aggregates_by_region_date WHERE region = ? AND aggregation_date = ?",
-                       [("gone", date(2024, 5, 1))])
-    assert inserts[0].startswith("INSERT INTO ks.credit_score_aggregates_by_region_date (aggregation_date, region, citizens,")
+    assert deletes == (
+        "DELETE FROM ks.credit_score_aggregates_by_region_date WHERE region = ? AND aggregation_date = ?",
+        [("gone", date(2024, 5, 1))],
+    )
+    assert inserts[0].startswith(
+        "INSERT INTO ks.credit_score_aggregates_by_region_date (aggregation_date, region, citizens,"
+    )
     assert inserts[1][0][:4] == (date(2024, 5, 1), "north", 1, 2.5)
 
 
@@ -262,7 +356,7 @@ def test_schema_file_columns_match_the_port():
         return [m.group(1).strip('"') for m in re.finditer(r'^\s+("?[a-z_]+"?) [a-z]', body, re.M)]
 
     assert sorted(columns("events_archive")) == sorted(EVENTS_ARCHIVE.names)
-    assert sorted(columns("citizen_score_history")) == sorted(SCORE_CHANGE_COLUMNS)
+    assert sorted(columns("citizen_score_history")) == sorted(SCORE_HISTORY_COLUMNS)
     for name, spec in AGGREGATE_TABLES.items():
         assert sorted(columns(name)) == sorted(["aggregation_date", *spec.schema.names])
     assert columns("rule_application_state") == ["citizen_id", "rule_id", "applied_times", "guard_offsets"]

@@ -1,4 +1,5 @@
 """The documents store under test: every configured adapter (embedded, SecantusDB, live MongoDB)."""
+
 from __future__ import annotations
 
 import uuid
@@ -15,7 +16,9 @@ def mongo_store(url: str):
     """A MongoDB documents store on a database of its own (the caller drops it)."""
     from ddss_platform.stores.documents.mongo import MongoDocuments
 
-    return MongoDocuments.connect(parse_store_url("DDSS_DOCUMENTS_URL", url), database=f"ddss_test_{uuid.uuid4().hex[:12]}")
+    return MongoDocuments.connect(
+        parse_store_url("DDSS_DOCUMENTS_URL", url), database=f"ddss_test_{uuid.uuid4().hex[:12]}"
+    )
 
 
 @pytest.fixture(params=ADAPTERS)

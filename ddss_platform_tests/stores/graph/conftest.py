@@ -1,4 +1,5 @@
 """The graph store under test: embedded always, Dgraph when DDSS_TEST_DGRAPH_URL names a test server."""
+
 from __future__ import annotations
 
 import os

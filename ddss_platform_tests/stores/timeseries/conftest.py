@@ -1,5 +1,6 @@
 """The time-series adapters a contract test runs on: embedded always, InfluxDB when DDSS_TEST_INFLUX_URL is set
 (influxdb://TOKEN@host:8086/ORG; the tests write under random citizen ids at recent times)."""
+
 from __future__ import annotations
 
 import os
