@@ -13,7 +13,7 @@ from ddss_platform.cli.app import app
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, next_range, process_range
 from ddss_platform.settings import Settings
-from ddss_platform.stores import open_stores
+from ddss_platform.stores import Stores, open_stores
 from ddss_platform.stores.bus import UnknownTopicError, lag
 
 STREAM_OWNER = "ddss stream"
@@ -80,7 +80,7 @@ def stream(
         typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
 
 
-def _consume(stores, batch_size: int, poll: float, linger: float, exit_when_idle: float | None) -> None:
+def _consume(stores: Stores, batch_size: int, poll: float, linger: float, exit_when_idle: float | None) -> None:
     bus = stores.bus
     idle_since = time.monotonic()
     pending_since = None
@@ -183,19 +183,13 @@ def _fail(message: str) -> None:
 
 def _materialized(instance, key: str, field: str) -> int:
     """Sum of ``field`` over every materialization of ``key`` the scoring runs reported."""
-    import dagster as dg
+    from ddss_platform.defs.lineage import materializations
 
-    total, cursor = 0, None
-    while True:
-        page = instance.fetch_materializations(dg.AssetKey(key), limit=1_000, cursor=cursor)
-        total += sum(
-            r.asset_materialization.metadata[field].value
-            for r in page.records
-            if r.asset_materialization and field in r.asset_materialization.metadata
-        )
-        if not page.has_more:
-            return total
-        cursor = page.cursor
+    return sum(
+        r.asset_materialization.metadata[field].value
+        for r in materializations(instance, key)
+        if r.asset_materialization and field in r.asset_materialization.metadata
+    )
 
 
 def _print_summary(settings: Settings, instance, elapsed: float) -> None:

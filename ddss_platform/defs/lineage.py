@@ -47,7 +47,8 @@ def input_versions(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[di
     return inputs
 
 
-def _materializations(instance: dg.DagsterInstance, key: str) -> Iterator[dg.EventLogRecord]:
+def materializations(instance: dg.DagsterInstance, key: str) -> Iterator[dg.EventLogRecord]:
+    """Every materialization of the asset, oldest first (paged)."""
     cursor = None
     while True:
         page = instance.fetch_materializations(dg.AssetKey(key), limit=_PAGE, cursor=cursor, ascending=True)
@@ -62,7 +63,7 @@ def writing_runs(instance: dg.DagsterInstance, archive_key: str, offsets: Iterab
     they scored) overlap the given offset ranges (topic, partition, first_offset, last_offset)."""
     wanted = {(o["topic"], int(o["partition"])): (int(o["first_offset"]), int(o["last_offset"])) for o in offsets}
     runs = []
-    for record in _materializations(instance, archive_key):
+    for record in materializations(instance, archive_key):
         meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         span = wanted.get((meta.get("topic"), meta.get("partition")))
         if span is None or "start" not in meta or "end" not in meta:

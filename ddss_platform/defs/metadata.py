@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+OWNERS = ["team:data-platform"]
+"""The owners of every asset."""
 PREVIEW_ROWS = 10
 
 

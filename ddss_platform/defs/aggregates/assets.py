@@ -12,14 +12,13 @@ import pandas as pd
 
 from ddss_platform.defs import lineage
 from ddss_platform.defs.asset_keys import EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET
-from ddss_platform.defs.metadata import preview_table, time_range
+from ddss_platform.defs.metadata import OWNERS, preview_table, time_range
 from ddss_platform.defs.partitions import DAILY, window_ns
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.spark.submit import aggregation_command, code_version, job_environment
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
 
 GROUP = "aggregates"
-OWNERS = ["team:data-platform"]
 CITIZEN_COUNT_CHECK = "citizen_counts_match_snapshots"
 SPARK_CODE_VERSION = code_version()
 

@@ -8,13 +8,13 @@ import dagster as dg
 import pandas as pd
 
 from ddss_platform.defs.asset_keys import EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET
+from ddss_platform.defs.lineage import materializations
 from ddss_platform.defs.metadata import preview_table
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.scoring import ScoringConfig, load_configuration
 
 # the events_archive materialization metadata a score_events run writes (ddss_platform.defs.streaming.job)
 RUN_RECORDS, RUN_DEAD_LETTERED, RUN_EVENTS_BY_DAY = "records", "dead_lettered", "events_by_day"
-_PAGE = 1000
 
 
 def _configuration_and_snapshots(stores: StoresResource) -> tuple[ScoringConfig, pd.DataFrame]:
@@ -86,16 +86,8 @@ def tier_matches_score(stores: StoresResource) -> dg.AssetCheckResult:
 
 def _scoring_run_materializations(instance: dg.DagsterInstance) -> Iterator[dict]:
     """The metadata of every events_archive materialization (one per score_events run that wrote)."""
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(
-            dg.AssetKey(EVENTS_ARCHIVE_ASSET), limit=_PAGE, cursor=cursor, ascending=True
-        )
-        for record in page.records:
-            yield {k: v.value for k, v in record.asset_materialization.metadata.items()}
-        if not page.has_more:
-            return
-        cursor = page.cursor
+    for record in materializations(instance, EVENTS_ARCHIVE_ASSET):
+        yield {k: v.value for k, v in record.asset_materialization.metadata.items()}
 
 
 def reported_events(instance: dg.DagsterInstance) -> tuple[int, int, Counter | None]:

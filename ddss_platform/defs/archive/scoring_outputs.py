@@ -12,9 +12,9 @@ from ddss_platform.defs.asset_keys import (
     SCORE_CHANGE_HISTORY_ASSET,
     SCORE_SNAPSHOTS_ASSET,
 )
+from ddss_platform.defs.metadata import OWNERS
 
 GROUP = "scoring_outputs"
-OWNERS = ["team:data-platform"]
 
 events_archive = dg.AssetSpec(
     EVENTS_ARCHIVE_ASSET,

@@ -11,14 +11,13 @@ from ddss_platform.defs.asset_keys import (
     SCORE_SNAPSHOTS_ASSET,
     SOCIAL_GRAPH_ASSET,
 )
-from ddss_platform.defs.metadata import preview_table, time_range
+from ddss_platform.defs.metadata import OWNERS, preview_table, time_range
 from ddss_platform.defs.partitions import DAILY, window_ms
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.processing.graph_metrics import write_graph_metrics
 from ddss_platform.stores.timeseries import SOCIAL_GRAPH_DERIVED_METRICS
 
 GROUP = "graph"
-OWNERS = ["team:data-platform"]
 
 
 @dg.asset(

@@ -7,7 +7,7 @@ import time
 import dagster as dg
 
 from ddss_platform.defs.asset_keys import FLUX_TASKS_ASSET, RAW_EVENTS_ASSET, SCORE_CHANGE_HISTORY_ASSET
-from ddss_platform.defs.metadata import preview_table, time_range, utc_text
+from ddss_platform.defs.metadata import OWNERS, preview_table, time_range, utc_text
 from ddss_platform.defs.partitions import DAILY, HOURLY, MONTHLY, window_ns
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.stores.timeseries import (
@@ -19,7 +19,6 @@ from ddss_platform.stores.timeseries import (
 )
 
 GROUP = "metrics"
-OWNERS = ["team:data-platform"]
 HOUR_NS = 3_600 * 10**9
 
 
