@@ -10,6 +10,7 @@ requested in a shuffled order over the whole population.
 
 Last line: JSON with citizen_rps, citizen_p50_ms, citizen_p99_ms, aggregates_rps, aggregates_p99_ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ddss_platform.processing.ports import open_ports  # noqa: E402
 from ddss_platform.settings import Settings  # noqa: E402
+from ddss_platform.stores import open_stores  # noqa: E402
 from ddss_platform_tests.api.world import build_world  # noqa: E402
 
 
@@ -47,7 +48,9 @@ def serve(home: Path, port: int, workers: int) -> subprocess.Popen:
     ddss = Path(sys.executable).with_name("ddss")
     process = subprocess.Popen(
         [str(ddss), "api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -101,8 +104,10 @@ def drive(base: str, paths: list[str], threads: int, max_requests: int, max_seco
 
 
 def report(name: str, result: dict) -> dict:
-    print(f"{name}: {result['requests']} requests ({result['errors']} errors), {result['rps']:.0f} req/s, "
-          f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms")
+    print(
+        f"{name}: {result['requests']} requests ({result['errors']} errors), {result['rps']:.0f} req/s, "
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
+    )
     return result
 
 
@@ -121,11 +126,13 @@ def main() -> None:
     if not (home / "documents.sqlite").exists():
         started = time.perf_counter()
         facts = build_world(Settings.from_env({"DDSS_HOME": str(home)}), citizens=args.citizens, events=args.events)
-        print(f"world: {facts.citizens} citizens, {facts.events} events over {len(facts.days)} day(s) "
-              f"in {time.perf_counter() - started:.1f} s ({home})")
+        print(
+            f"world: {facts.citizens} citizens, {facts.events} events over {len(facts.days)} day(s) "
+            f"in {time.perf_counter() - started:.1f} s ({home})"
+        )
 
     settings = Settings.from_env({"DDSS_HOME": str(home)})
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         days = sorted(ports.archive.count_by_day())
     port = free_port()
     server = serve(home, port, args.workers)
@@ -146,22 +153,29 @@ def main() -> None:
         drive(base, citizen_paths[:200], args.threads, 200, 10)  # warm-up
         citizen = report("/citizens/{id}", drive(base, citizen_paths, args.threads, args.requests, args.seconds))
         # the same lookup without the archive's recent-events read, to show what that read costs
-        no_events = report("/citizens/{id}?events=0", drive(
-            base, [f"{p}?events=0" for p in citizen_paths], args.threads, args.requests, args.seconds))
-        aggregates = report("/regions/{region}/aggregates",
-                            drive(base, aggregate_paths, args.threads, args.requests, args.seconds))
+        no_events = report(
+            "/citizens/{id}?events=0",
+            drive(base, [f"{p}?events=0" for p in citizen_paths], args.threads, args.requests, args.seconds),
+        )
+        aggregates = report(
+            "/regions/{region}/aggregates", drive(base, aggregate_paths, args.threads, args.requests, args.seconds)
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(json.dumps({
-        "citizen_rps": round(citizen["rps"], 1),
-        "citizen_p50_ms": round(citizen["p50_ms"], 2),
-        "citizen_p99_ms": round(citizen["p99_ms"], 2),
-        "aggregates_rps": round(aggregates["rps"], 1),
-        "aggregates_p99_ms": round(aggregates["p99_ms"], 2),
-        "citizen_without_events_rps": round(no_events["rps"], 1),
-        "citizen_without_events_p99_ms": round(no_events["p99_ms"], 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "citizen_rps": round(citizen["rps"], 1),
+                "citizen_p50_ms": round(citizen["p50_ms"], 2),
+                "citizen_p99_ms": round(citizen["p99_ms"], 2),
+                "aggregates_rps": round(aggregates["rps"], 1),
+                "aggregates_p99_ms": round(aggregates["p99_ms"], 2),
+                "citizen_without_events_rps": round(no_events["rps"], 1),
+                "citizen_without_events_p99_ms": round(no_events["p99_ms"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ which is printed on its own, and follow one warm-up run; both engines report the
 Last line: JSON. Its ``*_1m_*``/``*_5m_*`` keys hold the first and second size given (``events_1m``,
 ``events_5m`` say which sizes those were).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,7 +113,9 @@ def write_day(folder: Path, events: int, citizens: int, rows_per_file: int, rng:
 def duckdb_aggregates(folder: Path, citizens: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The same aggregates as ``aggregate_day``, in DuckDB's natural way: deduplicate once into a temporary
     table, then one query per output."""
-    tiers = ", ".join(f"count_if(lower(c.tier) = '{TIER_COUNT.match(name).group(1)}') AS {name}" for name in TIER_COLUMNS)
+    tiers = ", ".join(
+        f"count_if(lower(c.tier) = '{TIER_COUNT.match(name).group(1)}') AS {name}" for name in TIER_COLUMNS
+    )
     con = duckdb.connect()
     con.register("citizens", citizens)
     files = f"read_parquet('{folder}/*.parquet')"
@@ -145,10 +148,15 @@ def duckdb_aggregates(folder: Path, citizens: pd.DataFrame) -> dict[str, pd.Data
 
 def same_results(spark_result, duck: dict[str, pd.DataFrame]) -> None:
     """Raises AssertionError when the engines disagree (float sums compared with a relative tolerance)."""
-    for spark_frame, duck_frame in ((spark_result.credit_scores, duck["credit"]), (spark_result.events_summary, duck["summary"])):
+    for spark_frame, duck_frame in (
+        (spark_result.credit_scores, duck["credit"]),
+        (spark_result.events_summary, duck["summary"]),
+    ):
         pd.testing.assert_frame_equal(
-            spark_frame.reset_index(drop=True), duck_frame[list(spark_frame.columns)].reset_index(drop=True),
-            check_dtype=False, rtol=1e-9,
+            spark_frame.reset_index(drop=True),
+            duck_frame[list(spark_frame.columns)].reset_index(drop=True),
+            check_dtype=False,
+            rtol=1e-9,
         )
     spark_offsets = pd.DataFrame([o.__dict__ for o in spark_result.offsets])
     pd.testing.assert_frame_equal(spark_offsets, duck["offsets"], check_dtype=False)
@@ -187,7 +195,9 @@ def main() -> None:
         started = time.perf_counter()
         spark = spark_session("local[*]", "ddss-bench-batch")
         startup = time.perf_counter() - started
-        citizens_df = spark.createDataFrame(citizens, "national_id string, region string, score double, tier string").cache()
+        citizens_df = spark.createDataFrame(
+            citizens, "national_id string, region string, score double, tier string"
+        ).cache()
         citizens_df.count()
         print(f"spark session (JVM) startup {startup:.1f}s, not part of the Spark timings")
 
@@ -200,11 +210,14 @@ def main() -> None:
 
         timings = {}
         for size in (small, large):
-            spark_s, spark_result = best_time(args.repeats, lambda: spark_run(size))
-            duck_s, duck_result = best_time(args.repeats, lambda: duckdb_aggregates(folders[size], citizens))
+            spark_s, spark_result = best_time(args.repeats, lambda size=size: spark_run(size))
+            duck_s, duck_result = best_time(args.repeats, lambda size=size: duckdb_aggregates(folders[size], citizens))
             same_results(spark_result, duck_result)
             timings[size] = (spark_s, duck_s)
-            print(f"{size:>9} events: spark {spark_s:.2f}s  duckdb {duck_s:.2f}s  ratio {spark_s / duck_s:.1f}x  (results equal)")
+            print(
+                f"{size:>9} events: spark {spark_s:.2f}s  duckdb {duck_s:.2f}s  ratio {spark_s / duck_s:.1f}x"
+                "  (results equal)"
+            )
         spark.stop()
 
     (spark_small, duck_small), (spark_large, duck_large) = timings[small], timings[large]

@@ -9,6 +9,7 @@ limit a read path can approach. Decode and read timings are the best of --repeat
 rounds, the bare and the embedded passes alternating within each round.
 Last line: JSON with the measured rates.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,7 @@ def produce_rate(bus: EventBus, records: list, partitions: int) -> float:
     bus.ensure_topic(TOPIC, partitions)
     started = time.perf_counter()
     for first in range(0, len(records), PRODUCE_BATCH):
-        bus.produce(TOPIC, records[first:first + PRODUCE_BATCH])
+        bus.produce(TOPIC, records[first : first + PRODUCE_BATCH])
     return len(records) / (time.perf_counter() - started)
 
 
@@ -88,13 +89,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ddss-bench-bus-") as tmp:
         embedded = EmbeddedBus(Path(tmp) / "bus.sqlite")
         emb_produce = produce_rate(embedded, records, args.partitions)
-        bare, emb_read = best_rates(count, args.repeats, lambda: bare_decode(bodies),
-                                    lambda: read_and_decode(embedded, codec, count))
+        bare, emb_read = best_rates(
+            count, args.repeats, lambda: bare_decode(bodies), lambda: read_and_decode(embedded, codec, count)
+        )
         embedded.close()
-        print(f"bare fastavro decode: {bare:,.0f} records/s ({count} records, "
-              f"{sum(map(len, bodies)) / count:.0f} bytes avg body)")
-        print(f"embedded: produce {emb_produce:,.0f}/s, range read + decode {emb_read:,.0f}/s "
-              f"({emb_read / bare:.2f} of bare decode)")
+        print(
+            f"bare fastavro decode: {bare:,.0f} records/s ({count} records, "
+            f"{sum(map(len, bodies)) / count:.0f} bytes avg body)"
+        )
+        print(
+            f"embedded: produce {emb_produce:,.0f}/s, range read + decode {emb_read:,.0f}/s "
+            f"({emb_read / bare:.2f} of bare decode)"
+        )
 
         broker = nullcontext(args.kafka_bootstrap) if args.kafka_bootstrap else started(Kafka(), Path(tmp) / "kafka")
         with broker as running:
@@ -105,15 +111,19 @@ def main() -> None:
             kafka.close()
         print(f"kafka ({bootstrap}): produce {kafka_produce:,.0f}/s, range read + decode {kafka_read:,.0f}/s")
 
-    print(json.dumps({
-        "events": args.events,
-        "embedded_produce_per_s": round(emb_produce),
-        "embedded_read_decode_per_s": round(emb_read),
-        "kafka_produce_per_s": round(kafka_produce),
-        "kafka_read_decode_per_s": round(kafka_read),
-        "bare_decode_per_s": round(bare),
-        "embedded_read_ratio": round(emb_read / bare, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "events": args.events,
+                "embedded_produce_per_s": round(emb_produce),
+                "embedded_read_decode_per_s": round(emb_read),
+                "kafka_produce_per_s": round(kafka_produce),
+                "kafka_read_decode_per_s": round(kafka_read),
+                "bare_decode_per_s": round(bare),
+                "embedded_read_ratio": round(emb_read / bare, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Runs the real `ddss simulate` command twice (embedded bus), then compares the
 topic contents (SHA-256 over partition, offset, key and value of every record).
 Exits non-zero when they differ. Last line: JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,18 @@ from ddss_platform.stores.bus.digest import topic_digest
 
 def simulate_into(home: Path, args: argparse.Namespace) -> tuple[float, str]:
     env = {**os.environ, "DDSS_HOME": str(home), "DDSS_BUS_URL": "embedded"}
-    command = [sys.executable, "-c", "from ddss_platform.cli import app; app()", "simulate", "--citizens", str(args.citizens),
-               "--events", str(args.events), "--seed", str(args.seed)]
+    command = [
+        sys.executable,
+        "-c",
+        "from ddss_platform.cli import app; app()",
+        "simulate",
+        "--citizens",
+        str(args.citizens),
+        "--events",
+        str(args.events),
+        "--seed",
+        str(args.seed),
+    ]
     started = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - started
@@ -49,13 +60,17 @@ def main() -> None:
         second_s, second = simulate_into(Path(tmp) / "second", args)
     identical = first == second
     print(f"topic {CITIZEN_EVENTS} sha256: {first} / {second} -> {'identical' if identical else 'DIFFERENT'}")
-    print(json.dumps({
-        "events": args.events,
-        "identical": identical,
-        "sha256": first,
-        "command_seconds": [round(first_s, 2), round(second_s, 2)],
-        "command_events_per_s": round(args.events / min(first_s, second_s)),
-    }))
+    print(
+        json.dumps(
+            {
+                "events": args.events,
+                "identical": identical,
+                "sha256": first,
+                "command_seconds": [round(first_s, 2), round(second_s, 2)],
+                "command_events_per_s": round(args.events / min(first_s, second_s)),
+            }
+        )
+    )
     sys.exit(0 if identical else 1)
 
 

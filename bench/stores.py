@@ -22,6 +22,7 @@ Writes are timed once over the whole size (many batches); reads and the aggregat
 Rates are per wall-clock second; the ``*_per_cpu_s`` extras divide by this process's CPU time instead, which
 tells the code's speed from a busy shared machine's. Last line: JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ddss_platform.cli.world import generate_world  # noqa: E402
 from ddss_platform.events.simulator import CitizenEventSimulator, citizen_id  # noqa: E402
 from ddss_platform.events.topics import CITIZEN_EVENTS  # noqa: E402
 from ddss_platform.processing import CHUNK_SIZE, sinks  # noqa: E402
@@ -53,9 +55,8 @@ from ddss_platform.stores.documents import (  # noqa: E402
     offset_key,
     open_documents,
 )
-from ddss_platform.stores.graph import Edge, Relationship, open_graph  # noqa: E402
+from ddss_platform.stores.graph import GraphEdge, Relationship, open_graph  # noqa: E402
 from ddss_platform.stores.timeseries import CITIZEN_EVENT, RAW_EVENTS, open_timeseries  # noqa: E402
-from ddss_platform.world import generate_world  # noqa: E402
 
 SNAPSHOT_BATCH = 10_000
 CREATE_CHUNK = 5_000
@@ -90,6 +91,7 @@ def best_of(repeats: int, work) -> tuple[float, object]:
 
 # --- documents -----------------------------------------------------------------------------------------------
 
+
 def create_citizen_range(home: str, start: int, stop: int) -> int:
     """Worker: create citizens start..stop-1 through the port (validated like any other)."""
     store = open_documents(settings_for(Path(home)))
@@ -116,11 +118,19 @@ def snapshot_batches(citizens: int, count: int, rng: np.random.Generator) -> lis
         who = rng.choice(citizens, size, replace=False)
         scores = np.round(rng.uniform(0, 1000, size), 2)
         partition = offset_key(CITIZEN_EVENTS, number % PARTITIONS)
-        batches.append([
-            SnapshotUpdate(citizen_id(int(c)), float(s), TIERS[min(3, int(s // 250))],
-                           calculated_at=1_700_000_000_000 + offset + k, topic_partition=partition, offset=offset + k)
-            for k, (c, s) in enumerate(zip(who, scores))
-        ])
+        batches.append(
+            [
+                SnapshotUpdate(
+                    citizen_id(int(c)),
+                    float(s),
+                    TIERS[min(3, int(s // 250))],
+                    calculated_at=1_700_000_000_000 + offset + k,
+                    topic_partition=partition,
+                    offset=offset + k,
+                )
+                for k, (c, s) in enumerate(zip(who, scores))
+            ]
+        )
         offset += size
     return batches
 
@@ -137,10 +147,14 @@ def bench_documents(home: Path, citizens: int, size: int, rng: np.random.Generat
     replay_s, _, reapplied = timed(lambda: sum(store.apply_snapshot_updates(b) for b in batches))
     store.close()
     if created != citizens or applied != updates or reapplied:
-        raise RuntimeError(f"documents: created {created}/{citizens}, applied {applied}/{updates}, "
-                           f"replay applied {reapplied}")
-    print(f"documents: {citizens:,} citizens created in {create_s:.1f}s; {updates:,} updates in {update_s:.2f}s, "
-          f"replayed in {replay_s:.2f}s", file=sys.stderr)
+        raise RuntimeError(
+            f"documents: created {created}/{citizens}, applied {applied}/{updates}, replay applied {reapplied}"
+        )
+    print(
+        f"documents: {citizens:,} citizens created in {create_s:.1f}s; {updates:,} updates in {update_s:.2f}s, "
+        f"replayed in {replay_s:.2f}s",
+        file=sys.stderr,
+    )
     return {
         "snapshot_updates_per_s": updates / update_s,
         "snapshot_updates_per_cpu_s": updates / update_cpu,
@@ -151,12 +165,15 @@ def bench_documents(home: Path, citizens: int, size: int, rng: np.random.Generat
 
 # --- timeseries and archive ----------------------------------------------------------------------------------
 
+
 def simulated_chunks(citizens: int, size: int) -> list[list[EventOutcome]]:
     """--size simulated events as the scoring runs' outcomes, in processor chunks."""
     events = islice(CitizenEventSimulator(citizens, seed=1), size)
-    outcomes = [EventOutcome(offset=offset, event=event, status=SCORED, score_impact=1.0, applied_rule_ids=())
-                for offset, event in enumerate(events)]
-    return [outcomes[start:start + CHUNK_SIZE] for start in range(0, size, CHUNK_SIZE)]
+    outcomes = [
+        EventOutcome(offset=offset, event=event, status=SCORED, score_impact=1.0, applied_rule_ids=())
+        for offset, event in enumerate(events)
+    ]
+    return [outcomes[start : start + CHUNK_SIZE] for start in range(0, size, CHUNK_SIZE)]
 
 
 def write_and_read(
@@ -171,8 +188,11 @@ def write_and_read(
     one_s, mine = best_of(repeats, read_one)
     if len(everything) != count:
         raise RuntimeError(f"{label}: wrote {count} {unit}, read back {len(everything)}")
-    print(f"{label}: {count:,} {unit} written in {write_s:.2f}s, read in {read_s:.2f}s; "
-          f"one citizen's {len(mine)} {unit} in {one_s:.3f}s", file=sys.stderr)
+    print(
+        f"{label}: {count:,} {unit} written in {write_s:.2f}s, read in {read_s:.2f}s; "
+        f"one citizen's {len(mine)} {unit} in {one_s:.3f}s",
+        file=sys.stderr,
+    )
     return count / write_s, count / write_cpu, count / read_s, one_s
 
 
@@ -185,15 +205,22 @@ def bench_timeseries(home: Path, chunks: list[list[EventOutcome]], repeats: int)
     who = {"citizenID": batches[0]["citizenID"][0].as_py()}
     try:
         written, per_cpu, read, one = write_and_read(
-            "timeseries", "points", batches,
+            "timeseries",
+            "points",
+            batches,
             lambda batch, batch_id: store.write_table(RAW_EVENTS, CITIZEN_EVENT, batch, batch_id),
             lambda: store.query(RAW_EVENTS, CITIZEN_EVENT, first, last),
-            lambda: store.query(RAW_EVENTS, CITIZEN_EVENT, first, last, who), repeats,
+            lambda: store.query(RAW_EVENTS, CITIZEN_EVENT, first, last, who),
+            repeats,
         )
     finally:
         store.close()
-    return {"points_per_s": written, "points_per_cpu_s": per_cpu, "points_read_per_s": read,
-            "citizen_points_query_s": one}
+    return {
+        "points_per_s": written,
+        "points_per_cpu_s": per_cpu,
+        "points_read_per_s": read,
+        "citizen_points_query_s": one,
+    }
 
 
 def bench_archive(home: Path, chunks: list[list[EventOutcome]], repeats: int) -> dict:
@@ -203,18 +230,28 @@ def bench_archive(home: Path, chunks: list[list[EventOutcome]], repeats: int) ->
     who = batches[0]["citizen_id"][0].as_py()
     try:
         written, per_cpu, read, one = write_and_read(
-            "archive", "rows", batches, store.write_events, store.read_events,
-            lambda: store.read_events(citizen_id=who), repeats,
+            "archive",
+            "rows",
+            batches,
+            store.write_events,
+            store.read_events,
+            lambda: store.read_events(citizen_id=who),
+            repeats,
         )
     finally:
         store.close()
-    return {"archive_rows_per_s": written, "archive_rows_per_cpu_s": per_cpu, "archive_read_rows_per_s": read,
-            "citizen_archive_read_s": one}
+    return {
+        "archive_rows_per_s": written,
+        "archive_rows_per_cpu_s": per_cpu,
+        "archive_read_rows_per_s": read,
+        "citizen_archive_read_s": one,
+    }
 
 
 # --- graph ---------------------------------------------------------------------------------------------------
 
-def world_edges(nodes: int, count: int, rng: np.random.Generator) -> list[Edge]:
+
+def world_edges(nodes: int, count: int, rng: np.random.Generator) -> list[GraphEdge]:
     """The seed world's relationships over ``nodes`` citizens, cut or topped up with random friendships to ``count``."""
     edges = generate_world(nodes, seed=1).relationships
     if len(edges) >= count:
@@ -222,7 +259,7 @@ def world_edges(nodes: int, count: int, rng: np.random.Generator) -> list[Edge]:
     taken = {e.key for e in edges}
     while len(edges) < count:
         source, target = (citizen_id(int(i)) for i in rng.choice(nodes, 2, replace=False))
-        edge = Edge(source, target, Relationship.FRIEND, 0.5)
+        edge = GraphEdge(source, target, Relationship.FRIEND, 0.5)
         if edge.key not in taken:
             taken.add(edge.key)
             edges.append(edge)
@@ -236,25 +273,33 @@ def bench_graph(home: Path, nodes: int, edge_count: int, repeats: int, rng: np.r
     ids = [citizen_id(i) for i in range(nodes)]
     store.upsert_nodes(ids)
     write_s, write_cpu, written = timed(
-        lambda: sum(store.upsert_relationships(edges[s:s + EDGE_BATCH]) for s in range(0, len(edges), EDGE_BATCH))
+        lambda: sum(store.upsert_relationships(edges[s : s + EDGE_BATCH]) for s in range(0, len(edges), EDGE_BATCH))
     )
     scores = pd.Series(np.round(rng.uniform(0, 1000, nodes), 2), index=ids)
     aggregate_s, frame = best_of(repeats, lambda: store.neighbour_aggregates(scores))
     store.close()
     if written != len(edges) or len(frame) != nodes:
         raise RuntimeError(f"graph: wrote {written}/{len(edges)} edges, aggregated {len(frame)}/{nodes} nodes")
-    print(f"graph: {len(edges):,} edges over {nodes:,} nodes written in {write_s:.2f}s, "
-          f"neighbour aggregates in {aggregate_s:.3f}s", file=sys.stderr)
-    return {"graph_edges_per_s": len(edges) / write_s, "neighbour_aggregate_s": aggregate_s,
-            "graph_edges_per_cpu_s": len(edges) / write_cpu}
+    print(
+        f"graph: {len(edges):,} edges over {nodes:,} nodes written in {write_s:.2f}s, "
+        f"neighbour aggregates in {aggregate_s:.3f}s",
+        file=sys.stderr,
+    )
+    return {
+        "graph_edges_per_s": len(edges) / write_s,
+        "neighbour_aggregate_s": aggregate_s,
+        "graph_edges_per_cpu_s": len(edges) / write_cpu,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=20_000,
-                        help="snapshot updates, points and archive rows (default 20000)")
-    parser.add_argument("--graph-nodes", type=int, default=100_000,
-                        help="graph nodes, also the documents' citizens (default 100000)")
+    parser.add_argument(
+        "--size", type=int, default=20_000, help="snapshot updates, points and archive rows (default 20000)"
+    )
+    parser.add_argument(
+        "--graph-nodes", type=int, default=100_000, help="graph nodes, also the documents' citizens (default 100000)"
+    )
     parser.add_argument("--graph-edges", type=int, default=500_000, help="graph edges (default 500000)")
     parser.add_argument("--repeats", type=int, default=3, help="reads and the aggregate: best of this many runs")
     args = parser.parse_args()

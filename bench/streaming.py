@@ -17,6 +17,7 @@ sensor mode and in continuous mode, and the run workers' peak memory (embedded p
 3. continuous mode: the same with `ddss stream` instead of the daemon.
 The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,12 +35,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ddss_platform import dagster_instance
 from ddss_platform.cli.store_commands import SEED_DIR, initialise
+from ddss_platform.defs import dagster_instance
 from ddss_platform.events.simulator import DEFAULT_START_MS, MEAN_GAP_MS, simulate_records
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import OffsetRange, open_ports, process_range
+from ddss_platform.processing import OffsetRange, process_range
 from ddss_platform.settings import Settings
+from ddss_platform.stores import open_stores
 from ddss_platform.stores.bus import open_codec
 
 PRODUCE_EVERY_S = 0.05
@@ -55,14 +57,14 @@ def settings_for(home: Path, partitions: int | None) -> Settings:
 
 
 def produce_backlog(settings: Settings, citizens: int, events: int) -> None:
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         records = simulate_records(ports.codec, citizens, events, seed=0)
         while batch := list(islice(records, 10_000)):
             ports.bus.produce(CITIZEN_EVENTS, batch)
 
 
 def bare_read_decode_rate(settings: Settings) -> float:
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         started, records = time.perf_counter(), 0
         for partition, end in ports.bus.end_offsets(CITIZEN_EVENTS).items():
             for chunk in ports.bus.iter_range(CITIZEN_EVENTS, partition, 0, end):
@@ -73,14 +75,13 @@ def bare_read_decode_rate(settings: Settings) -> float:
 def score_partition(settings: Settings, partition: int) -> dict:
     """In this process (the --worker mode), as the run of that partition's whole backlog would: says "ready" once
     its stores are open, and starts when told to (a line on stdin)."""
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         end = ports.bus.end_offsets(CITIZEN_EVENTS)[partition]
         print("ready", flush=True)
         sys.stdin.readline()
         started = time.time()
         result = process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
-        return {"records": result.records, "started": started, "finished": time.time(),
-                "max_rss_mb": result.max_rss_mb}
+        return {"records": result.records, "started": started, "finished": time.time(), "max_rss_mb": result.max_rss_mb}
 
 
 def measure_throughput(home: Path, partitions: int, repeat: int) -> tuple[list[float], list[dict]]:
@@ -96,9 +97,12 @@ def measure_throughput(home: Path, partitions: int, repeat: int) -> tuple[list[f
         shutil.copytree(backlog, scratch)
         passes.append(score_backlog(scratch, partitions))
         rate = passes[-1]["records"] / passes[-1]["elapsed_s"]
-        print(f"pass {attempt}: bare read + decode {bare_rates[-1]:,.0f} events/s; end to end (bus → every sink, "
-              f"committed) {rate:,.0f} events/s ({passes[-1]['records']} in {passes[-1]['elapsed_s']:.1f} s), "
-              f"worker peak RSS {passes[-1]['max_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"pass {attempt}: bare read + decode {bare_rates[-1]:,.0f} events/s; end to end (bus → every sink, "
+            f"committed) {rate:,.0f} events/s ({passes[-1]['records']} in {passes[-1]['elapsed_s']:.1f} s), "
+            f"worker peak RSS {passes[-1]['max_rss_mb']:.0f} MB",
+            flush=True,
+        )
         if attempt < repeat:
             shutil.rmtree(scratch)
     shutil.rmtree(home)
@@ -114,8 +118,10 @@ def score_backlog(home: Path, partitions: int) -> dict:
     others' CPU)."""
     command = [sys.executable, __file__, "--home", str(home), "--partitions", str(partitions), "--worker"]
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
-    workers = [subprocess.Popen([*command, str(p)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-               for p in range(partitions)]
+    workers = [
+        subprocess.Popen([*command, str(p)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for p in range(partitions)
+    ]
     for worker in workers:
         if worker.stdout.readline().strip() != "ready":
             raise RuntimeError(f"a scoring worker failed to start (exit {worker.wait()})")
@@ -129,8 +135,11 @@ def score_backlog(home: Path, partitions: int) -> dict:
             raise RuntimeError(f"a scoring worker failed (exit {worker.returncode})")
         reports.append(json.loads(out.strip().splitlines()[-1]))
     elapsed = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
-    return {"records": sum(r["records"] for r in reports), "elapsed_s": elapsed,
-            "max_rss_mb": max(r["max_rss_mb"] for r in reports)}
+    return {
+        "records": sum(r["records"] for r in reports),
+        "elapsed_s": elapsed,
+        "max_rss_mb": max(r["max_rss_mb"] for r in reports),
+    }
 
 
 class LatencyProbe:
@@ -145,7 +154,7 @@ class LatencyProbe:
         self.producing = True
 
     def produce(self) -> None:
-        with open_ports(self.settings) as ports:
+        with open_stores(self.settings) as ports:
             ends = ports.bus.end_offsets(CITIZEN_EVENTS)
             started, sent = time.perf_counter(), 0
             while time.perf_counter() - started < self.seconds:
@@ -162,7 +171,7 @@ class LatencyProbe:
 
     def poll(self, timeout_s: float) -> None:
         deadline = time.monotonic() + self.seconds + timeout_s
-        with open_ports(self.settings) as ports:
+        with open_stores(self.settings) as ports:
             waiting: list[tuple[float, int, int, int]] = []  # produce time, partition, hi, events
             while time.monotonic() < deadline:
                 with self.lock:
@@ -196,7 +205,7 @@ def sensor_mode(settings: Settings, probe: LatencyProbe) -> tuple[float, float, 
     """(p50, p95, the runs' max RSS)."""
     import dagster as dg
 
-    from ddss_platform.defs.streaming.sensor import in_flight_runs
+    from ddss_platform.defs.scoring_runs import in_flight_runs
 
     daemon = dagster_instance.start_daemon(settings)
     instance = dagster_instance.open_instance(settings)
@@ -219,8 +228,13 @@ def sensor_mode(settings: Settings, probe: LatencyProbe) -> tuple[float, float, 
 
 def continuous_mode(settings: Settings, probe: LatencyProbe) -> tuple[float, float]:
     env = dagster_instance.dagster_env(settings)
-    stream = subprocess.Popen([str(Path(sys.executable).with_name("ddss")), "stream"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stream = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ddss")), "stream"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         line = stream.stdout.readline()
         if "owns consumer group" not in line:
@@ -236,12 +250,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000, help="Backlog size for the throughput measurement.")
     parser.add_argument("--citizens", type=int, default=None, help="Seed world size (default: events / 20).")
-    parser.add_argument("--partitions", type=int, default=None,
-                        help="Partitions of citizen-events (default: the embedded default, at most one per core).")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="Partitions of citizen-events (default: the embedded default, at most one per core).",
+    )
     parser.add_argument("--rate", type=float, default=300.0, help="Events/s produced in the latency measurements.")
     parser.add_argument("--latency-seconds", type=float, default=40.0, help="Producing time per latency mode.")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="Passes of the throughput measurement (the best bare and end-to-end rates are reported).")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="Passes of the throughput measurement (the best bare and end-to-end rates are reported).",
+    )
     parser.add_argument("--home", type=Path, default=None, help="Data dir (default: a temporary one).")
     parser.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)  # a partition to score
     args = parser.parse_args()
@@ -255,8 +277,7 @@ def main() -> None:
     settings = settings_for(home, args.partitions)
     partitions = settings.partitions
     citizens = args.citizens or max(100, args.events // 20)
-    print(f"data dir {home}; {citizens} citizens, backlog {args.events} events, {partitions} partitions",
-          flush=True)
+    print(f"data dir {home}; {citizens} citizens, backlog {args.events} events, {partitions} partitions", flush=True)
     initialise(settings, citizens, 42, SEED_DIR / "system_configuration.json", SEED_DIR / "scoring_rules.json")
     produce_backlog(settings, citizens, args.events)
 
@@ -264,32 +285,44 @@ def main() -> None:
     rates = [scored["records"] / scored["elapsed_s"] for scored in passes]
     bare, events_per_s = max(bare_rates), max(rates)
     scoring_rss = max(scored["max_rss_mb"] for scored in passes)
-    print(f"best of {args.repeat}: bare read + decode {bare:,.0f} events/s, end to end {events_per_s:,.0f} events/s, "
-          f"ratio {events_per_s / bare:.2f}", flush=True)
+    print(
+        f"best of {args.repeat}: bare read + decode {bare:,.0f} events/s, end to end {events_per_s:,.0f} events/s, "
+        f"ratio {events_per_s / bare:.2f}",
+        flush=True,
+    )
 
     # later simulated clocks, so each citizen's event times keep moving forward
     clock = DEFAULT_START_MS + 2 * args.events * MEAN_GAP_MS
     probe = LatencyProbe(settings, citizens, args.rate, args.latency_seconds, clock, seed=1)
     sensor_p50, sensor_p95, runs_rss = sensor_mode(settings, probe)
-    print(f"sensor mode at {args.rate:g} events/s: event → snapshot p50 {sensor_p50:.2f} s, p95 {sensor_p95:.2f} s; "
-          f"run peak RSS {runs_rss:.0f} MB", flush=True)
+    print(
+        f"sensor mode at {args.rate:g} events/s: event → snapshot p50 {sensor_p50:.2f} s, p95 {sensor_p95:.2f} s; "
+        f"run peak RSS {runs_rss:.0f} MB",
+        flush=True,
+    )
     clock += 2 * int(args.rate * args.latency_seconds) * MEAN_GAP_MS
     probe = LatencyProbe(settings, citizens, args.rate, args.latency_seconds, clock, seed=2)
     cont_p50, cont_p95 = continuous_mode(settings, probe)
-    print(f"continuous mode at {args.rate:g} events/s: event → snapshot p50 {cont_p50:.2f} s, p95 {cont_p95:.2f} s",
-          flush=True)
-    print(json.dumps({
-        "events_per_s": round(events_per_s, 1),
-        "bare_read_decode_per_s": round(bare, 1),
-        "ratio": round(events_per_s / bare, 3),
-        "sensor_p50_s": round(sensor_p50, 3),
-        "sensor_p95_s": round(sensor_p95, 3),
-        "continuous_p50_s": round(cont_p50, 3),
-        "continuous_p95_s": round(cont_p95, 3),
-        "max_run_rss_mb": round(max(scoring_rss, runs_rss), 1),
-        "events_per_s_passes": [round(rate, 1) for rate in rates],
-        "bare_read_decode_per_s_passes": [round(rate, 1) for rate in bare_rates],
-    }))
+    print(
+        f"continuous mode at {args.rate:g} events/s: event → snapshot p50 {cont_p50:.2f} s, p95 {cont_p95:.2f} s",
+        flush=True,
+    )
+    print(
+        json.dumps(
+            {
+                "events_per_s": round(events_per_s, 1),
+                "bare_read_decode_per_s": round(bare, 1),
+                "ratio": round(events_per_s / bare, 3),
+                "sensor_p50_s": round(sensor_p50, 3),
+                "sensor_p95_s": round(sensor_p95, 3),
+                "continuous_p50_s": round(cont_p50, 3),
+                "continuous_p95_s": round(cont_p95, 3),
+                "max_run_rss_mb": round(max(scoring_rss, runs_rss), 1),
+                "events_per_s_passes": [round(rate, 1) for rate in rates],
+                "bare_read_decode_per_s_passes": [round(rate, 1) for rate in bare_rates],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The one Definitions object: every domain's defs merged, resources built from the settings."""
+
 import dagster as dg
 
 from ddss_platform.defs import aggregates, archive, graph, metrics, streaming
-from ddss_platform.resources import StoresResource
+from ddss_platform.defs.resources import StoresResource
 from ddss_platform.settings import Settings
 
 defs = dg.Definitions.merge(

@@ -1,18 +1,38 @@
 """Profiles and store URLs, read once from the environment.
 
 Every store is chosen by one URL setting: ``embedded`` (the default, an engine
-under ``DDSS_HOME``) or the production system's URL. Nothing else in the code
-reads these environment variables.
+under ``DDSS_HOME``) or the production system's URL. ``VARIABLES`` is the one
+mapping between the settings and their ``DDSS_*`` environment variables:
+``Settings.from_env`` reads it and ``Settings.to_env`` writes it (for child
+processes and Dagster resource config). Nothing else in the code reads or
+writes these variables.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 EMBEDDED = "embedded"
+
+# Settings field -> its environment variable
+VARIABLES: dict[str, str] = {
+    "home": "DDSS_HOME",
+    "bus": "DDSS_BUS_URL",
+    "documents": "DDSS_DOCUMENTS_URL",
+    "timeseries": "DDSS_TIMESERIES_URL",
+    "graph": "DDSS_GRAPH_URL",
+    "archive": "DDSS_ARCHIVE_URL",
+    "spark_master": "DDSS_SPARK_MASTER",
+    "partitions": "DDSS_PARTITIONS",
+    "schema_registry_url": "DDSS_SCHEMA_REGISTRY_URL",
+    "api_token": "DDSS_API_TOKEN",
+}
+STORES = ("bus", "documents", "timeseries", "graph", "archive")
+"""The Settings fields that hold a store URL (one per port)."""
 
 # setting name -> URL schemes accepted besides "embedded"
 _STORE_SCHEMES: dict[str, tuple[str, ...]] = {
@@ -89,8 +109,7 @@ def parse_store_url(setting: str, raw: str) -> StoreURL:
     parsed = urlsplit(raw)
     if parsed.scheme not in schemes:
         raise SettingsError(
-            f"{setting}={raw!r}: expected 'embedded' or a URL starting with "
-            + " or ".join(f"{s}://" for s in schemes)
+            f"{setting}={raw!r}: expected 'embedded' or a URL starting with " + " or ".join(f"{s}://" for s in schemes)
         )
     netloc = parsed.netloc.rsplit("@", 1)[-1]
     if not netloc:
@@ -135,29 +154,42 @@ class Settings:
         return "mixed"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
 
-        def url(name: str) -> StoreURL:
-            return parse_store_url(name, env.get(name, EMBEDDED) or EMBEDDED)
+        def value(field: str) -> str | None:
+            return env.get(VARIABLES[field]) or None
 
-        bus = url("DDSS_BUS_URL")
-        partitions_raw = env.get("DDSS_PARTITIONS") or str(default_partitions(bus))
+        urls = {store: parse_store_url(VARIABLES[store], value(store) or EMBEDDED) for store in STORES}
+        partitions_raw = value("partitions") or str(default_partitions(urls["bus"]))
         try:
             partitions = int(partitions_raw)
             if partitions < 1:
                 raise ValueError
         except ValueError:
-            raise SettingsError(f"DDSS_PARTITIONS={partitions_raw!r}: expected a whole number ≥ 1") from None
+            raise SettingsError(f"{VARIABLES['partitions']}={partitions_raw!r}: expected a whole number ≥ 1") from None
         return cls(
-            home=Path(env.get("DDSS_HOME") or ".ddss").expanduser().resolve(),
-            bus=bus,
-            documents=url("DDSS_DOCUMENTS_URL"),
-            timeseries=url("DDSS_TIMESERIES_URL"),
-            graph=url("DDSS_GRAPH_URL"),
-            archive=url("DDSS_ARCHIVE_URL"),
-            spark_master=_spark_master(env.get("DDSS_SPARK_MASTER") or "local[*]"),
+            home=Path(value("home") or ".ddss").expanduser().resolve(),
+            bus=urls["bus"],
+            documents=urls["documents"],
+            timeseries=urls["timeseries"],
+            graph=urls["graph"],
+            archive=urls["archive"],
+            spark_master=_spark_master(value("spark_master") or "local[*]"),
             partitions=partitions,
-            schema_registry_url=env.get("DDSS_SCHEMA_REGISTRY_URL") or None,
-            api_token=env.get("DDSS_API_TOKEN") or None,
+            schema_registry_url=value("schema_registry_url"),
+            api_token=value("api_token"),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The DDSS_* variables that ``from_env`` reads back into these settings, for child processes and run
+        config. A setting that is unset (no schema registry) has no variable, and the API token is left out: a
+        secret stays in the environment of the process it was given to."""
+        values = {
+            "home": str(self.home),
+            **{store: getattr(self, store).raw for store in STORES},
+            "spark_master": self.spark_master,
+            "partitions": str(self.partitions),
+            "schema_registry_url": self.schema_registry_url,
+        }
+        return {VARIABLES[field]: text for field, text in values.items() if text is not None}

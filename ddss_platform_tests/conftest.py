@@ -1,4 +1,5 @@
 """Shared fixtures. Server fixtures live in fixtures/ and are registered here."""
+
 from __future__ import annotations
 
 import pytest

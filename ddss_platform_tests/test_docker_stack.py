@@ -2,6 +2,7 @@
 on hold (pinned images, health checks, start order, the one-shot init, store URLs naming compose
 services), the Dagster instance config works on a real PostgreSQL, the Spark services' commands run a
 job, `make test-live` skips cleanly without servers, and, when a stack is up, it answers (live)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -40,8 +41,11 @@ START_ORDER = {
     "dgraph-alpha": {"dgraph-zero": "service_healthy"},
     "spark-worker": {"spark-master": "service_healthy"},
     ONE_SHOT: {store: "service_healthy" for store in STORES},
-    "dagster-code": {ONE_SHOT: "service_completed_successfully", "dagster-postgres": "service_healthy",
-                     "spark-master": "service_healthy"},
+    "dagster-code": {
+        ONE_SHOT: "service_completed_successfully",
+        "dagster-postgres": "service_healthy",
+        "spark-master": "service_healthy",
+    },
     "dagster-webserver": {"dagster-code": "service_healthy", "dagster-postgres": "service_healthy"},
     "dagster-daemon": {"dagster-code": "service_healthy", "dagster-postgres": "service_healthy"},
     "ddss-api": {ONE_SHOT: "service_completed_successfully"},
@@ -68,8 +72,14 @@ def _compose_binary() -> Path:
 
 
 def _run_validation(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(VALIDATE), *args], cwd=ROOT, capture_output=True, text=True,
-                          env=os.environ | {"DDSS_PYTHON": PYTHON} | env, timeout=120)
+    return subprocess.run(
+        ["bash", str(VALIDATE), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"DDSS_PYTHON": PYTHON} | env,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +87,22 @@ def stack() -> dict:
     """docker/compose.yaml as Docker Compose resolves it (anchors merged, variables from .env.example,
     services of every profile)."""
     out = subprocess.run(
-        [str(_compose_binary()), "-f", str(DOCKER / "compose.yaml"), "--env-file", str(DOCKER / ".env.example"),
-         "--profile", "*", "config", "--format", "json"],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            str(_compose_binary()),
+            "-f",
+            str(DOCKER / "compose.yaml"),
+            "--env-file",
+            str(DOCKER / ".env.example"),
+            "--profile",
+            "*",
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return json.loads(out.stdout)
 
@@ -115,8 +138,13 @@ def test_validation_script_rejects_a_broken_compose_file(tmp_path):
 def test_validation_script_rejects_an_unresolved_reference(tmp_path):
     text = (DOCKER / "compose.yaml").read_text()
     target = tmp_path / "compose.yaml"
-    target.write_text(text.replace("      dgraph-zero:\n        condition: service_healthy",
-                                   "      dgraph-zeroo:\n        condition: service_healthy", 1))
+    target.write_text(
+        text.replace(
+            "      dgraph-zero:\n        condition: service_healthy",
+            "      dgraph-zeroo:\n        condition: service_healthy",
+            1,
+        )
+    )
     result = _run_validation("compose", DDSS_COMPOSE_FILE=str(target))
     assert result.returncode != 0
     assert "dgraph-zeroo" in result.stderr
@@ -167,8 +195,11 @@ def test_the_one_shot_init_runs_once_after_every_store(services):
     init = services[ONE_SHOT]
     assert init["command"][:2] == ["ddss", "init"]
     assert init.get("restart", "no") == "no"
-    waiting = [name for name, svc in services.items()
-               if svc.get("depends_on", {}).get(ONE_SHOT, {}).get("condition") == "service_completed_successfully"]
+    waiting = [
+        name
+        for name, svc in services.items()
+        if svc.get("depends_on", {}).get(ONE_SHOT, {}).get("condition") == "service_completed_successfully"
+    ]
     assert {"dagster-code", "ddss-api"} <= set(waiting)
 
 
@@ -251,14 +282,15 @@ def _dagster_home(tmp_path: Path) -> Path:
 def test_dagster_yaml_is_a_valid_instance_config(tmp_path, services):
     from dagster._core.instance.config import dagster_instance_config
 
-    from ddss_platform.defs.streaming.sensor import PARTITION_TAG
+    from ddss_platform.defs.scoring_runs import PARTITION_TAG
 
     config, _ = dagster_instance_config(str(_dagster_home(tmp_path)))
     assert "postgres" in config["storage"]
     coordinator = config["run_coordinator"]
     assert coordinator["class"] == "QueuedRunCoordinator"
-    assert {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in \
-        coordinator["config"]["tag_concurrency_limits"]
+    assert {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in coordinator["config"][
+        "tag_concurrency_limits"
+    ]
     assert (config["run_retries"]["enabled"], config["run_retries"]["max_retries"]) == (True, 3)
     wanted = {v["env"] for v in config["storage"]["postgres"]["postgres_db"].values() if isinstance(v, dict)}
     for name, svc in _platform_services(services).items():
@@ -270,8 +302,13 @@ def test_dagster_yaml_runs_on_postgresql(tmp_path, monkeypatch, postgres_server)
     from dagster._core.storage.runs.base import RunStorage
 
     monkeypatch.setenv("DAGSTER_HOME", str(_dagster_home(tmp_path)))
-    for key, value in {"HOST": postgres_server.host, "PORT": str(postgres_server.port), "DB": postgres_server.database,
-                       "USER": postgres_server.user, "PASSWORD": postgres_server.password}.items():
+    for key, value in {
+        "HOST": postgres_server.host,
+        "PORT": str(postgres_server.port),
+        "DB": postgres_server.database,
+        "USER": postgres_server.user,
+        "PASSWORD": postgres_server.password,
+    }.items():
         monkeypatch.setenv(f"DAGSTER_POSTGRES_{key}", value)
 
     @dg.op
@@ -371,8 +408,11 @@ def test_spark_service_commands_run_a_pyspark_job(services, tmp_path):
     procs = []
     try:
         for cmd, log in ((master_cmd, "master.log"), (worker_cmd, "worker.log")):
-            procs.append(subprocess.Popen(cmd, env=env, stdout=open(tmp_path / log, "w"), stderr=subprocess.STDOUT,
-                                          start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    cmd, env=env, stdout=open(tmp_path / log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
             check = services["spark-master" if log == "master.log" else "spark-worker"]["healthcheck"]["test"]
             assert check[:2] == ["CMD", "http-ok"]
             probe = [_local([check[2]], ports)[0].replace("localhost", "127.0.0.1"), *check[3:]]
@@ -393,7 +433,7 @@ def test_spark_service_commands_run_a_pyspark_job(services, tmp_path):
         out = subprocess.run([PYTHON, "-c", job], env=env, capture_output=True, text=True, timeout=240)
         line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")), None)
         assert line, out.stderr[-3000:]
-        driver = "%d.%d" % sys.version_info[:2]
+        driver = "{}.{}".format(*sys.version_info[:2])
         assert line == f"RESULT 200 ['{driver}'] {driver}"
     finally:
         for proc in reversed(procs):
@@ -419,12 +459,14 @@ def test_live_runner_keeps_answering_servers_and_drops_the_others():
         server.bind(("127.0.0.1", 0))
         server.listen()
         open_port, closed_port = server.getsockname()[1], _free_port()
-        env, notes = live.live_environment({
-            "DDSS_TEST_KAFKA_BOOTSTRAP": f"127.0.0.1:{open_port}",
-            "DDSS_TEST_DGRAPH_URL": f"dgraph://127.0.0.1:{closed_port}",
-            "DDSS_TEST_INFLUX_URL": f"influxdb://@127.0.0.1:{open_port}/ddss",
-            "OTHER": "kept",
-        })
+        env, notes = live.live_environment(
+            {
+                "DDSS_TEST_KAFKA_BOOTSTRAP": f"127.0.0.1:{open_port}",
+                "DDSS_TEST_DGRAPH_URL": f"dgraph://127.0.0.1:{closed_port}",
+                "DDSS_TEST_INFLUX_URL": f"influxdb://@127.0.0.1:{open_port}/ddss",
+                "OTHER": "kept",
+            }
+        )
     assert env["DDSS_TEST_KAFKA_BOOTSTRAP"] == f"127.0.0.1:{open_port}" and env["OTHER"] == "kept"
     assert "DDSS_TEST_DGRAPH_URL" not in env and "DDSS_TEST_INFLUX_URL" not in env
     text = "\n".join(notes)
@@ -440,9 +482,18 @@ def test_make_test_live_skips_cleanly_without_servers():
     live = _live_tests_module()
     env = os.environ | {var: f"http://127.0.0.1:{closed}" for var in live.LIVE_SERVERS}
     result = subprocess.run(
-        ["make", "--no-print-directory", "test-live", f"PYTHON={PYTHON}",
-         f"PYTEST_ARGS={Path(__file__).relative_to(ROOT)} -p no:cacheprovider"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        [
+            "make",
+            "--no-print-directory",
+            "test-live",
+            f"PYTHON={PYTHON}",
+            f"PYTEST_ARGS={Path(__file__).relative_to(ROOT)} -p no:cacheprovider",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -465,8 +516,10 @@ def _live_url(var: str) -> str:
 @pytest.mark.live
 def test_live_dagster_loads_the_code_location():
     url = _live_url("DDSS_TEST_DAGSTER_URL")
-    query = ("{ workspaceOrError { __typename ... on Workspace { locationEntries { name "
-             "locationOrLoadError { __typename ... on PythonError { message } } } } } }")
+    query = (
+        "{ workspaceOrError { __typename ... on Workspace { locationEntries { name "
+        "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+    )
     answer = httpx.post(f"{url}/graphql", json={"query": query}, timeout=30).json()
     entries = {e["name"]: e["locationOrLoadError"] for e in answer["data"]["workspaceOrError"]["locationEntries"]}
     assert entries["ddss_platform"]["__typename"] == "RepositoryLocation", entries["ddss_platform"]

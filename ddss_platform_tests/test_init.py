@@ -1,4 +1,5 @@
 """`ddss init` on the embedded profile: everything created once, a second run has nothing to do."""
+
 from __future__ import annotations
 
 import json

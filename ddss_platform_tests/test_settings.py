@@ -1,4 +1,5 @@
 """DDSS_PARTITIONS: what an unset value means on each bus, and what a bad one says."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@
 
 Usage: http-ok URL [TEXT]. The platform image has no curl; this keeps the compose health checks one
 short command each."""
+
 import sys
 import urllib.request
 

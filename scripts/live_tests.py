@@ -7,13 +7,14 @@ connection attempt: a server that does not answer is taken out of the environmen
 the tests that need it skip with their reason ("DDSS_TEST_... not set") instead of failing on a dead
 address. Extra arguments go to pytest.
 """
+
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
 import sys
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 # variable -> (what it names, the port when the value gives none)

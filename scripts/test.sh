@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs the whole test suite in the project's environment; extra arguments go to pytest.
-# Exit status is pytest's, except that "no tests collected" (5) counts as a failure too.
+# Runs the linters (ruff check, ruff format --check, mypy as configured in pyproject.toml), then the whole test
+# suite in the project's environment; extra arguments go to pytest. A linter's failure fails the script before
+# any test runs; otherwise the exit status is pytest's, except that "no tests collected" (5) counts as a failure too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SPARK_LOCAL_IP=127.0.0.1
 # Console scripts of the environment (noida-db, secantusd-py, dagster, ddss) are run by the tests.
 export PATH="$PWD/.venv/bin:$PATH"
+.venv/bin/ruff check . || exit 1
+.venv/bin/ruff format --check . || exit 1
+.venv/bin/mypy || exit 1
 .venv/bin/python -m pytest -ra "$@"
 status=$?
 if [ "$status" -eq 5 ]; then

@@ -1,13 +1,14 @@
 """The reporting service: JSON API over the five store ports, plus the dashboard at ``/``."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from ddss_platform.api.app_stores import open_app_stores
 from ddss_platform.api.auth import require_token
 from ddss_platform.api.routers import citizens, dashboard, events, health, metrics, reference, regions
-from ddss_platform.api.stores import Stores
 from ddss_platform.settings import Settings
 
 DESCRIPTION = """
@@ -24,15 +25,14 @@ the browser's localStorage and sends it as that header.
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.stores = Stores.open(settings)
-        try:
+        with open_app_stores(settings) as stores:
+            app.state.stores = stores
             yield
-        finally:
-            app.state.stores.close()
 
     # redirect_slashes=False: a path that is not an endpoint is a 404, never a redirect to a guessed one
-    app = FastAPI(title="DDSS reporting API", version="1", description=DESCRIPTION, lifespan=lifespan,
-                  redirect_slashes=False)
+    app = FastAPI(
+        title="DDSS reporting API", version="1", description=DESCRIPTION, lifespan=lifespan, redirect_slashes=False
+    )
     app.state.settings = settings
     app.state.api_token = settings.api_token
 

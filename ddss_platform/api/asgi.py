@@ -1,4 +1,5 @@
 """ASGI entry point for servers: ``uvicorn --factory ddss_platform.api.asgi:app_from_env``."""
+
 from fastapi import FastAPI
 
 from ddss_platform.api.app import create_app

@@ -4,6 +4,7 @@
 the OpenAPI page carry no data, so a browser can load them without a header; the dashboard then sends
 the token it was given (``/?token=…``, kept in localStorage) as a Bearer header on every data call.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -15,9 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 _bearer = HTTPBearer(auto_error=False, description="The value of DDSS_API_TOKEN (required only when it is set).")
 
 
-def require_token(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)
-) -> None:
+def require_token(request: Request, credentials: HTTPAuthorizationCredentials | None = Security(_bearer)) -> None:
     expected: str | None = request.app.state.api_token
     if expected is None:
         return

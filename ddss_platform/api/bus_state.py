@@ -1,16 +1,14 @@
 """What the bus says about the pipeline: the scoring group's lag, the dead-letter count, and the event time
 of the newest record the scoring runs have committed."""
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 from ddss_platform.events.codec import EventCodec, EventDecodeError
 from ddss_platform.events.topics import CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
-from ddss_platform.processing.ranges import lag
-from ddss_platform.stores.bus import OffsetRangeError, UnknownTopicError
+from ddss_platform.stores.bus import EventBus, OffsetRangeError, UnknownTopicError, lag
 
 
-def lag_by_partition(bus: Any) -> dict[int, int] | None:
+def lag_by_partition(bus: EventBus) -> dict[int, int] | None:
     """partition -> records of citizen-events the group ddss-scoring has not committed; None before the
     topic exists."""
     try:
@@ -20,7 +18,7 @@ def lag_by_partition(bus: Any) -> dict[int, int] | None:
     return dict(sorted(lag(ends, bus.committed(SCORING_GROUP, CITIZEN_EVENTS)).items()))
 
 
-def dead_letters(bus: Any) -> int:
+def dead_letters(bus: EventBus) -> int:
     """Records ever written to the dead-letter topic."""
     try:
         return sum(bus.end_offsets(CITIZEN_EVENTS_DLQ).values())
@@ -28,7 +26,7 @@ def dead_letters(bus: Any) -> int:
         return 0
 
 
-def newest_scored_ms(bus: Any, codec: EventCodec) -> int | None:
+def newest_scored_ms(bus: EventBus, codec: EventCodec) -> int | None:
     """The event time of the newest record the scoring group has committed (the last committed record
     of each partition, decoded; a partition whose last record was dead-lettered is passed over)."""
     try:

@@ -1,9 +1,10 @@
 """Request dependencies shared by the routers."""
+
 from __future__ import annotations
 
 from fastapi import Request
 
-from ddss_platform.api.stores import Stores
+from ddss_platform.stores import Stores
 
 
 def stores(request: Request) -> Stores:

@@ -1,4 +1,7 @@
-"""Response bodies (they are the OpenAPI schema at /docs). Times are epoch milliseconds, days 'YYYY-MM-DD'."""
+"""Response bodies (they are the OpenAPI schema at /docs). Times are epoch milliseconds, days 'YYYY-MM-DD'.
+
+A model named like a record of a lower layer carries the suffix Out (ScoreChangeOut, RelationshipOut)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -44,7 +47,7 @@ class RecentEvent(BaseModel):
     status: str | None = Field(None, description="scored, no_rule or unknown_citizen")
 
 
-class ScoreChange(BaseModel):
+class ScoreChangeOut(BaseModel):
     citizen_id: str
     time_ms: int
     old_score: float
@@ -56,7 +59,7 @@ class ScoreChange(BaseModel):
     tier: str | None
 
 
-class Relationship(BaseModel):
+class RelationshipOut(BaseModel):
     nationalID: str = Field(description="The related citizen (target of the outgoing edge).")
     type: str
     strength: float
@@ -86,8 +89,8 @@ class Citizen(BaseModel):
     tier: str | None
     last_calculated_ms: int | None
     recent_events: list[RecentEvent]
-    score_history: list[ScoreChange]
-    relationships: list[Relationship]
+    score_history: list[ScoreChangeOut]
+    relationships: list[RelationshipOut]
     graph_metrics: GraphMetrics
 
 
@@ -98,7 +101,9 @@ class ArchivedEvent(BaseModel):
     topic: str | None
     partition: int | None
     offset: int | None
-    score_changes: list[ScoreChange] = Field(description="Every score change this event caused (its citizen's and association effects).")
+    score_changes: list[ScoreChangeOut] = Field(
+        description="Every score change this event caused (its citizen's and association effects)."
+    )
 
 
 class RegionAggregate(BaseModel):
@@ -165,7 +170,9 @@ class Overview(BaseModel):
     citizens: int
     tiers: dict[str, int]
     score_histogram: Histogram
-    events_per_minute: list[MinuteCount] = Field(description="Raw events per minute in the hour up to the newest event.")
+    events_per_minute: list[MinuteCount] = Field(
+        description="Raw events per minute in the hour up to the newest event."
+    )
     dlq_count: int
     bus_lag: int | None
 

@@ -5,6 +5,7 @@ skip rows, however the data changes between requests (a row that moves is seen w
 time its page is read). The client treats the cursor as opaque; a cursor that does not decode, or
 whose parts have the wrong types, is a 422.
 """
+
 from __future__ import annotations
 
 import base64

@@ -21,7 +21,7 @@ REGION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
 MAX_RANGE = timedelta(days=366)
 
 
-class Tier(StrEnum):
+class TierName(StrEnum):
     EXEMPLARY = "Exemplary"
     STANDARD = "Standard"
     CAUTION = "Caution"
@@ -73,8 +73,12 @@ class TimeRange:
 
 
 def date_range(
-    start: Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD); default 30 days before `to`.")] = None,
-    end: Annotated[date | None, Query(alias="to", description="Last day, inclusive (YYYY-MM-DD); default today (UTC).")] = None,
+    start: Annotated[
+        date | None, Query(alias="from", description="First day (YYYY-MM-DD); default 30 days before `to`.")
+    ] = None,
+    end: Annotated[
+        date | None, Query(alias="to", description="Last day, inclusive (YYYY-MM-DD); default today (UTC).")
+    ] = None,
 ) -> DateRange:
     end = end or datetime.now(UTC).date()
     start = start or end - timedelta(days=30)
@@ -89,8 +93,17 @@ def time_range(default_span: timedelta):
     """A dependency reading ``from``/``to`` as instants; ``from`` defaults to ``default_span`` before ``to``."""
 
     def dependency(
-        start: Annotated[datetime | None, Query(alias="from", description=f"Start (ISO 8601 date or time; UTC when no zone given). Default: {default_span} before `to`.")] = None,
-        end: Annotated[datetime | None, Query(alias="to", description="End, exclusive (ISO 8601). Default: now.")] = None,
+        start: Annotated[
+            datetime | None,
+            Query(
+                alias="from",
+                description="Start (ISO 8601 date or time; UTC when no zone given). "
+                f"Default: {default_span} before `to`.",
+            ),
+        ] = None,
+        end: Annotated[
+            datetime | None, Query(alias="to", description="End, exclusive (ISO 8601). Default: now.")
+        ] = None,
     ) -> TimeRange:
         end = as_utc(end) if end else datetime.now(UTC)
         start = as_utc(start) if start else end - default_span

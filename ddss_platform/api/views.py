@@ -1,14 +1,16 @@
 """Store records (documents, edges, archive frames) turned into response models."""
+
 from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
-from ddss_platform.api.models import CitizenSummary, GraphMetrics, RecentEvent, Relationship, ScoreChange
-from ddss_platform.stores.graph import Edge
+from ddss_platform.api.models import CitizenSummary, GraphMetrics, RecentEvent, RelationshipOut, ScoreChangeOut
+from ddss_platform.stores.graph import GraphEdge
 
 RISKY_TIERS = frozenset({"Caution", "HighRisk"})
 
@@ -45,9 +47,9 @@ def citizen_summary(doc: Mapping[str, Any]) -> CitizenSummary:
     )
 
 
-def relationship(edge: Edge, related: Mapping[str, Any] | None, now_ms: int) -> Relationship:
+def relationship(edge: GraphEdge, related: Mapping[str, Any] | None, now_ms: int) -> RelationshipOut:
     snapshot = (related or {}).get("scoreSnapshot") or {}
-    return Relationship(
+    return RelationshipOut(
         nationalID=edge.target,
         type=str(edge.type),
         strength=edge.strength,
@@ -59,7 +61,9 @@ def relationship(edge: Edge, related: Mapping[str, Any] | None, now_ms: int) -> 
     )
 
 
-def graph_metrics(relationships: list[Relationship], colleague_edges: Mapping[str, list[Edge]], now_ms: int) -> GraphMetrics:
+def graph_metrics(
+    relationships: list[RelationshipOut], colleague_edges: Mapping[str, list[GraphEdge]], now_ms: int
+) -> GraphMetrics:
     """The citizen's neighbourhood now, with the definitions of the graph store's bulk aggregate
     (``stores.graph.analysis.neighbour_aggregates``), for one citizen."""
     active = [r for r in relationships if r.active]
@@ -69,7 +73,10 @@ def graph_metrics(relationships: list[Relationship], colleague_edges: Mapping[st
         1
         for colleague in colleagues
         for edge in colleague_edges.get(colleague, ())
-        if edge.type == "colleague" and edge.target in colleagues and edge.target != colleague and edge.active_at(now_ms)
+        if edge.type == "colleague"
+        and edge.target in colleagues
+        and edge.target != colleague
+        and edge.active_at(now_ms)
     )
     k = len(colleagues)
     return GraphMetrics(
@@ -82,10 +89,10 @@ def graph_metrics(relationships: list[Relationship], colleague_edges: Mapping[st
     )
 
 
-def score_changes(rows: Iterable[Mapping[str, Any]]) -> list[ScoreChange]:
-    """Archive score-history rows (SCORE_CHANGE_COLUMNS dicts) as models, in their order."""
+def score_changes(rows: Iterable[Mapping[str, Any]]) -> list[ScoreChangeOut]:
+    """Archive score-history rows (SCORE_HISTORY_COLUMNS dicts) as models, in their order."""
     return [
-        ScoreChange(
+        ScoreChangeOut(
             citizen_id=row["citizen_id"],
             time_ms=int(row["changed_at"]),
             old_score=row["old_score"],
@@ -100,10 +107,10 @@ def score_changes(rows: Iterable[Mapping[str, Any]]) -> list[ScoreChange]:
     ]
 
 
-def history_points(frame: pd.DataFrame) -> list[ScoreChange]:
+def history_points(frame: pd.DataFrame) -> list[ScoreChangeOut]:
     """Time-series score_change_history points as models, oldest first."""
     return [
-        ScoreChange(
+        ScoreChangeOut(
             citizen_id=row["citizenID"],
             time_ms=int(row["time_ns"]) // 1_000_000,
             old_score=row["oldScore"],

@@ -1,4 +1,5 @@
 """``ddss api`` (the reporting API and dashboard) and ``ddss up`` (Dagster UI + API + a steady simulator)."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,15 @@ def api(
 
     settings = Settings.from_env()  # a bad setting fails here, naming the variable
     typer.echo(f"API and dashboard on http://{host}:{port}/ (API docs: /docs); profile {settings.profile}")
-    uvicorn.run("ddss_platform.api.asgi:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        "ddss_platform.api.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _wait_until_answering(url: str, child, timeout_s: float = 120.0) -> None:
@@ -60,7 +68,9 @@ class _Child:
                 [str(Path(sys.executable).with_name("ddss")), *args],
                 # a progress bar redrawn into a log file is noise
                 env={**os.environ, "TQDM_DISABLE": "1"},
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
     def alive(self) -> bool:
@@ -88,7 +98,7 @@ def up(
 ) -> None:
     """Start the Dagster UI (daemon and scoring sensor running), the API and dashboard, and a
     simulator producing at a steady rate; print the URLs; Ctrl-C stops them all."""
-    from ddss_platform import dagster_instance
+    from ddss_platform.defs import dagster_instance
 
     settings = Settings.from_env()
     logs = settings.home / "logs"
@@ -104,10 +114,25 @@ def up(
         _wait_until_answering(f"http://{host}:{dagster_port}/server_info", dagster)
         if rate > 0:
             start_ms = int(time.time() * 1000) - UP_SIMULATOR_HEADSTART_MS
-            children.append(_Child("simulator", [
-                "simulate", "--rate", str(rate), "--citizens", str(citizens), "--events", str(10**9),
-                "--seed", str(seed), "--start-ms", str(start_ms),
-            ], logs / "simulator.log"))
+            children.append(
+                _Child(
+                    "simulator",
+                    [
+                        "simulate",
+                        "--rate",
+                        str(rate),
+                        "--citizens",
+                        str(citizens),
+                        "--events",
+                        str(10**9),
+                        "--seed",
+                        str(seed),
+                        "--start-ms",
+                        str(start_ms),
+                    ],
+                    logs / "simulator.log",
+                )
+            )
         token = f"?token={settings.api_token}" if settings.api_token else ""
         typer.echo(f"Dagster UI:  http://{host}:{dagster_port}/")
         typer.echo(f"Dashboard:   http://{host}:{api_port}/{token}")

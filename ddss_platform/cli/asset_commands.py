@@ -1,4 +1,5 @@
 """``ddss lineage``: how a batch asset partition was made, down to the bus offsets."""
+
 import json
 import os
 
@@ -19,8 +20,8 @@ def lineage(
     instance under DDSS_HOME)."""
     import dagster as dg
 
-    from ddss_platform.dagster_instance import open_instance
-    from ddss_platform.lineage import format_lineage, read_lineage
+    from ddss_platform.defs.dagster_instance import open_instance
+    from ddss_platform.defs.lineage import format_lineage, read_lineage
     from ddss_platform.settings import Settings
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else open_instance(Settings.from_env())

@@ -1,12 +1,13 @@
 """``ddss simulate``, ``ddss emit`` and ``ddss topics``: put events on the bus and look at it."""
+
 from __future__ import annotations
 
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Optional
 
 import typer
 from tqdm import tqdm
@@ -18,7 +19,7 @@ from ddss_platform.events.simulator import DEFAULT_START_MS, simulate_records
 from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
 from ddss_platform.events.validation import EventValidationError
 from ddss_platform.settings import Settings
-from ddss_platform.stores.bus import EventBus, UnknownTopicError, open_bus, open_codec
+from ddss_platform.stores.bus import EventBus, ProduceRecord, UnknownTopicError, lag, open_bus, open_codec
 from ddss_platform.stores.bus.digest import topic_digest
 
 PRODUCE_BATCH = 5_000
@@ -31,43 +32,55 @@ def _open(settings: Settings, partitions: int | None = None) -> tuple[EventBus, 
     return bus, open_codec(settings)
 
 
+def produce_events(bus: EventBus, records: Iterator[ProduceRecord], total: int, rate: float | None = None) -> int:
+    """Produce ``records`` (``total`` of them) to citizen-events in batches behind a progress bar, paced at
+    ``rate`` events per second when given; returns how many were produced."""
+    batch_size = PRODUCE_BATCH if rate is None else max(1, min(PRODUCE_BATCH, int(rate / 10)))
+    started = time.perf_counter()
+    produced = 0
+    with tqdm(total=total, unit="ev", desc="simulate", file=sys.stderr) as progress:
+        while batch := list(islice(records, batch_size)):
+            produced += bus.produce(CITIZEN_EVENTS, batch)
+            progress.update(len(batch))
+            if rate is not None:  # pace: sleep until the wall clock catches up with the target rate
+                time.sleep(max(0.0, produced / rate - (time.perf_counter() - started)))
+    return produced
+
+
 @app.command()
 def simulate(
     citizens: int = typer.Option(1000, min=2, help="Seeded citizens (IDs as `ddss init --citizens N` creates)."),
     events: int = typer.Option(10_000, min=0, help="Events to produce."),
-    rate: Optional[float] = typer.Option(None, min=0.001, help="Events per second to pace at (default: flat out)."),
+    rate: float | None = typer.Option(None, min=0.001, help="Events per second to pace at (default: flat out)."),
     seed: int = typer.Option(0, help="Random seed: the same seed gives byte-identical topic contents."),
-    bad_fraction: float = typer.Option(0.0, min=0.0, max=1.0,
-                                       help="Share of malformed records (garbage, wrong schema, bad severity)."),
-    partitions: Optional[int] = typer.Option(None, min=1, help="Partitions of a new topic (default DDSS_PARTITIONS)."),
+    bad_fraction: float = typer.Option(
+        0.0, min=0.0, max=1.0, help="Share of malformed records (garbage, wrong schema, bad severity)."
+    ),
+    partitions: int | None = typer.Option(None, min=1, help="Partitions of a new topic (default DDSS_PARTITIONS)."),
     start_ms: int = typer.Option(DEFAULT_START_MS, help="Timestamp (epoch ms) the simulated clock starts at."),
 ) -> None:
     """Produce simulated citizen events to the citizen-events topic."""
     settings = Settings.from_env()
     bus, codec = _open(settings, partitions)
     records = simulate_records(codec, citizens, events, seed=seed, bad_fraction=bad_fraction, start_ms=start_ms)
-    batch_size = PRODUCE_BATCH if rate is None else max(1, min(PRODUCE_BATCH, int(rate / 10)))
     started = time.perf_counter()
-    produced = 0
     try:
-        with tqdm(total=events, unit="ev", desc="simulate", file=sys.stderr) as progress:
-            while batch := list(islice(records, batch_size)):
-                produced += bus.produce(CITIZEN_EVENTS, batch)
-                progress.update(len(batch))
-                if rate is not None:  # pace: sleep until the wall clock catches up with the target rate
-                    time.sleep(max(0.0, produced / rate - (time.perf_counter() - started)))
+        produced = produce_events(bus, records, events, rate)
     finally:
         bus.close()
     elapsed = time.perf_counter() - started
-    typer.echo(f"produced {produced} events to {CITIZEN_EVENTS} in {elapsed:.2f} s: "
-               f"{produced / elapsed if elapsed else 0:.0f} events/s")
+    typer.echo(
+        f"produced {produced} events to {CITIZEN_EVENTS} in {elapsed:.2f} s: "
+        f"{produced / elapsed if elapsed else 0:.0f} events/s"
+    )
 
 
 @app.command()
 def emit(
-    event_json: Optional[str] = typer.Argument(None, help="The event as a JSON object (default: read stdin)."),
-    file: Optional[Path] = typer.Option(None, "--file", exists=True, dir_okay=False,
-                                        help="A file of JSON lines, one event per line."),
+    event_json: str | None = typer.Argument(None, help="The event as a JSON object (default: read stdin)."),
+    file: Path | None = typer.Option(
+        None, "--file", exists=True, dir_okay=False, help="A file of JSON lines, one event per line."
+    ),
 ) -> None:
     """Produce hand-written events after validating them (eventId and timestamp are filled when absent).
 
@@ -114,12 +127,16 @@ def topics(
                 typer.echo(f"{topic}: not created yet")
                 continue
             committed = bus.committed(SCORING_GROUP, topic)
-            lag = {p: ends[p] - committed[p] for p in ends}
-            typer.echo(f"{topic}: {len(ends)} partitions, {sum(ends.values())} records, "
-                       f"group {SCORING_GROUP} lag {sum(lag.values())}")
+            behind = lag(ends, committed)
+            typer.echo(
+                f"{topic}: {len(ends)} partitions, {sum(ends.values())} records, "
+                f"group {SCORING_GROUP} lag {sum(behind.values())}"
+            )
             for partition, end in ends.items():
-                typer.echo(f"  partition {partition}: end offset {end}, committed {committed[partition]}, "
-                           f"lag {lag[partition]}")
+                typer.echo(
+                    f"  partition {partition}: end offset {end}, committed {committed[partition]}, "
+                    f"lag {behind[partition]}"
+                )
             if digest:
                 typer.echo(f"  sha256 {topic_digest(bus, topic)}")
     finally:

@@ -1,16 +1,18 @@
 """``ddss init``: create every store's schema and load the seed configuration, rules and world."""
+
 from __future__ import annotations
 
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import typer
 from tqdm import tqdm
 
 from ddss_platform.cli.app import app
+from ddss_platform.cli.world import World, generate_world
 from ddss_platform.events.topics import ALL_TOPICS
 from ddss_platform.scoring import ScoringDocumentError, load_configuration, load_rules
 from ddss_platform.settings import Settings, SettingsError
@@ -19,7 +21,6 @@ from ddss_platform.stores.bus import UnknownTopicError, open_bus
 from ddss_platform.stores.documents import DocumentStore, DocumentValidationError, new_citizen_document, open_documents
 from ddss_platform.stores.graph import GraphStore, open_graph
 from ddss_platform.stores.timeseries import open_timeseries
-from ddss_platform.world import World, generate_world
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "schemas" / "seed"
 CHUNK = 5_000  # citizens / relationships per store call
@@ -73,7 +74,9 @@ def load_seed_documents(configuration_path: Path, rules_path: Path) -> tuple[dic
         load_configuration(configuration)
         load_rules(rules)
     except ScoringDocumentError as error:
-        raise SeedError(f"refused {error} (from {configuration_path.name if error.kind == 'configuration' else rules_path.name})") from None
+        raise SeedError(
+            f"refused {error} (from {configuration_path.name if error.kind == 'configuration' else rules_path.name})"
+        ) from None
     return configuration, rules
 
 
@@ -103,7 +106,8 @@ def _create_citizens(documents: DocumentStore, world: World, configuration: dict
         for start in range(0, len(missing), CHUNK):
             chunk = missing[start : start + CHUNK]
             created += documents.create_citizens(
-                new_citizen_document(c.national_id, c.profile, c.flags, baseline, tier, now_ms, c.contact_info) for c in chunk
+                new_citizen_document(c.national_id, c.profile, c.flags, baseline, tier, now_ms, c.contact_info)
+                for c in chunk
             )
             progress.update(len(chunk))
     return [f"documents: created {created} citizens at the baseline score {baseline} ({tier})"] if created else []
@@ -152,10 +156,15 @@ def initialise(settings: Settings, citizens: int, seed: int, configuration_path:
 def init(
     citizens: int = typer.Option(1000, min=0, help="Citizens of the seed world (nationalIDs CIT00000000…)."),
     seed: int = typer.Option(42, help="Seed of the world generator: the same seed gives the same world."),
-    configuration: Path = typer.Option(SEED_DIR / "system_configuration.json", exists=True, dir_okay=False,
-                                       help="The system configuration to make ACTIVE."),
-    rules: Path = typer.Option(SEED_DIR / "scoring_rules.json", exists=True, dir_okay=False,
-                               help="The scoring rules to load (a JSON list)."),
+    configuration: Path = typer.Option(
+        SEED_DIR / "system_configuration.json",
+        exists=True,
+        dir_okay=False,
+        help="The system configuration to make ACTIVE.",
+    ),
+    rules: Path = typer.Option(
+        SEED_DIR / "scoring_rules.json", exists=True, dir_okay=False, help="The scoring rules to load (a JSON list)."
+    ),
 ) -> None:
     """Create every store's schema, topics, indexes and tables, then load the seed configuration, rules
     and a world of --citizens citizens with their social graph. Running it again changes nothing."""
@@ -171,4 +180,6 @@ def init(
     if actions:
         typer.echo(f"initialised in {elapsed:.1f} s")
     else:
-        typer.echo(f"nothing to do: every store is ready and the seed world of {citizens} citizens is loaded ({elapsed:.1f} s)")
+        typer.echo(
+            f"nothing to do: every store is ready and the seed world of {citizens} citizens is loaded ({elapsed:.1f} s)"
+        )

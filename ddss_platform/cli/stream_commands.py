@@ -1,20 +1,20 @@
 """``ddss stream`` (continuous scoring, one long-lived consumer) and ``ddss demo`` (the whole pipeline once)."""
+
 from __future__ import annotations
 
 import signal
 import sys
 import time
-from itertools import islice
-from typing import Optional
 
 import typer
 from tqdm import tqdm
 
 from ddss_platform.cli.app import app
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, lag, next_range, open_ports, process_range
+from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, next_range, process_range
 from ddss_platform.settings import Settings
-from ddss_platform.stores.bus import UnknownTopicError
+from ddss_platform.stores import Stores, open_stores
+from ddss_platform.stores.bus import UnknownTopicError, lag
 
 STREAM_OWNER = "ddss stream"
 
@@ -25,11 +25,11 @@ def _raise_interrupt(_signum, _frame):
 
 def _sensor_runs_in_flight(settings: Settings) -> int:
     """Scoring runs the sensor launched that are still queued or running (0 without a Dagster instance)."""
-    from ddss_platform import dagster_instance
+    from ddss_platform.defs import dagster_instance
 
     if not (dagster_instance.dagster_home(settings) / "dagster.yaml").exists():
         return 0
-    from ddss_platform.defs.streaming.sensor import in_flight_runs
+    from ddss_platform.defs.scoring_runs import in_flight_runs
 
     instance = dagster_instance.open_instance(settings)
     try:
@@ -42,10 +42,15 @@ def _sensor_runs_in_flight(settings: Settings) -> int:
 def stream(
     batch_size: int = typer.Option(DEFAULT_BATCH_SIZE, min=1, help="Most records scored per partition per step."),
     poll: float = typer.Option(0.1, min=0.01, help="Seconds between looks at the topic when there is no lag."),
-    linger: float = typer.Option(0.2, min=0.0, help="Seconds to let new records gather before scoring them "
-                                                   "(fewer, larger writes; adds at most this to the latency)."),
-    exit_when_idle: Optional[float] = typer.Option(None, min=0.0, help="Stop after this many seconds without lag "
-                                                                       "(default: run until Ctrl-C)."),
+    linger: float = typer.Option(
+        0.2,
+        min=0.0,
+        help="Seconds to let new records gather before scoring them "
+        "(fewer, larger writes; adds at most this to the latency).",
+    ),
+    exit_when_idle: float | None = typer.Option(
+        None, min=0.0, help="Stop after this many seconds without lag (default: run until Ctrl-C)."
+    ),
 ) -> None:
     """Score continuously as one long-lived consumer of group ddss-scoring, with seconds of latency instead of
     sensor ticks. Shares the committed offsets with the scoring sensor: while it runs it owns the group and
@@ -54,8 +59,9 @@ def stream(
     lease = GroupLease(settings.home)
     if not lease.acquire(STREAM_OWNER, wait_s=10.0):
         holder = lease.holder()
-        typer.echo(f"consumer group {SCORING_GROUP} is owned by {holder.describe() if holder else 'another process'}",
-                   err=True)
+        typer.echo(
+            f"consumer group {SCORING_GROUP} is owned by {holder.describe() if holder else 'another process'}", err=True
+        )
         raise typer.Exit(1)
     # both stop it cleanly, even when started from a script that had SIGINT ignored (as `cmd &` does)
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -65,8 +71,8 @@ def stream(
         while (running := _sensor_runs_in_flight(settings)) > 0:
             typer.echo(f"waiting for {running} sensor-launched scoring run(s) to finish")
             time.sleep(2.0)
-        with open_ports(settings) as ports:
-            _consume(ports, batch_size, poll, linger, exit_when_idle)
+        with open_stores(settings) as stores:
+            _consume(stores, batch_size, poll, linger, exit_when_idle)
     except KeyboardInterrupt:
         typer.echo("stopping")
     finally:
@@ -74,8 +80,8 @@ def stream(
         typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
 
 
-def _consume(ports, batch_size: int, poll: float, linger: float, exit_when_idle: float | None) -> None:
-    bus = ports.bus
+def _consume(stores: Stores, batch_size: int, poll: float, linger: float, exit_when_idle: float | None) -> None:
+    bus = stores.bus
     idle_since = time.monotonic()
     pending_since = None
     while True:
@@ -99,7 +105,7 @@ def _consume(ports, batch_size: int, poll: float, linger: float, exit_when_idle:
         for partition in sorted(ends):
             rng = next_range(CITIZEN_EVENTS, partition, committed[partition], ends[partition], batch_size)
             if rng is not None:
-                typer.echo(process_range(ports, rng).summary())
+                typer.echo(process_range(stores, rng).summary())
         pending_since = None
         idle_since = time.monotonic()
 
@@ -114,22 +120,23 @@ def demo(
 ) -> None:
     """Run the platform once end to end: init → simulate → start the Dagster daemon → wait while the scoring
     sensor's runs score everything (lag zero) → print what every store received and the score distribution."""
-    from ddss_platform import dagster_instance
+    from ddss_platform.cli.bus_commands import produce_events
     from ddss_platform.cli.store_commands import SEED_DIR, initialise
+    from ddss_platform.defs import dagster_instance
     from ddss_platform.events.simulator import simulate_records
 
     settings = Settings.from_env()
     started = time.perf_counter()
     typer.echo(f"[1/4] ddss init ({citizens} citizens) in {settings.home}")
-    for action in initialise(settings, citizens, 42, SEED_DIR / "system_configuration.json",
-                             SEED_DIR / "scoring_rules.json"):
+    for action in initialise(
+        settings, citizens, 42, SEED_DIR / "system_configuration.json", SEED_DIR / "scoring_rules.json"
+    ):
         typer.echo(f"      {action}")
     typer.echo(f"[2/4] ddss simulate: {events} events ({bad_fraction:.0%} malformed)")
-    with open_ports(settings) as ports:
-        records = simulate_records(ports.codec, citizens, events, seed=seed, bad_fraction=bad_fraction)
-        with tqdm(total=events, unit="ev", desc="simulate", file=sys.stderr) as progress:
-            while batch := list(islice(records, 5_000)):
-                progress.update(ports.bus.produce(CITIZEN_EVENTS, batch))
+    with open_stores(settings) as stores:
+        produce_events(
+            stores.bus, simulate_records(stores.codec, citizens, events, seed=seed, bad_fraction=bad_fraction), events
+        )
     instance = dagster_instance.open_instance(settings)
     daemon = None
     try:
@@ -149,12 +156,12 @@ def demo(
 
 
 def _wait_for_runs(settings: Settings, instance, daemon, timeout: float) -> None:
-    from ddss_platform.defs.streaming.sensor import backlog
+    from ddss_platform.defs.scoring_runs import backlog
 
     deadline = time.monotonic() + timeout
-    with open_ports(settings) as ports, tqdm(unit="ev", desc="scored", file=sys.stderr) as progress:
+    with open_stores(settings) as stores, tqdm(unit="ev", desc="scored", file=sys.stderr) as progress:
         while True:
-            produced, behind, running = backlog(ports.bus, instance)
+            produced, behind, running = backlog(stores.bus, instance)
             progress.total = produced
             progress.update(produced - behind - progress.n)
             if not behind and not running:
@@ -162,8 +169,10 @@ def _wait_for_runs(settings: Settings, instance, daemon, timeout: float) -> None
             if daemon is not None and not daemon.alive():
                 _fail(f"the Dagster daemon exited; see {daemon.log_path}")
             if time.monotonic() > deadline:
-                _fail(f"lag still {behind} after {timeout:.0f} s; see the runs in the Dagster UI (ddss up) "
-                      f"or {daemon.log_path if daemon else settings.home / 'dagster'}")
+                _fail(
+                    f"lag still {behind} after {timeout:.0f} s; see the runs in the Dagster UI (ddss up) "
+                    f"or {daemon.log_path if daemon else settings.home / 'dagster'}"
+                )
             time.sleep(1.0)
 
 
@@ -174,44 +183,56 @@ def _fail(message: str) -> None:
 
 def _materialized(instance, key: str, field: str) -> int:
     """Sum of ``field`` over every materialization of ``key`` the scoring runs reported."""
-    import dagster as dg
+    from ddss_platform.defs.lineage import materializations
 
-    total, cursor = 0, None
-    while True:
-        page = instance.fetch_materializations(dg.AssetKey(key), limit=1_000, cursor=cursor)
-        total += sum(r.asset_materialization.metadata[field].value for r in page.records
-                     if r.asset_materialization and field in r.asset_materialization.metadata)
-        if not page.has_more:
-            return total
-        cursor = page.cursor
+    return sum(
+        r.asset_materialization.metadata[field].value
+        for r in materializations(instance, key)
+        if r.asset_materialization and field in r.asset_materialization.metadata
+    )
 
 
 def _print_summary(settings: Settings, instance, elapsed: float) -> None:
     import dagster as dg
 
+    from ddss_platform.defs.asset_keys import (
+        EVENTS_ARCHIVE_ASSET,
+        RAW_EVENTS_ASSET,
+        SCORE_CHANGE_HISTORY_ASSET,
+        SCORE_SNAPSHOTS_ASSET,
+    )
+    from ddss_platform.defs.scoring_runs import SCORE_EVENTS_JOB
     from ddss_platform.processing import read_dead_letters
 
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name="score_events"))
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=SCORE_EVENTS_JOB))
     succeeded = sum(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
-    with open_ports(settings) as ports:
-        produced = sum(ports.bus.end_offsets(CITIZEN_EVENTS).values())
+    with open_stores(settings) as stores:
+        produced = sum(stores.bus.end_offsets(CITIZEN_EVENTS).values())
         reasons: dict[str, int] = {}
-        for letter in read_dead_letters(ports.bus):
+        for letter in read_dead_letters(stores.bus):
             reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
-        archived = sum(ports.archive.count_by_day().values())
-        tiers = ports.documents.count_by_tier()
+        archived = sum(stores.archive.count_by_day().values())
+        tiers = stores.documents.count_by_tier()
     dead = sum(reasons.values())
-    typer.echo(f"\nScored {produced} records through {len(runs)} sensor-launched score_events runs "
-               f"({succeeded} succeeded) in {elapsed:.1f} s")
+    typer.echo(
+        f"\nScored {produced} records through {len(runs)} sensor-launched score_events runs "
+        f"({succeeded} succeeded) in {elapsed:.1f} s"
+    )
     rows = [
         ("citizen-events (bus)", f"{produced} records, group {SCORING_GROUP} lag 0"),
-        ("citizen-events-dlq", f"{dead} dead letters"
-         + (f" ({', '.join(f'{k} {v}' for k, v in sorted(reasons.items()))})" if reasons else "")),
-        ("events_archive", f"{archived} events"),
-        ("raw_events", f"{_materialized(instance, 'raw_events', 'points')} points"),
-        ("score_change_history", f"{_materialized(instance, 'score_change_history', 'points')} points"),
-        ("score_snapshots", f"{_materialized(instance, 'score_snapshots', 'snapshots')} snapshot updates, "
-                            f"{_materialized(instance, 'score_snapshots', 'new_citizens')} new citizens"),
+        (
+            "citizen-events-dlq",
+            f"{dead} dead letters"
+            + (f" ({', '.join(f'{k} {v}' for k, v in sorted(reasons.items()))})" if reasons else ""),
+        ),
+        (EVENTS_ARCHIVE_ASSET, f"{archived} events"),
+        (RAW_EVENTS_ASSET, f"{_materialized(instance, RAW_EVENTS_ASSET, 'points')} points"),
+        (SCORE_CHANGE_HISTORY_ASSET, f"{_materialized(instance, SCORE_CHANGE_HISTORY_ASSET, 'points')} points"),
+        (
+            SCORE_SNAPSHOTS_ASSET,
+            f"{_materialized(instance, SCORE_SNAPSHOTS_ASSET, 'snapshots')} snapshot updates, "
+            f"{_materialized(instance, SCORE_SNAPSHOTS_ASSET, 'new_citizens')} new citizens",
+        ),
     ]
     for name, text in rows:
         typer.echo(f"  {name:22s} {text}")

@@ -14,13 +14,15 @@ comes back with the newer optional fields set to their defaults.
 The codec is pure; the registry is reached only through the ``SchemaRegistry``
 port handed in (``ddss_platform.stores.bus.registry`` is the HTTP adapter).
 """
+
 from __future__ import annotations
 
 import gc
 import json
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol, cast
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -94,7 +96,7 @@ class EventCodec:
         self.registry = registry
         self._writer_json = writer_schema
         self._writer = parse_schema(writer_schema)
-        self._reader = parse_schema(CITIZEN_EVENT_SCHEMA_JSON)
+        self._reader = cast(dict, parse_schema(CITIZEN_EVENT_SCHEMA_JSON))
         # fingerprint -> (parsed writer schema, reader schema for fastavro; None = same as writer, no resolution)
         self._by_fingerprint: dict[bytes, tuple[dict, dict | None]] = {}
         for schema_json in (writer_schema, *known_schemas):
@@ -105,7 +107,7 @@ class EventCodec:
     def _reading_pair(self, schema_json: dict) -> tuple[dict, dict | None]:
         if crc64_fingerprint(schema_json) == _CURRENT_FINGERPRINT:
             return self._reader, None
-        return parse_schema(schema_json), self._reader
+        return cast(dict, parse_schema(schema_json)), self._reader
 
     @property
     def header(self) -> bytes:
@@ -132,7 +134,7 @@ class EventCodec:
         fo = BytesIO(value)
         fo.seek(start)
         try:
-            event = schemaless_reader(fo, writer, reader)
+            event = cast(Event, schemaless_reader(fo, writer, reader))
         except EOFError:
             raise TruncatedMessageError(f"the Avro body ends early ({len(value)} bytes)") from None
         except SchemaResolutionError as exc:

@@ -1,9 +1,11 @@
 """Hand-written events (``ddss emit``): complete them, then refuse anything the scoring would choke on."""
+
 from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastavro.validation import ValidationError, validate
 

@@ -3,6 +3,7 @@
 Version 2 (``citizen_event.avsc``) is what we write and read; version 1 is the
 original producer's schema, kept because data written with it must stay readable.
 """
+
 from __future__ import annotations
 
 import json

@@ -8,14 +8,16 @@ Everything random comes from one ``random.Random(seed)`` and the clock starts at
 a fixed instant, so the same seed gives byte-identical records. The clock only
 moves forward, so each citizen's timestamps never decrease.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import random
 import uuid
+from collections.abc import Iterator
 from io import BytesIO
-from typing import Iterator
+from typing import cast
 
 from fastavro import parse_schema, schemaless_writer
 
@@ -58,13 +60,60 @@ _RELATIONSHIPS: dict[str, tuple[float, tuple[float, float]]] = {
     "colleague": (0.4, (0.2, 0.7)),
     "friend": (0.4, (0.3, 0.9)),
 }
-_FIRST_NAMES = ("Ada", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas",
-                "Katja", "Luca", "Mira", "Nils", "Olga", "Pavel", "Rosa", "Sami", "Tessa", "Viktor")
-_LAST_NAMES = ("Novak", "Berg", "Rossi", "Ivanova", "Keller", "Moreau", "Lind", "Horvat", "Silva", "Weber",
-               "Kowalski", "Dubois", "Jansen", "Petrov", "Costa")
+_FIRST_NAMES = (
+    "Ada",
+    "Bruno",
+    "Chiara",
+    "Dmitri",
+    "Elena",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Katja",
+    "Luca",
+    "Mira",
+    "Nils",
+    "Olga",
+    "Pavel",
+    "Rosa",
+    "Sami",
+    "Tessa",
+    "Viktor",
+)
+_LAST_NAMES = (
+    "Novak",
+    "Berg",
+    "Rossi",
+    "Ivanova",
+    "Keller",
+    "Moreau",
+    "Lind",
+    "Horvat",
+    "Silva",
+    "Weber",
+    "Kowalski",
+    "Dubois",
+    "Jansen",
+    "Petrov",
+    "Costa",
+)
 _GENDERS = ("female", "male")
-_OCCUPATIONS = ("teacher", "engineer", "nurse", "driver", "clerk", "farmer", "programmer", "shopkeeper",
-                "electrician", "student", "retired", "civil_servant")
+_OCCUPATIONS = (
+    "teacher",
+    "engineer",
+    "nurse",
+    "driver",
+    "clerk",
+    "farmer",
+    "programmer",
+    "shopkeeper",
+    "electrician",
+    "student",
+    "retired",
+    "civil_servant",
+)
 
 # A schema no consumer knows, to produce "wrong schema" records for the dead-letter path.
 _FOREIGN_SCHEMA_JSON = {
@@ -113,7 +162,7 @@ class CitizenEventSimulator:
         if rng.random() < NEW_CITIZEN_SHARE:
             return self._new_citizen()
         pick = rng.random()
-        for event_type, share in EVENT_MIX:
+        for event_type, share in EVENT_MIX:  # noqa: B007 (the pick is event_type after the loop)
             pick -= share
             if pick < 0:
                 break
@@ -143,8 +192,13 @@ class CitizenEventSimulator:
         organization = rng.choice(_ORGANIZATIONS)
         metadata = {"hours": str(hours), "organization": organization}
         return self._event(
-            citizen, "social", "volunteering", rng.uniform(0.05, 0.4), None,
-            f"Volunteered {hours} h at {organization}", metadata,
+            citizen,
+            "social",
+            "volunteering",
+            rng.uniform(0.05, 0.4),
+            None,
+            f"Volunteered {hours} h at {organization}",
+            metadata,
         )
 
     def _legal(self, citizen: int) -> Event:
@@ -152,8 +206,13 @@ class CitizenEventSimulator:
         kind = rng.choice(tuple(_VIOLATIONS))
         fine = round(rng.uniform(20, 2000), 2) if rng.random() < 0.6 else None
         return self._event(
-            citizen, "legal", "violation", rng.uniform(*_VIOLATIONS[kind]), fine,
-            f"{kind.replace('_', ' ').capitalize()} violation", {"kind": kind},
+            citizen,
+            "legal",
+            "violation",
+            rng.uniform(*_VIOLATIONS[kind]),
+            fine,
+            f"{kind.replace('_', ' ').capitalize()} violation",
+            {"kind": kind},
         )
 
     def _relationship(self, citizen: int) -> Event:
@@ -176,8 +235,13 @@ class CitizenEventSimulator:
                 self._add_edge((source, target, kind))
                 action = "START"
         event = self._event(
-            source, "relationship", kind, rng.uniform(0.05, 0.3), None,
-            f"{'Started' if action == 'START' else 'Ended'} {kind} relationship", {},
+            source,
+            "relationship",
+            kind,
+            rng.uniform(0.05, 0.3),
+            None,
+            f"{'Started' if action == 'START' else 'Ended'} {kind} relationship",
+            {},
         )
         event["relationship"] = {
             "relatedCitizenId": citizen_id(target),
@@ -216,8 +280,16 @@ class CitizenEventSimulator:
 
     # -- shared parts --------------------------------------------------------------------------
 
-    def _event(self, citizen: int, event_type: str, subtype: str, severity: float,
-               amount: float | None, description: str, metadata: dict[str, str]) -> Event:
+    def _event(
+        self,
+        citizen: int,
+        event_type: str,
+        subtype: str,
+        severity: float,
+        amount: float | None,
+        description: str,
+        metadata: dict[str, str],
+    ) -> Event:
         rng = self._rng
         return {
             "eventId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -241,7 +313,7 @@ class CitizenEventSimulator:
         else:
             region = rng.choice(tuple(REGIONS))
             city = rng.choice(REGIONS[region])[0]
-        lat, lon = city_coordinates(region, city)
+        lat, lon = cast(tuple[float, float], city_coordinates(region, city))  # a city of REGIONS
         return {
             "region": region,
             "city": city,
@@ -261,8 +333,14 @@ class CitizenEventSimulator:
             self._edge_slot[last] = slot
 
 
-def simulate_records(codec: EventCodec, citizens: int, events: int, seed: int = 0,
-                     bad_fraction: float = 0.0, start_ms: int = DEFAULT_START_MS) -> Iterator[SimulatedRecord]:
+def simulate_records(
+    codec: EventCodec,
+    citizens: int,
+    events: int,
+    seed: int = 0,
+    bad_fraction: float = 0.0,
+    start_ms: int = DEFAULT_START_MS,
+) -> Iterator[SimulatedRecord]:
     """``events`` encoded records; a ``bad_fraction`` of them replaced by malformed ones (see ``bad_record``).
 
     The bad-record choices use their own generator, so the good events are the same for any fraction.

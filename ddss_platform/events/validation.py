@@ -4,11 +4,13 @@ A record can be valid Avro and still be nonsense for scoring: a severity of 7,
 a timestamp next week, a relationship event without the related citizen.
 ``validate_event`` refuses those with the offending field and the reason.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ddss_platform.events.vocabulary import EVENT_SUBTYPES, RELATIONSHIP_ACTIONS, RELATIONSHIP_TYPES
 
@@ -43,15 +45,19 @@ def validate_event(event: Mapping[str, Any], now_ms: int) -> None:
         raise EventValidationError("timestamp", f"expected epoch milliseconds ≥ 0, got {timestamp!r}")
     if timestamp > now_ms + MAX_FUTURE_MS:
         raise EventValidationError(
-            "timestamp", f"{timestamp} is {(timestamp - now_ms) / 1000:.0f} s in the future (limit {MAX_FUTURE_MS // 1000} s)"
+            "timestamp",
+            f"{timestamp} is {(timestamp - now_ms) / 1000:.0f} s in the future (limit {MAX_FUTURE_MS // 1000} s)",
         )
     event_type = _required(event, "eventType", "eventType")
     if event_type not in EVENT_SUBTYPES:
-        raise EventValidationError("eventType", f"unknown type {event_type!r}; expected one of {sorted(EVENT_SUBTYPES)}")
+        raise EventValidationError(
+            "eventType", f"unknown type {event_type!r}; expected one of {sorted(EVENT_SUBTYPES)}"
+        )
     subtype = event.get("eventSubtype")
     if subtype is not None and subtype not in EVENT_SUBTYPES[event_type]:
         raise EventValidationError(
-            "eventSubtype", f"{subtype!r} is not a {event_type} subtype; expected one of {list(EVENT_SUBTYPES[event_type])}"
+            "eventSubtype",
+            f"{subtype!r} is not a {event_type} subtype; expected one of {list(EVENT_SUBTYPES[event_type])}",
         )
     _unit_interval(event, "severity", "severity")
     _unit_interval(event, "confidence", "confidence")
@@ -68,7 +74,9 @@ def _check_location(event: Mapping[str, Any]) -> None:
     for name, bound in (("latitude", 90.0), ("longitude", 180.0)):
         value = location.get(name)
         if value is not None and not (_is_number(value) and -bound <= value <= bound):
-            raise EventValidationError(f"location.{name}", f"expected a number in [-{bound:g}, {bound:g}], got {value!r}")
+            raise EventValidationError(
+                f"location.{name}", f"expected a number in [-{bound:g}, {bound:g}], got {value!r}"
+            )
 
 
 def _check_payload(event: Mapping[str, Any]) -> None:
@@ -110,7 +118,9 @@ def _check_relationship(event: Mapping[str, Any], event_type: str) -> None:
     _unit_interval(relationship, "strength", "relationship.strength")
     action = _required(relationship, "action", "relationship.action")
     if action not in RELATIONSHIP_ACTIONS:
-        raise EventValidationError("relationship.action", f"expected one of {list(RELATIONSHIP_ACTIONS)}, got {action!r}")
+        raise EventValidationError(
+            "relationship.action", f"expected one of {list(RELATIONSHIP_ACTIONS)}, got {action!r}"
+        )
 
 
 def _check_new_citizen(event: Mapping[str, Any], event_type: str) -> None:
@@ -126,7 +136,7 @@ def _check_new_citizen(event: Mapping[str, Any], event_type: str) -> None:
         birth = None
     if birth is None:
         raise EventValidationError("newCitizen.dateOfBirth", f"expected a YYYY-MM-DD date, got {born!r}")
-    if birth > dt.datetime.fromtimestamp(event["timestamp"] / 1000, dt.timezone.utc).date():
+    if birth > dt.datetime.fromtimestamp(event["timestamp"] / 1000, dt.UTC).date():
         raise EventValidationError("newCitizen.dateOfBirth", f"{born} is after the event's date")
     _map_of(profile, "flags", "newCitizen.flags", bool, "true or false")
 

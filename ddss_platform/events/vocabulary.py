@@ -1,4 +1,5 @@
 """The event vocabulary every helper shares: types, subtypes, relationship kinds, places."""
+
 from __future__ import annotations
 
 EVENT_SUBTYPES: dict[str, tuple[str, ...]] = {

@@ -1,12 +1,15 @@
 """Range processing shared by the score_events runs and `ddss stream`.
 
-``process_range(ports, OffsetRange(topic, partition, start, end))`` reads exactly that range in
+``process_range(stores, OffsetRange(topic, partition, start, end))`` reads exactly that range in
 chunks, dead-letters what it cannot decode or validate, scores the rest in offset order, writes
 every sink idempotently and only then commits the group offset (see ``processor``).
+
+The daily jobs' computations live here too, as plain functions over the ports: ``decay`` (the score
+decay policy) and ``graph_metrics`` (the graph-derived metrics per citizen).
 """
+
 from ddss_platform.processing.dead_letters import DeadLetter, read_dead_letters
 from ddss_platform.processing.lease import GroupLease, LeaseHolder
-from ddss_platform.processing.ports import Ports, open_ports
 from ddss_platform.processing.processor import (
     CHUNK_SIZE,
     CRASH_ENV,
@@ -16,11 +19,23 @@ from ddss_platform.processing.processor import (
     load_scoring,
     process_range,
 )
-from ddss_platform.processing.ranges import DEFAULT_BATCH_SIZE, OffsetRange, lag, next_range
+from ddss_platform.processing.ranges import DEFAULT_BATCH_SIZE, OffsetRange, next_range
 from ddss_platform.processing.result import RangeResult
 
 __all__ = [
-    "CHUNK_SIZE", "CRASH_ENV", "CRASH_EXIT_CODE", "DEFAULT_BATCH_SIZE",
-    "DeadLetter", "GroupLease", "LeaseHolder", "OffsetRange", "Ports", "RangeGapError", "RangeResult",
-    "SinkWrites", "lag", "load_scoring", "next_range", "open_ports", "process_range", "read_dead_letters",
+    "CHUNK_SIZE",
+    "CRASH_ENV",
+    "CRASH_EXIT_CODE",
+    "DEFAULT_BATCH_SIZE",
+    "DeadLetter",
+    "GroupLease",
+    "LeaseHolder",
+    "OffsetRange",
+    "RangeGapError",
+    "RangeResult",
+    "SinkWrites",
+    "load_scoring",
+    "next_range",
+    "process_range",
+    "read_dead_letters",
 ]

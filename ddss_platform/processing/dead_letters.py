@@ -5,12 +5,13 @@ partition, offset, key and timestamp, and the original bytes in base64). Its bus
 source partition, so every dead letter of one source partition lands in one DLQ partition in
 source-offset order; a retried range reads that partition's tail to skip what it already wrote.
 """
+
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
 from ddss_platform.events.topics import CITIZEN_EVENTS_DLQ
 from ddss_platform.stores.bus import EventBus
@@ -41,7 +42,7 @@ class DeadLetter:
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
     @classmethod
-    def decode(cls, value: bytes) -> "DeadLetter":
+    def decode(cls, value: bytes) -> DeadLetter:
         body = json.loads(value)
         body["original"] = base64.b64decode(body["original"])
         return cls(**body)

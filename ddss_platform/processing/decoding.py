@@ -1,4 +1,5 @@
 """Decode and validate one chunk of bus records: scoreable events, and dead letters for the rest."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,6 +6,7 @@ sensor. The sensor only looks: while the lock is held it launches nothing and sa
 The lock is per data directory: it coordinates the processes of one machine (the embedded
 profile, or a production profile driven from one host).
 """
+
 from __future__ import annotations
 
 import json

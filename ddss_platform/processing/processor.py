@@ -19,14 +19,15 @@ snapshot already holds as ``duplicate`` and the processor writes no rows for it 
 wrote them before the snapshot), keyed rows written twice keep one copy, guarded state is not
 applied twice, and dead letters already on the DLQ are not produced again.
 """
+
 from __future__ import annotations
 
 import gc
 import os
 import time
 import zlib
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 import psutil
 
@@ -34,12 +35,12 @@ from ddss_platform.events.topics import CITIZEN_EVENTS_DLQ, SCORING_GROUP
 from ddss_platform.processing import sinks
 from ddss_platform.processing.dead_letters import already_dead_lettered, produce_dead_letters
 from ddss_platform.processing.decoding import decode_chunk
-from ddss_platform.processing.ports import Ports
 from ddss_platform.processing.ranges import OffsetRange
 from ddss_platform.processing.result import RangeResult
 from ddss_platform.processing.state import RunState
 from ddss_platform.scoring import BatchOutcome, load_configuration, load_rules, score_batch
 from ddss_platform.scoring.batch import DUPLICATE
+from ddss_platform.stores import Stores
 from ddss_platform.stores.documents import offset_key
 from ddss_platform.stores.timeseries import CITIZEN_EVENT, DERIVED_METRICS, RAW_EVENTS, SCORE_CHANGE_HISTORY
 
@@ -62,7 +63,7 @@ class SinkWrites:
         self.count = 0
 
     @classmethod
-    def from_env(cls) -> "SinkWrites":
+    def from_env(cls) -> SinkWrites:
         raw = os.environ.get(CRASH_ENV)
         return cls(int(raw) if raw else None)
 
@@ -100,7 +101,7 @@ def load_scoring(documents):
 
 
 def process_range(
-    ports: Ports,
+    stores: Stores,
     requested: OffsetRange,
     *,
     chunk_size: int = CHUNK_SIZE,
@@ -113,7 +114,7 @@ def process_range(
     if it committed all of it, nothing is. A range starting after the committed offset is refused."""
     started = time.perf_counter()
     writes = writes or SinkWrites.from_env()
-    bus, topic, partition = ports.bus, requested.topic, requested.partition
+    bus, topic, partition = stores.bus, requested.topic, requested.partition
     committed = bus.committed(SCORING_GROUP, topic)[partition]
     if committed > requested.start:
         rng = OffsetRange(topic, partition, min(committed, requested.end), requested.end)
@@ -125,14 +126,14 @@ def process_range(
     if rng.size == 0:
         result.already_committed = True
         return result
-    config, rules = load_scoring(ports.documents)
+    config, rules = load_scoring(stores.documents)
     bus.ensure_topic(CITIZEN_EVENTS_DLQ, len(bus.partitions(topic)))
     process = psutil.Process()
     tp = offset_key(topic, partition)
     with collector_paused():
-        state = RunState(ports.documents, ports.graph, ports.archive)
+        state = RunState(stores.documents, stores.graph, stores.archive)
         for records in bus.iter_range(topic, partition, rng.start, rng.end, chunk_size):
-            decoded = decode_chunk(ports.codec, records)
+            decoded = decode_chunk(stores.codec, records)
             first, last = records[0].offset, records[-1].offset + 1
             if decoded.dead_letters:
                 done = already_dead_lettered(bus, topic, partition, first)
@@ -140,10 +141,11 @@ def process_range(
                 if fresh:
                     writes(produce_dead_letters, bus, fresh)
             loaded = state.for_chunk(decoded.events)
-            outcome = score_batch(decoded.events, rules, config, loaded.citizens, loaded.cooldowns,
-                                  loaded.relationships, tp)
+            outcome = score_batch(
+                decoded.events, rules, config, loaded.citizens, loaded.cooldowns, loaded.relationships, tp
+            )
             state.absorb(outcome)
-            _write_chunk(ports, writes, outcome, config, rng, first, last, result)
+            _write_chunk(stores, writes, outcome, config, rng, first, last, result)
             result.records += len(records)
             result.dead_lettered += len(decoded.dead_letters)
             result.dead_letter_reasons.update(d.reason for d in decoded.dead_letters)
@@ -151,8 +153,10 @@ def process_range(
             del records, decoded, loaded, outcome
             result.max_rss_mb = max(result.max_rss_mb, process.memory_info().rss / 2**20)
             if log:
-                log(f"{rng}: {result.records} records scored so far, {result.dead_lettered} dead-lettered, "
-                    f"{result.score_changes} score changes")
+                log(
+                    f"{rng}: {result.records} records scored so far, {result.dead_lettered} dead-lettered, "
+                    f"{result.score_changes} score changes"
+                )
         writes(bus.commit, SCORING_GROUP, topic, {partition: rng.end})
     result.elapsed_s = time.perf_counter() - started
     return result
@@ -168,8 +172,16 @@ def batch_id(topic: str, partition: int, first: int, last: int, outcome: BatchOu
     return f"{base}-replay-{zlib.crc32(repr(replayed).encode()):08x}"
 
 
-def _write_chunk(ports: Ports, writes: SinkWrites, outcome: BatchOutcome, config, rng: OffsetRange, first: int,
-                 last: int, result: RangeResult) -> None:
+def _write_chunk(
+    stores: Stores,
+    writes: SinkWrites,
+    outcome: BatchOutcome,
+    config,
+    rng: OffsetRange,
+    first: int,
+    last: int,
+    result: RangeResult,
+) -> None:
     topic, partition = rng.topic, rng.partition
     written = sinks.written_outcomes(outcome)
     batch = batch_id(topic, partition, first, last, outcome)
@@ -177,27 +189,37 @@ def _write_chunk(ports: Ports, writes: SinkWrites, outcome: BatchOutcome, config
     # keyed rows (in any order among themselves), then the guarded state in the order of the module doc
     if written:
         columns = sinks.EventColumns(written)
-        rows["archive_events"] += writes(ports.archive.write_events, sinks.archive_table(columns, topic, partition), batch)
+        rows["archive_events"] += writes(
+            stores.archive.write_events, sinks.archive_table(columns, topic, partition), batch
+        )
         rows["raw_events"] += writes(
-            ports.timeseries.write_table, RAW_EVENTS, CITIZEN_EVENT, sinks.raw_event_table(columns), batch)
+            stores.timeseries.write_table, RAW_EVENTS, CITIZEN_EVENT, sinks.raw_event_table(columns), batch
+        )
     if outcome.score_changes:
         changes = sinks.ScoreChangeColumns(outcome.score_changes, config)
         rows["score_change_history"] += writes(
-            ports.timeseries.write_table, DERIVED_METRICS, SCORE_CHANGE_HISTORY, sinks.score_change_table(changes), batch)
-        rows["citizen_score_history"] += writes(ports.archive.write_score_history, sinks.score_history_table(changes), batch)
+            stores.timeseries.write_table,
+            DERIVED_METRICS,
+            SCORE_CHANGE_HISTORY,
+            sinks.score_change_table(changes),
+            batch,
+        )
+        rows["citizen_score_history"] += writes(
+            stores.archive.write_score_history, sinks.score_history_table(changes), batch
+        )
     updates = sinks.snapshot_updates(outcome)
     if updates:
-        rows["snapshots"] += writes(ports.documents.apply_snapshot_updates, updates, config)
+        rows["snapshots"] += writes(stores.documents.apply_snapshot_updates, updates, config)
     cooldowns = sinks.cooldown_rows(outcome)
     if cooldowns:
-        rows["cooldowns"] += writes(ports.archive.save_cooldowns, cooldowns)
+        rows["cooldowns"] += writes(stores.archive.save_cooldowns, cooldowns)
     if outcome.created:
-        rows["graph_nodes"] += writes(ports.graph.upsert_nodes, [c.citizen_id for c in outcome.created])
+        rows["graph_nodes"] += writes(stores.graph.upsert_nodes, [c.citizen_id for c in outcome.created])
     upserts, ends = sinks.relationship_writes(outcome)
     if upserts:
-        rows["graph_edges"] += writes(ports.graph.upsert_relationships, upserts)
+        rows["graph_edges"] += writes(stores.graph.upsert_relationships, upserts)
     if ends:
-        rows["graph_edges"] += writes(ports.graph.end_relationships, ends)
+        rows["graph_edges"] += writes(stores.graph.end_relationships, ends)
 
 
 def _count(result: RangeResult, outcome: BatchOutcome) -> None:

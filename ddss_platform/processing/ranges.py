@@ -1,4 +1,5 @@
 """Offset ranges: which slice of a partition a scoring run (or a `ddss stream` step) takes next."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ class OffsetRange:
         return f"{self.topic}/{self.partition}/{self.start}-{self.end}"
 
     @classmethod
-    def parse(cls, key: str) -> "OffsetRange":
+    def parse(cls, key: str) -> OffsetRange:
         """The inverse of ``key``."""
         topic, partition, span = key.rsplit("/", 2)
         start, end = span.split("-")
@@ -41,8 +42,3 @@ def next_range(topic: str, partition: int, committed: int, end_offset: int, batc
     if end_offset <= committed:
         return None
     return OffsetRange(topic, partition, committed, min(end_offset, committed + batch_size))
-
-
-def lag(end_offsets: dict[int, int], committed: dict[int, int]) -> dict[int, int]:
-    """partition -> records not yet committed by the group."""
-    return {p: max(0, end - committed.get(p, 0)) for p, end in end_offsets.items()}

@@ -1,4 +1,5 @@
 """What one processed offset range did: counts for run metadata, the CLI and the benchmark."""
+
 from __future__ import annotations
 
 from collections import Counter

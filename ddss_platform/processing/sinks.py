@@ -3,6 +3,7 @@
 Outcomes the citizen's snapshot already holds (status ``duplicate``, a replay after a failed attempt)
 write no rows: the attempt that applied them wrote their rows before it wrote the snapshot.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,9 +13,9 @@ import pyarrow as pa
 
 from ddss_platform.scoring import BatchOutcome, EventOutcome, ScoreChange, ScoringConfig
 from ddss_platform.scoring.batch import COOLDOWN, DUPLICATE, NO_RULE
-from ddss_platform.stores import archive as archive_port
+from ddss_platform.stores.archive import EVENTS_ARCHIVE, CooldownRow
 from ddss_platform.stores.documents import SnapshotUpdate
-from ddss_platform.stores.graph import Edge as GraphEdge
+from ddss_platform.stores.graph import GraphEdge
 from ddss_platform.stores.timeseries import event_time_ns
 
 # a rule matched but its cooldown window was full: for the archive, no rule applied
@@ -66,26 +67,51 @@ class EventColumns:
 
 def archive_table(columns: EventColumns, topic: str, partition: int) -> pa.Table:
     c = columns
-    return pa.table({
-        "event_id": c.event_id, "citizen_id": c.citizen_id, "event_time": c.event_time, "event_type": c.event_type,
-        "event_subtype": c.event_subtype, "source_system": c.source_system, "region": c.region, "city": c.city,
-        "severity": c.severity, "confidence": c.confidence, "payload": c.payload, "score_impact": c.score_impact,
-        "status": c.status, "topic": pa.repeat(topic, c.size), "partition": pa.repeat(pa.scalar(partition, pa.int32()), c.size),
-        "offset": c.offset,
-    }, schema=archive_port.EVENTS_ARCHIVE)
+    return pa.table(
+        {
+            "event_id": c.event_id,
+            "citizen_id": c.citizen_id,
+            "event_time": c.event_time,
+            "event_type": c.event_type,
+            "event_subtype": c.event_subtype,
+            "source_system": c.source_system,
+            "region": c.region,
+            "city": c.city,
+            "severity": c.severity,
+            "confidence": c.confidence,
+            "payload": c.payload,
+            "score_impact": c.score_impact,
+            "status": c.status,
+            "topic": pa.repeat(topic, c.size),
+            "partition": pa.repeat(pa.scalar(partition, pa.int32()), c.size),
+            "offset": c.offset,
+        },
+        schema=EVENTS_ARCHIVE,
+    )
 
 
 def raw_event_table(columns: EventColumns) -> pa.Table:
     """CITIZEN_EVENT points (``TimeSeries.write_table``)."""
     c = columns
-    return pa.table({
-        "time_ns": [event_time_ns(t, e) for t, e in zip(c.event_time, c.event_id)],
-        "citizenID": c.citizen_id, "eventType": c.event_type, "eventSubtype": c.event_subtype,
-        "sourceSystem": c.source_system, "region": c.region, "city": c.city,
-        "eventID": c.event_id, "severity": c.severity, "confidence": c.confidence, "latitude": c.latitude,
-        "longitude": c.longitude, "payload_amount": pa.array(c.amount, pa.float64()), "payload_full_json": c.payload,
-        "score_impact": c.score_impact,
-    })
+    return pa.table(
+        {
+            "time_ns": [event_time_ns(t, e) for t, e in zip(c.event_time, c.event_id)],
+            "citizenID": c.citizen_id,
+            "eventType": c.event_type,
+            "eventSubtype": c.event_subtype,
+            "sourceSystem": c.source_system,
+            "region": c.region,
+            "city": c.city,
+            "eventID": c.event_id,
+            "severity": c.severity,
+            "confidence": c.confidence,
+            "latitude": c.latitude,
+            "longitude": c.longitude,
+            "payload_amount": pa.array(c.amount, pa.float64()),
+            "payload_full_json": c.payload,
+            "score_impact": c.score_impact,
+        }
+    )
 
 
 def _change_keys(event_ids, citizen_ids, rule_ids, reasons) -> list[str]:
@@ -105,7 +131,8 @@ class ScoreChangeColumns:
 
     def __init__(self, changes: tuple[ScoreChange, ...], config: ScoringConfig):
         citizen_id, old_score, new_score, change, reason, rule_id, event_id, time_ms, _offset = _transposed(
-            changes, ScoreChange)
+            changes, ScoreChange
+        )
         self.time_ns = list(map(event_time_ns, time_ms, _change_keys(event_id, citizen_id, rule_id, reason)))
         self.citizen_id = list(citizen_id)
         self.time_ms = list(time_ms)
@@ -121,21 +148,37 @@ class ScoreChangeColumns:
 def score_change_table(columns: ScoreChangeColumns) -> pa.Table:
     """SCORE_CHANGE_HISTORY points (``TimeSeries.write_table``)."""
     c = columns
-    return pa.table({
-        "time_ns": c.time_ns, "citizenID": c.citizen_id, "reasonCategory": c.reason, "triggeringRuleID": c.rule_id,
-        "oldScore": c.old_score, "newScore": c.new_score, "changeAmount": c.change, "relatedEventID": c.event_id,
-        "tier": c.tier,
-    })
+    return pa.table(
+        {
+            "time_ns": c.time_ns,
+            "citizenID": c.citizen_id,
+            "reasonCategory": c.reason,
+            "triggeringRuleID": c.rule_id,
+            "oldScore": c.old_score,
+            "newScore": c.new_score,
+            "changeAmount": c.change,
+            "relatedEventID": c.event_id,
+            "tier": c.tier,
+        }
+    )
 
 
 def score_history_table(columns: ScoreChangeColumns) -> pa.Table:
     """citizen_score_history rows (``Archive.write_score_history``)."""
     c = columns
-    return pa.table({
-        "citizen_id": c.citizen_id, "changed_at": pa.array(c.time_ms, pa.int64()), "event_id": c.event_id,
-        "rule_id": c.rule_id, "old_score": c.old_score, "new_score": c.new_score, "change": c.change,
-        "reason": c.reason, "tier": c.tier,
-    })
+    return pa.table(
+        {
+            "citizen_id": c.citizen_id,
+            "changed_at": pa.array(c.time_ms, pa.int64()),
+            "event_id": c.event_id,
+            "rule_id": c.rule_id,
+            "old_score": c.old_score,
+            "new_score": c.new_score,
+            "change": c.change,
+            "reason": c.reason,
+            "tier": c.tier,
+        }
+    )
 
 
 def snapshot_updates(outcome: BatchOutcome) -> list[SnapshotUpdate]:
@@ -145,20 +188,30 @@ def snapshot_updates(outcome: BatchOutcome) -> list[SnapshotUpdate]:
     updates = []
     for s in outcome.snapshots:
         new = created.get(s.citizen_id)
-        updates.append(SnapshotUpdate(
-            national_id=s.citizen_id, score=s.score, tier=s.tier, calculated_at=s.last_calculated,
-            topic_partition=s.topic_partition, offset=s.applied_offset,
-            profile=new.profile if new else None, flags=new.flags if new else None, change=s.score_delta,
-        ))
+        updates.append(
+            SnapshotUpdate(
+                national_id=s.citizen_id,
+                score=s.score,
+                tier=s.tier,
+                calculated_at=s.last_calculated,
+                topic_partition=s.topic_partition,
+                offset=s.applied_offset,
+                profile=new.profile if new else None,
+                flags=new.flags if new else None,
+                change=s.score_delta,
+            )
+        )
     return updates
 
 
-def cooldown_rows(outcome: BatchOutcome) -> list[archive_port.CooldownState]:
+def cooldown_rows(outcome: BatchOutcome) -> list[CooldownRow]:
     """Cooldown states to save; the guard carries only this topic-partition (the store merges it with the rest)."""
     tp = outcome.topic_partition
     return [
-        archive_port.CooldownState(
-            u.citizen_id, u.rule_id, tuple(a.time_ms for a in u.state.applications),
+        CooldownRow(
+            u.citizen_id,
+            u.rule_id,
+            tuple(a.time_ms for a in u.state.applications),
             {tp: u.state.applied_offsets[tp]},
         )
         for u in outcome.cooldowns
@@ -170,7 +223,10 @@ def relationship_writes(outcome: BatchOutcome) -> tuple[list[GraphEdge], list[tu
     included), an edge that was only ended here gets its end time."""
     final = {change.edge.key: change.edge for change in outcome.relationship_changes}
     started = {change.edge.key for change in outcome.relationship_changes if change.action == "START"}
-    upserts = [GraphEdge(e.from_id, e.to_id, e.relationship_type, e.strength, e.start_ms, e.end_ms)
-               for key, e in final.items() if key in started]
+    upserts = [
+        GraphEdge(e.from_id, e.to_id, e.relationship_type, e.strength, e.start_ms, e.end_ms)
+        for key, e in final.items()
+        if key in started
+    ]
     ends = [(e.from_id, e.to_id, e.relationship_type, e.end_ms) for key, e in final.items() if key not in started]
     return upserts, ends

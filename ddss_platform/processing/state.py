@@ -1,9 +1,10 @@
 """Loading what a chunk's scoring reads: touched citizens, their outgoing edges, cooldown states (one query each
 for what the run has not read yet)."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from ddss_platform.scoring import (
     Application,
@@ -14,8 +15,8 @@ from ddss_platform.scoring import (
     SourcedEvent,
     citizens_needed,
 )
-from ddss_platform.stores import archive as archive_port
-from ddss_platform.stores.graph import Edge as GraphEdge
+from ddss_platform.stores.archive import CooldownRow
+from ddss_platform.stores.graph import GraphEdge
 
 # an edge without a start date has been valid since before any event
 _OPEN_START_MS = 0
@@ -48,10 +49,8 @@ def citizen_state(doc: Mapping) -> CitizenState:
     )
 
 
-def scoring_cooldown(state: archive_port.CooldownState) -> CooldownState:
-    return CooldownState(
-        tuple(Application(t, _UNKNOWN_OFFSET) for t in state.applied_times), dict(state.guard_offsets)
-    )
+def scoring_cooldown(state: CooldownRow) -> CooldownState:
+    return CooldownState(tuple(Application(t, _UNKNOWN_OFFSET) for t in state.applied_times), dict(state.guard_offsets))
 
 
 class RunState:

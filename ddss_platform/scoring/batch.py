@@ -25,15 +25,16 @@ sink writes the failed attempt completed. This holds when the caller writes the 
 keyed rows (archive and raw events of non-duplicate outcomes, score changes) -> created citizens and
 snapshots -> cooldown states -> relationship changes -> commit the offset.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ddss_platform.scoring.cooldown import decide as decide_cooldown
-from ddss_platform.scoring.model import Rule, ScoringConfig, round_score
+from ddss_platform.scoring.model import Cooldown, Rule, ScoringConfig, round_score
 from ddss_platform.scoring.state import CitizenState, CooldownState, Edge, SourcedEvent
 
 NEW_CITIZEN = "new_citizen"
@@ -75,7 +76,7 @@ class ScoreChange(NamedTuple):
     offset: int
 
 
-class SnapshotUpdate(NamedTuple):
+class ScoredSnapshot(NamedTuple):
     """A citizen's snapshot after the batch; apply only if the stored guard for topic_partition is older."""
 
     citizen_id: str
@@ -120,7 +121,7 @@ class BatchOutcome:
     topic_partition: str
     outcomes: tuple[EventOutcome, ...]
     score_changes: tuple[ScoreChange, ...]
-    snapshots: tuple[SnapshotUpdate, ...]  # one per citizen whose state changed
+    snapshots: tuple[ScoredSnapshot, ...]  # one per citizen whose state changed
     created: tuple[CreatedCitizen, ...]
     cooldowns: tuple[CooldownUpdate, ...]  # final state per changed (citizen, rule)
     relationship_changes: tuple[RelationshipChange, ...]
@@ -181,12 +182,14 @@ class _Citizen:
 
     @classmethod
     def of(cls, state: CitizenState) -> _Citizen:
-        return cls(state.score, state.tier, state.flags, dict(state.applied_offsets), state.last_calculated,
-                   state.score)
+        return cls(
+            state.score, state.tier, state.flags, dict(state.applied_offsets), state.last_calculated, state.score
+        )
 
     def frozen(self, citizen_id: str) -> CitizenState:
-        return CitizenState(citizen_id, self.score, self.tier, self.flags, dict(self.applied_offsets),
-                            self.last_calculated)
+        return CitizenState(
+            citizen_id, self.score, self.tier, self.flags, dict(self.applied_offsets), self.last_calculated
+        )
 
 
 class _BatchScorer:
@@ -257,15 +260,15 @@ class _BatchScorer:
             if not rule.applies_to(event):
                 continue
             matched = True
-            if rule.cooldown and not self._cooldown_allows(citizen_id, rule, event, offset):
+            if rule.cooldown and not self._cooldown_allows(citizen_id, rule.rule_id, rule.cooldown, event, offset):
                 continue
             applied.append((rule, rule.points * rule.multiplier_for(citizen.flags) * event["confidence"]))
         return matched, applied
 
-    def _cooldown_allows(self, citizen_id: str, rule: Rule, event, offset: int) -> bool:
-        key = (citizen_id, rule.rule_id)
+    def _cooldown_allows(self, citizen_id: str, rule_id: str, cooldown: Cooldown, event, offset: int) -> bool:
+        key = (citizen_id, rule_id)
         allowed, new_state = decide_cooldown(
-            self.cooldowns.get(key, _NO_APPLICATIONS), rule.cooldown, event["timestamp"], offset, self.tp
+            self.cooldowns.get(key, _NO_APPLICATIONS), cooldown, event["timestamp"], offset, self.tp
         )
         if new_state is not None:
             self.cooldowns[key] = new_state
@@ -297,17 +300,27 @@ class _BatchScorer:
 
     # -- state changes -------------------------------------------------------------------------
 
-    def _move(self, citizen_id: str, citizen: _Citizen, amount: float, reason: str, rule_id: str, event,
-              offset: int) -> None:
+    def _move(
+        self, citizen_id: str, citizen: _Citizen, amount: float, reason: str, rule_id: str, event, offset: int
+    ) -> None:
         old_score = citizen.score
         # the amount in whole hundredths: a citizen's unclamped score is then the same whatever order
         # the runs of different partitions apply their changes in
         new_score = citizen.score = self.config.clamp(old_score + round_score(amount))
         citizen.tier = self.config.tier_for(new_score)
-        self.changes.append(ScoreChange(
-            citizen_id, old_score, new_score, round_score(new_score - old_score), reason, rule_id,
-            event["eventId"], event["timestamp"], offset,
-        ))
+        self.changes.append(
+            ScoreChange(
+                citizen_id,
+                old_score,
+                new_score,
+                round_score(new_score - old_score),
+                reason,
+                rule_id,
+                event["eventId"],
+                event["timestamp"],
+                offset,
+            )
+        )
 
     def _mark_applied(self, citizen_id: str, citizen: _Citizen, offset: int, time_ms: int) -> None:
         self.changed_citizens[citizen_id] = None
@@ -326,18 +339,27 @@ class _BatchScorer:
     def _note_created(self, citizen_id: str, citizen: _Citizen, event, offset: int) -> None:
         block = event["newCitizen"]
         citizen.score_before = citizen.score  # the snapshot's delta counts from the created document
-        self.created.append(CreatedCitizen(
-            citizen_id, {name: block[name] for name in _PROFILE_FIELDS if block.get(name) is not None},
-            dict(citizen.flags), citizen.score, citizen.tier, event["timestamp"], self.tp, offset,
-        ))
+        self.created.append(
+            CreatedCitizen(
+                citizen_id,
+                {name: block[name] for name in _PROFILE_FIELDS if block.get(name) is not None},
+                dict(citizen.flags),
+                citizen.score,
+                citizen.tier,
+                event["timestamp"],
+                self.tp,
+                offset,
+            )
+        )
         self.counts["created"] += 1
 
     def _edges_of(self, citizen_id: str) -> tuple[Edge, ...]:
         """Outgoing edges as of now, in a fixed order (target, type) whatever order the caller loaded them in."""
         edges = self.ordered_edges.get(citizen_id)
         if edges is None:
-            edges = self.ordered_edges[citizen_id] = tuple(sorted(
-                self._edge_map(citizen_id).values(), key=lambda edge: (edge.to_id, edge.relationship_type)))
+            edges = self.ordered_edges[citizen_id] = tuple(
+                sorted(self._edge_map(citizen_id).values(), key=lambda edge: (edge.to_id, edge.relationship_type))
+            )
         return edges
 
     def _edge_map(self, citizen_id: str) -> dict[tuple[str, str, str], Edge]:
@@ -372,9 +394,14 @@ class _BatchScorer:
 
     def outcome(self) -> BatchOutcome:
         snapshots = tuple(
-            SnapshotUpdate(
-                citizen_id, citizen.score, citizen.tier, citizen.last_calculated, self.tp,
-                citizen.applied_offsets[self.tp], round_score(citizen.score - citizen.score_before),
+            ScoredSnapshot(
+                citizen_id,
+                citizen.score,
+                citizen.tier,
+                cast(int, citizen.last_calculated),  # set by the event that changed the citizen
+                self.tp,
+                citizen.applied_offsets[self.tp],
+                round_score(citizen.score - citizen.score_before),
             )
             for citizen_id, citizen in ((cid, self.citizens[cid]) for cid in self.changed_citizens)
         )

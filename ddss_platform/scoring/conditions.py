@@ -13,6 +13,7 @@ Semantics (the same in every run, so the reference and the pipeline agree):
   field, element of a list field, or key of a map field (``payload.metadata CONTAINS "failure_reason"``).
 * ``REGEX_MATCH``: RE2 search on a string field (see ``safe_regex``); false for non-strings.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,15 +21,15 @@ import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union
+from typing import Any
 
 from ddss_platform.scoring.safe_regex import UnsafePatternError, compile_safe
 
 _MISSING = object()
-Scalar = Union[str, int, float, bool]
+Scalar = str | int | float | bool
 
 
-class Operator(str, Enum):
+class Operator(str, Enum):  # noqa: UP042 (a StrEnum would change str() of a member)
     EQUALS = "EQUALS"
     NOT_EQUALS = "NOT_EQUALS"
     GREATER_THAN = "GREATER_THAN"
@@ -41,14 +42,15 @@ class Operator(str, Enum):
     REGEX_MATCH = "REGEX_MATCH"
 
 
-class Logic(str, Enum):
+class Logic(str, Enum):  # noqa: UP042 (as Operator)
     SIMPLE = "SIMPLE"
     AND = "AND"
     OR = "OR"
 
 
 class ConditionError(ValueError):
-    """A condition document is malformed; ``field`` is its path inside the rule (e.g. conditionLogic.conditions.1.value)."""
+    """A condition document is malformed; ``field`` is its path inside the rule (e.g.
+    conditionLogic.conditions.1.value)."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
@@ -109,6 +111,7 @@ def _ordering_test(compare: Callable[[float, float], bool], bound: float) -> Cal
     def test(actual: Any) -> bool:
         number = as_number(actual)
         return number is not None and compare(number, bound)
+
     return test
 
 
@@ -166,12 +169,13 @@ class Condition:
 @dataclass(frozen=True, slots=True)
 class ConditionGroup:
     logic: Logic  # AND or OR (a SIMPLE group is an AND of one condition)
-    members: tuple[Union[Condition, "ConditionGroup"], ...]
+    members: tuple[Condition | ConditionGroup, ...]
     matches: Matcher = field(compare=False, repr=False)  # see _group_matcher
 
 
 # Every active rule of an event's type is tried on every event: a closure per condition and group, built once,
 # saves the attribute lookups and method calls of walking the dataclasses each time.
+
 
 def _matcher(path: tuple[str, ...], op: Operator, value: Any) -> Matcher:
     test = _test_for(op, value)
@@ -182,11 +186,13 @@ def _matcher(path: tuple[str, ...], op: Operator, value: Any) -> Matcher:
         def match_field(event: Mapping[str, Any]) -> bool:
             actual = event.get(name)
             return when_missing if actual is None else test(actual)
+
         return match_field
 
     def match_path(event: Mapping[str, Any]) -> bool:
         actual = resolve(event, path)
         return when_missing if actual is _MISSING else test(actual)
+
     return match_path
 
 
@@ -195,11 +201,13 @@ def _group_matcher(logic: Logic, members: tuple[Condition | ConditionGroup, ...]
     if len(matchers) == 1:
         return matchers[0]
     if logic is Logic.OR:
+
         def match_any(event: Mapping[str, Any]) -> bool:
             for match in matchers:
                 if match(event):
                     return True
             return False
+
         return match_any
 
     def match_all(event: Mapping[str, Any]) -> bool:
@@ -207,6 +215,7 @@ def _group_matcher(logic: Logic, members: tuple[Condition | ConditionGroup, ...]
             if not match(event):
                 return False
         return True
+
     return match_all
 
 
@@ -239,9 +248,7 @@ def parse_condition_logic(doc: Any, where: str = "conditionLogic", depth: int = 
         raise ConditionError(f"{where}.conditions", "must be a non-empty list")
     if logic is Logic.SIMPLE and len(members) != 1:
         raise ConditionError(f"{where}.conditions", "a SIMPLE group holds exactly one condition")
-    parsed = tuple(
-        _parse_member(member, f"{where}.conditions.{index}", depth) for index, member in enumerate(members)
-    )
+    parsed = tuple(_parse_member(member, f"{where}.conditions.{index}", depth) for index, member in enumerate(members))
     logic = Logic.AND if logic is Logic.SIMPLE else logic
     return ConditionGroup(logic, parsed, _group_matcher(logic, parsed))
 
@@ -293,4 +300,3 @@ def _parse_value(op: Operator, value: Any, where: str) -> Any:
     if not _is_scalar(value):
         raise ConditionError(where, f"{op.value} takes a string, number or bool")
     return value
-

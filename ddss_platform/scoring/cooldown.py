@@ -4,6 +4,7 @@ A rule with cooldown (period P, max M) applies to an event at time t when fewer 
 applications to that citizen lie in the window (t - P, t]. The window's lower end is open: an application
 exactly P ms before t no longer counts, so with M = 1 the rule applies again at exactly t0 + P.
 """
+
 from __future__ import annotations
 
 from ddss_platform.scoring.model import Cooldown
@@ -24,5 +25,5 @@ def decide(
     in_window = sum(1 for application in state.applications if application.time_ms > window_start)
     if in_window >= cooldown.max_applications:
         return False, None
-    applications = (*state.applications, Application(time_ms, offset))[-cooldown.max_applications:]
+    applications = (*state.applications, Application(time_ms, offset))[-cooldown.max_applications :]
     return True, CooldownState(applications, advance(state.applied_offsets, topic_partition, offset))

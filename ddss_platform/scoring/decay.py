@@ -1,4 +1,5 @@
 """The daily decay: scores drift by a fixed number of points per day, pure."""
+
 from __future__ import annotations
 
 from ddss_platform.scoring.model import DecayPolicy, ScoringConfig

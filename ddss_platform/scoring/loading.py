@@ -3,11 +3,12 @@
 Every refusal is a RuleError / ConfigurationError naming the document and the field (dotted path), so
 ``ddss init`` and the scoring runs can say exactly what to fix.
 """
+
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal, NoReturn, overload
 
 from ddss_platform.events.vocabulary import EVENT_SUBTYPES, RELATIONSHIP_TYPES
 from ddss_platform.scoring.conditions import ConditionError, parse_condition_logic
@@ -27,14 +28,43 @@ from ddss_platform.scoring.model import (
 
 RULE_STATUSES = ("ACTIVE", "INACTIVE", "DRAFT")
 CONFIG_STATUSES = ("ACTIVE", "INACTIVE", "DRAFT")
-_RULE_KEYS = frozenset({
-    "_id", "ruleID", "name", "description", "category", "eventType", "eventSubtype", "conditionLogic", "points",
-    "multipliers", "cooldown", "associationEffect", "tags", "status", "ruleSet", "validityPeriod", "metadata",
-})
-_CONFIG_KEYS = frozenset({
-    "_id", "configID", "name", "description", "activeRuleSet", "baselineScore", "minScore", "maxScore",
-    "tierDefinitions", "scoreDecayPolicy", "status", "metadata",
-})
+_RULE_KEYS = frozenset(
+    {
+        "_id",
+        "ruleID",
+        "name",
+        "description",
+        "category",
+        "eventType",
+        "eventSubtype",
+        "conditionLogic",
+        "points",
+        "multipliers",
+        "cooldown",
+        "associationEffect",
+        "tags",
+        "status",
+        "ruleSet",
+        "validityPeriod",
+        "metadata",
+    }
+)
+_CONFIG_KEYS = frozenset(
+    {
+        "_id",
+        "configID",
+        "name",
+        "description",
+        "activeRuleSet",
+        "baselineScore",
+        "minScore",
+        "maxScore",
+        "tierDefinitions",
+        "scoreDecayPolicy",
+        "status",
+        "metadata",
+    }
+)
 
 
 class _Fields:
@@ -49,7 +79,7 @@ class _Fields:
     def path(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where and key else (key or self.where)
 
-    def fail(self, key: str, message: str):
+    def fail(self, key: str, message: str) -> NoReturn:
         raise self.error(self.doc_id, self.path(key), message)
 
     def only(self, allowed: frozenset[str]) -> None:
@@ -64,6 +94,10 @@ class _Fields:
             return None
         return self.doc[key]
 
+    @overload
+    def string(self, key: str, required: Literal[True] = ..., choices: Iterable[str] | None = None) -> str: ...
+    @overload
+    def string(self, key: str, required: bool, choices: Iterable[str] | None = None) -> str | None: ...
     def string(self, key: str, required: bool = True, choices: Iterable[str] | None = None) -> str | None:
         value = self.raw(key, required)
         if value is None:
@@ -74,6 +108,10 @@ class _Fields:
             self.fail(key, f"{value!r} is not one of {sorted(choices)}")
         return value
 
+    @overload
+    def number(self, key: str, required: Literal[True] = ..., minimum: float | None = None) -> float: ...
+    @overload
+    def number(self, key: str, required: bool, minimum: float | None = None) -> float | None: ...
     def number(self, key: str, required: bool = True, minimum: float | None = None) -> float | None:
         value = self.raw(key, required)
         if value is None:
@@ -84,6 +122,10 @@ class _Fields:
             self.fail(key, f"must be >= {minimum}")
         return float(value)
 
+    @overload
+    def integer(self, key: str, required: Literal[True] = ..., minimum: int | None = None) -> int: ...
+    @overload
+    def integer(self, key: str, required: bool, minimum: int | None = None) -> int | None: ...
     def integer(self, key: str, required: bool = True, minimum: int | None = None) -> int | None:
         value = self.raw(key, required)
         if value is None:
@@ -110,6 +152,10 @@ class _Fields:
                     self.fail(f"{key}.{index}", f"{item!r} is not one of {sorted(choices)}")
         return tuple(value)
 
+    @overload
+    def sub(self, key: str, required: Literal[True] = ...) -> _Fields: ...
+    @overload
+    def sub(self, key: str, required: bool) -> _Fields | None: ...
     def sub(self, key: str, required: bool = True) -> _Fields | None:
         value = self.raw(key, required)
         return None if value is None else _Fields(value, self.error, self.doc_id, self.path(key))
@@ -140,7 +186,7 @@ def load_rules(docs: Iterable[Mapping[str, Any]]) -> list[Rule]:
 def load_rule(doc: Mapping[str, Any]) -> Rule:
     rule_id = doc.get("ruleID") if isinstance(doc, Mapping) else None
     fields = _Fields(doc, RuleError, rule_id if isinstance(rule_id, str) else "<no ruleID>")
-    fields.string("ruleID")
+    checked_id = fields.string("ruleID")
     fields.only(_RULE_KEYS)
     event_type = fields.string("eventType", choices=EVENT_SUBTYPES)
     try:
@@ -154,7 +200,7 @@ def load_rule(doc: Mapping[str, Any]) -> Rule:
         validity.fail("to", "must be after from (or null for no end)")
     metadata = fields.sub("metadata")
     return Rule(
-        rule_id=rule_id,
+        rule_id=checked_id,
         name=fields.string("name"),
         category=fields.string("category"),
         event_type=event_type,
@@ -181,7 +227,9 @@ def _cooldown(fields: _Fields | None) -> Cooldown | None:
     if fields is None:
         return None
     fields.only(frozenset({"periodSeconds", "maxApplicationsInPeriod"}))
-    return Cooldown(fields.integer("periodSeconds", minimum=1) * 1000, fields.integer("maxApplicationsInPeriod", minimum=1))
+    return Cooldown(
+        fields.integer("periodSeconds", minimum=1) * 1000, fields.integer("maxApplicationsInPeriod", minimum=1)
+    )
 
 
 def _association(fields: _Fields | None) -> AssociationEffect | None:
@@ -205,7 +253,7 @@ def load_configuration(doc: Mapping[str, Any]) -> ScoringConfig:
     minScore_i <= score < maxScore_i; the highest tier also holds maxScore."""
     config_id = doc.get("configID") if isinstance(doc, Mapping) else None
     fields = _Fields(doc, ConfigurationError, config_id if isinstance(config_id, str) else "<no configID>")
-    fields.string("configID")
+    checked_id = fields.string("configID")
     fields.only(_CONFIG_KEYS)
     low, high = fields.number("minScore"), fields.number("maxScore")
     if high <= low:
@@ -216,14 +264,15 @@ def load_configuration(doc: Mapping[str, Any]) -> ScoringConfig:
     decay = fields.sub("scoreDecayPolicy")
     decay.only(frozenset({"pointsPerDay", "towardsBaseline", "minimumScore"}))
     return ScoringConfig(
-        config_id=config_id,
+        config_id=checked_id,
         active_rule_set=fields.string("activeRuleSet"),
         baseline_score=baseline,
         min_score=low,
         max_score=high,
         tiers=_tiers(fields, low, high),
         decay=DecayPolicy(
-            decay.number("pointsPerDay", minimum=0), decay.boolean("towardsBaseline"),
+            decay.number("pointsPerDay", minimum=0),
+            decay.boolean("towardsBaseline"),
             decay.number("minimumScore", required=False),
         ),
         status=fields.string("status", choices=CONFIG_STATUSES),

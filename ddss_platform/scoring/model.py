@@ -1,4 +1,5 @@
 """The loaded forms of rule and configuration documents: frozen, checked, ready to evaluate."""
+
 from __future__ import annotations
 
 import bisect

@@ -1,4 +1,5 @@
 """The pure reference pipeline: what the final scores must be, computed without any store."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -32,7 +33,7 @@ def reference_scores(
         size = batch_size or max(len(ordered), 1)
         for start in range(0, len(ordered), size):
             outcome = score_batch(
-                ordered[start:start + size], rules, config, state, cooldowns, relationships, topic_partition
+                ordered[start : start + size], rules, config, state, cooldowns, relationships, topic_partition
             )
             state.update(outcome.citizens)
             cooldowns.update({(update.citizen_id, update.rule_id): update.state for update in outcome.cooldowns})

@@ -15,12 +15,14 @@ Two layers, so a rule author's pattern can never stall a scoring run:
 
 The pattern is parsed with Python's own regex parser (``re._parser``), the one syntax both engines share.
 """
+
 from __future__ import annotations
 
 import re
 import re._constants as sre
 import re._parser as sre_parse
 from dataclasses import dataclass, field
+from typing import Any
 
 import re2
 
@@ -45,7 +47,7 @@ class SafePattern:
     """A checked pattern, matched (search semantics, like MongoDB ``$regex``) on a length-capped subject."""
 
     pattern: str
-    _compiled: object = field(compare=False, repr=False)
+    _compiled: Any = field(compare=False, repr=False)  # an re2 pattern
 
     def search(self, subject: str) -> bool:
         return self._compiled.search(subject[:MAX_SUBJECT_CHARS]) is not None
@@ -137,15 +139,15 @@ def _first_chars_of_item(op, arg) -> tuple[frozenset[int] | None, bool]:
     if op in _GROUPS:
         return _first_chars(arg[-1])
     if op == sre.BRANCH:
-        chars: set[int] = set()
+        union: set[int] = set()
         nullable = False
         for alternative in arg[1]:
             alt_chars, alt_nullable = _first_chars(alternative)
-            if alt_chars is _ANY_CHAR:
+            if alt_chars is None:  # _ANY_CHAR
                 return _ANY_CHAR, False
-            chars |= alt_chars
+            union |= alt_chars
             nullable = nullable or alt_nullable
-        return frozenset(chars), nullable
+        return frozenset(union), nullable
     return _ANY_CHAR, False
 
 

@@ -4,6 +4,7 @@ Each carries its own replay guard: the last applied offset per topic-partition (
 An effect of the event at offset ``o`` is applied to a state only when its guard for that topic-partition is
 below ``o``; afterwards the guard is ``o``. A replayed range therefore changes nothing already applied.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -17,6 +17,7 @@ Run it with ``spark-submit ddss_platform/spark/aggregation.py --day 2026-11-20``
 ``python -m ddss_platform.spark.aggregation --day 2026-11-20`` (master from DDSS_SPARK_MASTER). The last
 line printed is the run summary as JSON; under Dagster Pipes the summary goes to the Dagster run instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -57,7 +58,7 @@ CHANGE_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
-class OffsetRange:
+class ArchivedOffsets:
     """The archive rows of the day that came from one topic partition, and the offsets they span."""
 
     topic: str
@@ -71,7 +72,7 @@ class OffsetRange:
 class DayAggregates:
     credit_scores: pd.DataFrame  # credit_score_aggregates_by_region_date columns but aggregation_date/last_updated
     events_summary: pd.DataFrame  # events_summary_by_type_location_date likewise
-    offsets: list[OffsetRange]
+    offsets: list[ArchivedOffsets]
     events: int  # distinct events (the archive may hold a replayed event twice)
 
     @property
@@ -88,7 +89,9 @@ def aggregate_day(events: DataFrame, citizens: DataFrame) -> DayAggregates:
     summary and each citizen's net change, small enough to cache for the two reads."""
     offsets = (
         events.groupBy("topic", "partition")
-        .agg(F.min("offset").alias("first_offset"), F.max("offset").alias("last_offset"), F.count(F.lit(1)).alias("rows"))
+        .agg(
+            F.min("offset").alias("first_offset"), F.max("offset").alias("last_offset"), F.count(F.lit(1)).alias("rows")
+        )
         .orderBy("topic", "partition")
         .collect()
     )
@@ -134,7 +137,10 @@ def aggregate_day(events: DataFrame, citizens: DataFrame) -> DayAggregates:
     return DayAggregates(
         credit_scores=credit,
         events_summary=summary,
-        offsets=[OffsetRange(r.topic, int(r.partition), int(r.first_offset), int(r.last_offset), int(r.rows)) for r in offsets],
+        offsets=[
+            ArchivedOffsets(r.topic, int(r.partition), int(r.first_offset), int(r.last_offset), int(r.rows))
+            for r in offsets
+        ],
         events=int(summary["event_count"].sum()),
     )
 
@@ -174,12 +180,8 @@ def read_archive_day(spark: SparkSession, settings: Settings, day: str) -> DataF
         if not any(folder.glob("*.parquet")):
             return spark.createDataFrame([], from_arrow_schema(EVENTS_ARCHIVE))
         return spark.read.parquet(str(folder))
-    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=timezone.utc)
-    table = (
-        spark.read.format(CASSANDRA_FORMAT)
-        .options(keyspace=settings.archive.path, table="events_archive")
-        .load()
-    )
+    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC)
+    table = spark.read.format(CASSANDRA_FORMAT).options(keyspace=settings.archive.path, table="events_archive").load()
     return table.where((F.col("event_time") >= start) & (F.col("event_time") < start + timedelta(days=1)))
 
 
@@ -258,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(summary))
         else:
             pipes.report_custom_message(summary)
-            pipes.log.info(f"aggregated {args.day}: {summary['archive_rows']} archive rows in {summary['duration_s']} s")
+            pipes.log.info(
+                f"aggregated {args.day}: {summary['archive_rows']} archive rows in {summary['duration_s']} s"
+            )
     return 0
 
 

@@ -1,9 +1,10 @@
 """A lean Spark session for the batch jobs: small shuffles, no UI, Arrow transfers, UTC dates."""
+
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Mapping
+from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
 

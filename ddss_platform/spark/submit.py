@@ -1,5 +1,6 @@
 """How the Dagster side starts the Spark jobs: the ``spark-submit`` command and its environment, and the
 jobs' code version. No pyspark here: the Dagster processes never start a JVM themselves."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +8,6 @@ import shutil
 import sys
 from pathlib import Path
 
-from ddss_platform.dagster_instance import dagster_env
 from ddss_platform.settings import Settings
 
 SPARK_DIR = Path(__file__).resolve().parent
@@ -33,8 +33,13 @@ def spark_submit() -> str:
 
 def aggregation_command(settings: Settings, day: str) -> list[str]:
     command = [
-        spark_submit(), "--master", settings.spark_master, "--name", f"ddss-aggregation-{day}",
-        "--conf", "spark.log.level=WARN",  # from the JVM's start: its INFO lines would flood the run's logs
+        spark_submit(),
+        "--master",
+        settings.spark_master,
+        "--name",
+        f"ddss-aggregation-{day}",
+        "--conf",
+        "spark.log.level=WARN",  # from the JVM's start: its INFO lines would flood the run's logs
     ]
     if settings.spark_master.startswith("local"):
         command += ["--driver-memory", LOCAL_DRIVER_MEMORY]
@@ -42,9 +47,12 @@ def aggregation_command(settings: Settings, day: str) -> list[str]:
         hosts = settings.archive.hosts
         port = next((p for _, p in hosts if p), CQL_PORT)  # the connector takes one port for every host
         command += [
-            "--packages", CASSANDRA_CONNECTOR,
-            "--conf", f"spark.cassandra.connection.host={','.join(host for host, _ in hosts)}",
-            "--conf", f"spark.cassandra.connection.port={port}",
+            "--packages",
+            CASSANDRA_CONNECTOR,
+            "--conf",
+            f"spark.cassandra.connection.host={','.join(host for host, _ in hosts)}",
+            "--conf",
+            f"spark.cassandra.connection.port={port}",
         ]
     return command + [str(AGGREGATION_SCRIPT), "--day", day]
 
@@ -52,7 +60,8 @@ def aggregation_command(settings: Settings, day: str) -> list[str]:
 def job_environment(settings: Settings) -> dict[str, str]:
     """The driver's environment: the settings as DDSS_* variables (what Settings.from_env reads there) and this
     Python, which has ddss_platform installed, for the driver and local executors."""
-    env = dagster_env(settings, base={})
-    if not settings.spark_master.startswith("local"):
-        env.pop("SPARK_LOCAL_IP", None)  # a cluster's executors must reach the driver on a routable address
-    return env | {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    env = settings.to_env() | {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    if settings.spark_master.startswith("local"):
+        # local Spark must not go looking for a routable interface; a cluster's executors must reach the driver on one
+        env["SPARK_LOCAL_IP"] = "127.0.0.1"
+    return env

@@ -5,6 +5,7 @@ place, so readers (DuckDB, Spark) never see half a file. The file name is the
 caller's batch id: writing the same batch again replaces the file, which makes
 a replayed run idempotent.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,7 +62,8 @@ def _file_unreadable(error: BaseException) -> bool:
     return isinstance(error, duckdb.IOException)
 
 
-retry_vanished = retry(retry=retry_if_exception(_file_unreadable), stop=stop_after_attempt(5), wait=wait_fixed(0.05),
-                       reraise=True)
+retry_vanished = retry(
+    retry=retry_if_exception(_file_unreadable), stop=stop_after_attempt(5), wait=wait_fixed(0.05), reraise=True
+)
 """For a read over listed files: a file can vanish between the listing and the read (retention or TTL enforcement
 rewrote or removed it); list again and retry."""

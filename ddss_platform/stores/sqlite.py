@@ -4,6 +4,7 @@ Several processes (daemon, run workers, webserver, API) open the same files, so
 every connection uses WAL (readers never block the writer) and a long busy
 timeout (writers queue instead of failing with "database is locked").
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -25,8 +26,9 @@ class _Connection(sqlite3.Connection):
 
 def connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
-                           factory=_Connection)
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False, factory=_Connection
+    )
     conn.writer_lock = path.with_name(path.name + ".writer-lock")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode=WAL")

@@ -1,20 +1,21 @@
 """A demo-like embedded world (built once per test session) and the API served on loopback over it."""
+
 from __future__ import annotations
 
 import dataclasses
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import httpx
 import pytest
 import uvicorn
 
 from ddss_platform.api import create_app
-from ddss_platform.processing.ports import open_ports
 from ddss_platform.settings import Settings
+from ddss_platform.stores import open_stores
 from ddss_platform_tests.api.world import WorldFacts, build_world
 
 API_TOKEN = "test-token-5f1c"
@@ -73,5 +74,5 @@ def api(base_url) -> Iterator[httpx.Client]:
 @pytest.fixture
 def ports(world_settings, world):
     """The stores read directly, to check the API's answers against."""
-    with open_ports(world_settings) as opened:
+    with open_stores(world_settings) as opened:
         yield opened

@@ -3,6 +3,7 @@
 Skips, with the reason, when Chromium or its driver is not installed (`.ci/run` installs both:
 `apt-get install -y chromium chromium-driver`).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -39,9 +40,19 @@ def browser(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,2200", f"--user-data-dir={tmp_path / 'chromium'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,2200",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     try:
@@ -69,7 +80,9 @@ def tier_counts_by_paging(base_url: str, headers: dict | None = None) -> dict[st
         for tier in TIERS:
             total, cursor = 0, None
             while True:
-                page = client.get("/citizens", params={"tier": tier, "limit": 500, **({"cursor": cursor} if cursor else {})}).json()
+                page = client.get(
+                    "/citizens", params={"tier": tier, "limit": 500, **({"cursor": cursor} if cursor else {})}
+                ).json()
                 total += len(page["items"])
                 if not (cursor := page["next_cursor"]):
                     break
@@ -82,8 +95,11 @@ def test_dashboard_shows_the_api_numbers_and_charts_and_finds_a_citizen(browser,
     from selenium.webdriver.support.ui import Select
 
     browser.get(base_url + "/")
-    wait_for(browser, lambda d: all(shown(d, f'[data-tier-count="{t}"]').isdigit() for t in TIERS),
-             "tier counts never appeared")
+    wait_for(
+        browser,
+        lambda d: all(shown(d, f'[data-tier-count="{t}"]').isdigit() for t in TIERS),
+        "tier counts never appeared",
+    )
     shown_counts = {t: int(shown(browser, f'[data-tier-count="{t}"]')) for t in TIERS}
     assert shown_counts == tier_counts_by_paging(base_url)
     assert sum(shown_counts.values()) == int(shown(browser, "#citizen-total"))
@@ -125,4 +141,6 @@ def test_dashboard_passes_the_token_from_the_url(browser, protected_url):
     wait_for(browser, lambda d: shown(d, '[data-tier-count="Standard"]').isdigit(), "no data with the token")
     assert "token=" not in browser.current_url  # taken off the address once stored
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
-    assert int(shown(browser, '[data-tier-count="Standard"]')) == tier_counts_by_paging(protected_url, headers)["Standard"]
+    assert (
+        int(shown(browser, '[data-tier-count="Standard"]')) == tier_counts_by_paging(protected_url, headers)["Standard"]
+    )

@@ -1,4 +1,5 @@
 """GET /citizens (search and keyset pages) and GET /citizens/{nationalID}, checked against the stores."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,12 +29,15 @@ def test_pages_cover_every_citizen_once_in_order(api, ports):
     assert seen == expected  # no duplicates, no gaps, nationalID order
 
 
-@pytest.mark.parametrize("filters", [
-    {"tier": "Caution"},
-    {"region": "North"},
-    {"min_score": 480, "max_score": 500},
-    {"tier": "Standard", "region": "East", "min_score": 490},
-])
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"tier": "Caution"},
+        {"region": "North"},
+        {"min_score": 480, "max_score": 500},
+        {"tier": "Standard", "region": "East", "min_score": 490},
+    ],
+)
 def test_filtered_pages_return_exactly_the_matching_citizens(api, ports, filters):
     snapshots = ports.documents.all_snapshots()
     match = snapshots
@@ -62,17 +66,20 @@ def test_a_page_continues_after_the_cursor_even_when_scores_change_between_pages
     assert [c["nationalID"] for c in first["items"] + second["items"]] == everyone[:6]
 
 
-@pytest.mark.parametrize("params, parameter", [
-    ({"tier": "Legendary"}, "tier"),
-    ({"min_score": -1}, "min_score"),
-    ({"max_score": 1000.5}, "max_score"),
-    ({"min_score": 600, "max_score": 500}, "min_score"),
-    ({"limit": 0}, "limit"),
-    ({"limit": 501}, "limit"),
-    ({"cursor": "not-a-cursor"}, "cursor"),
-    ({"cursor": "WzEsMV0"}, "cursor"),  # valid base64 JSON, wrong shape
-    ({"region": "North'"}, "region"),
-])
+@pytest.mark.parametrize(
+    "params, parameter",
+    [
+        ({"tier": "Legendary"}, "tier"),
+        ({"min_score": -1}, "min_score"),
+        ({"max_score": 1000.5}, "max_score"),
+        ({"min_score": 600, "max_score": 500}, "min_score"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "WzEsMV0"}, "cursor"),  # valid base64 JSON, wrong shape
+        ({"region": "North'"}, "region"),
+    ],
+)
 def test_bad_search_parameters_are_422_naming_the_parameter(api, params, parameter):
     response = api.get("/citizens", params=params)
     assert response.status_code == 422
@@ -83,8 +90,10 @@ def _citizen_with_everything(ports) -> str:
     """A citizen with relationships, score history and archived events."""
     snapshots = ports.documents.all_snapshots().sort_values("nationalID")
     for national_id in snapshots["nationalID"]:
-        if (ports.graph.outgoing([national_id])[national_id]
-                and len(ports.archive.read_score_history(national_id, limit=2)) >= 2):
+        if (
+            ports.graph.outgoing([national_id])[national_id]
+            and len(ports.archive.read_score_history(national_id, limit=2)) >= 2
+        ):
             return national_id
     raise AssertionError("the world has no citizen with relationships and history")
 

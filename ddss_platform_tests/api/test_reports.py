@@ -1,4 +1,5 @@
 """/rules, /config, /regions…/aggregates, /metrics/system, /events/{id}, /overview, /health and /docs."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,13 +48,16 @@ def test_regions_list_the_aggregated_regions(api):
     assert {"North", "South", "East", "West", "Central"} <= set(api.get("/regions").json()["regions"])
 
 
-@pytest.mark.parametrize("path, params, parameter", [
-    ("/regions/North/aggregates", {"from": "2025-02-01", "to": "2025-01-01"}, "from"),
-    ("/regions/North/aggregates", {"from": "2025-13-01"}, "from"),
-    ("/regions/North/aggregates", {"from": "2020-01-01", "to": "2025-01-01"}, "to"),
-    ("/metrics/system", {"from": "2025-01-02", "to": "2025-01-01"}, "from"),
-    ("/metrics/system", {"to": "yesterday"}, "to"),
-])
+@pytest.mark.parametrize(
+    "path, params, parameter",
+    [
+        ("/regions/North/aggregates", {"from": "2025-02-01", "to": "2025-01-01"}, "from"),
+        ("/regions/North/aggregates", {"from": "2025-13-01"}, "from"),
+        ("/regions/North/aggregates", {"from": "2020-01-01", "to": "2025-01-01"}, "to"),
+        ("/metrics/system", {"from": "2025-01-02", "to": "2025-01-01"}, "from"),
+        ("/metrics/system", {"to": "yesterday"}, "to"),
+    ],
+)
 def test_bad_ranges_are_422_naming_the_parameter(api, path, params, parameter):
     response = api.get(path, params=params)
     assert response.status_code == 422
@@ -67,7 +71,9 @@ def test_bad_region_is_422(api):
 def test_system_metrics_are_the_derived_points(api, ports, world):
     params = {"from": world.days[0], "to": "2025-12-31"}
     body = api.get("/metrics/system", params=params).json()
-    stored = ports.timeseries.query(DERIVED_METRICS, SYSTEM_AGGREGATES_DAILY, body["start_ms"] * 10**6, body["end_ms"] * 10**6)
+    stored = ports.timeseries.query(
+        DERIVED_METRICS, SYSTEM_AGGREGATES_DAILY, body["start_ms"] * 10**6, body["end_ms"] * 10**6
+    )
     assert len(body["daily"]) == len(stored) > 0
     assert [d["values"]["averageScore"] for d in body["daily"]] == pytest.approx(list(stored["averageScore"]))
     assert body["monthly"]
@@ -110,7 +116,9 @@ def test_unknown_event_is_404_and_malformed_id_422(api):
 
 def test_overview_counts_match_the_stores(api, ports):
     body = api.get("/overview").json()
-    assert body["tiers"] == {t: ports.documents.count_by_tier().get(t, 0) for t in ("Exemplary", "Standard", "Caution", "HighRisk")}
+    assert body["tiers"] == {
+        t: ports.documents.count_by_tier().get(t, 0) for t in ("Exemplary", "Standard", "Caution", "HighRisk")
+    }
     assert body["citizens"] == ports.documents.citizen_count() == sum(body["score_histogram"]["counts"])
     assert body["dlq_count"] == sum(ports.bus.end_offsets(CITIZEN_EVENTS_DLQ).values()) > 0
     assert body["bus_lag"] == 0
@@ -128,8 +136,16 @@ def test_health_reports_every_store_and_the_lag(api):
 def test_openapi_documents_every_endpoint(api):
     assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
-    assert {"/citizens", "/citizens/{nationalID}", "/rules", "/config", "/regions/{region}/aggregates",
-            "/metrics/system", "/events/{eventId}", "/health"} <= set(paths)
+    assert {
+        "/citizens",
+        "/citizens/{nationalID}",
+        "/rules",
+        "/config",
+        "/regions/{region}/aggregates",
+        "/metrics/system",
+        "/events/{eventId}",
+        "/health",
+    } <= set(paths)
 
 
 def test_dashboard_and_its_chart_library_are_served(api):

@@ -1,4 +1,5 @@
 """The API token, and query fragments of every store's language in every text parameter."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -9,8 +10,17 @@ import pytest
 from ddss_platform_tests.api.conftest import API_TOKEN
 from ddss_platform_tests.api.world import store_contents
 
-PROTECTED = ["/citizens", "/citizens/CIT00000001", "/rules", "/config", "/regions", "/regions/North/aggregates",
-             "/metrics/system", "/overview", "/events/00000000-0000-4000-8000-000000000000"]
+PROTECTED = [
+    "/citizens",
+    "/citizens/CIT00000001",
+    "/rules",
+    "/config",
+    "/regions",
+    "/regions/North/aggregates",
+    "/metrics/system",
+    "/overview",
+    "/events/00000000-0000-4000-8000-000000000000",
+]
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """`ddss up`: the Dagster UI, the API and dashboard and a simulator come up, and Ctrl-C stops them all."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,8 @@ import httpx
 import pytest
 
 from ddss_platform.events.topics import CITIZEN_EVENTS
-from ddss_platform.processing.ports import open_ports
 from ddss_platform.settings import Settings
+from ddss_platform.stores import open_stores
 from ddss_platform_tests.api.world import build_world
 
 
@@ -41,9 +42,22 @@ def test_up_serves_everything_and_ctrl_c_stops_it(tmp_path):
     env = {**os.environ, "DDSS_HOME": str(home)}
     env.pop("DDSS_API_TOKEN", None)
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("ddss")), "up", "--dagster-port", str(dagster_port),
-         "--api-port", str(api_port), "--rate", "2", "--citizens", "50"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(Path(sys.executable).with_name("ddss")),
+            "up",
+            "--dagster-port",
+            str(dagster_port),
+            "--api-port",
+            str(api_port),
+            "--rate",
+            "2",
+            "--citizens",
+            "50",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job is
     )
     try:
@@ -55,7 +69,7 @@ def test_up_serves_everything_and_ctrl_c_stops_it(tmp_path):
         urls = dict(re.findall(r"^(Dagster UI|Dashboard|API docs):\s+(\S+)", printed, re.M))
         assert set(urls) == {"Dagster UI", "Dashboard", "API docs"}, printed
         assert all(_answers(url) for url in urls.values()), urls
-        with open_ports(settings) as ports:
+        with open_stores(settings) as ports:
             before = sum(ports.bus.end_offsets(CITIZEN_EVENTS).values())
             time.sleep(3)
             assert sum(ports.bus.end_offsets(CITIZEN_EVENTS).values()) > before  # the simulator is producing

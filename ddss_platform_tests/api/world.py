@@ -7,24 +7,24 @@ partition to the end. The Flux-derived daily/monthly system metrics are computed
 port itself. The Spark aggregates are written through the archive port from a pandas computation
 over the archive and the snapshots (starting Spark would dominate the tests' time).
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-
+from ddss_platform.cli.world import WORLD_EPOCH_MS, generate_world
 from ddss_platform.events.simulator import simulate_records
 from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EVENTS
-from ddss_platform.processing.ports import open_ports
 from ddss_platform.processing.processor import process_range
 from ddss_platform.processing.ranges import OffsetRange
 from ddss_platform.scoring import load_configuration
 from ddss_platform.settings import Settings
+from ddss_platform.stores import open_stores
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY, day_start_ms
 from ddss_platform.stores.documents import new_citizen_document
 from ddss_platform.stores.timeseries import SYSTEM_AGGREGATES_DAILY, SYSTEM_AGGREGATES_MONTHLY
-from ddss_platform.world import WORLD_EPOCH_MS, generate_world
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "schemas" / "seed"
 PRODUCE_BATCH = 5_000
@@ -37,12 +37,13 @@ class WorldFacts:
     days: list[str]  # days with archived events, 'YYYY-MM-DD'
 
 
-def build_world(settings: Settings, citizens: int = 200, events: int = 3_000, seed: int = 7,
-                bad_fraction: float = 0.02) -> WorldFacts:
+def build_world(
+    settings: Settings, citizens: int = 200, events: int = 3_000, seed: int = 7, bad_fraction: float = 0.02
+) -> WorldFacts:
     configuration = json.loads((SEED_DIR / "system_configuration.json").read_text())
     rules = json.loads((SEED_DIR / "scoring_rules.json").read_text())
     config = load_configuration(configuration)
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         for port in (ports.documents, ports.timeseries, ports.graph, ports.archive):
             port.ensure_schema()
         ports.documents.put_configuration(configuration)
@@ -50,8 +51,9 @@ def build_world(settings: Settings, citizens: int = 200, events: int = 3_000, se
         world = generate_world(citizens, seed)
         baseline = config.baseline_score
         ports.documents.create_citizens(
-            new_citizen_document(c.national_id, c.profile, c.flags, baseline, config.tier_for(baseline),
-                                 WORLD_EPOCH_MS, c.contact_info)
+            new_citizen_document(
+                c.national_id, c.profile, c.flags, baseline, config.tier_for(baseline), WORLD_EPOCH_MS, c.contact_info
+            )
             for c in world.citizens
         )
         ports.graph.upsert_relationships(world.relationships)
@@ -60,7 +62,7 @@ def build_world(settings: Settings, citizens: int = 200, events: int = 3_000, se
             ports.bus.ensure_topic(topic, settings.partitions)
         records = list(simulate_records(ports.codec, citizens, events, seed=seed, bad_fraction=bad_fraction))
         for start in range(0, len(records), PRODUCE_BATCH):
-            ports.bus.produce(CITIZEN_EVENTS, records[start:start + PRODUCE_BATCH])
+            ports.bus.produce(CITIZEN_EVENTS, records[start : start + PRODUCE_BATCH])
         for partition, end in ports.bus.end_offsets(CITIZEN_EVENTS).items():
             process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
 
@@ -82,8 +84,9 @@ def write_aggregates(ports, days: list[str], config) -> None:
         net = events.groupby("citizen_id")["score_impact"].sum()
         scores = snapshots.assign(net=snapshots["nationalID"].map(net).fillna(0.0))
         by_region = scores.groupby("region")
-        credit = by_region["score"].agg(citizens="count", avg_score="mean", median_score="median",
-                                        min_score="min", max_score="max")
+        credit = by_region["score"].agg(
+            citizens="count", avg_score="mean", median_score="median", min_score="min", max_score="max"
+        )
         for tier, column in tiers.items():
             credit[column] = by_region["tier"].apply(lambda s, tier=tier: int((s == tier).sum()))
         credit["improvements"] = by_region["net"].apply(lambda s: int((s > 0).sum()))
@@ -92,8 +95,10 @@ def write_aggregates(ports, days: list[str], config) -> None:
         ports.archive.write_aggregates(CREDIT_SCORE_AGGREGATES, credit.reset_index(), day)
 
         summary = events.groupby(["event_type", "region"]).agg(
-            event_count=("event_id", "count"), total_score_impact=("score_impact", "sum"),
-            avg_score_impact=("score_impact", "mean"), distinct_citizens=("citizen_id", "nunique"),
+            event_count=("event_id", "count"),
+            total_score_impact=("score_impact", "sum"),
+            avg_score_impact=("score_impact", "mean"),
+            distinct_citizens=("citizen_id", "nunique"),
         )
         summary["last_updated"] = day_start_ms(day)
         ports.archive.write_aggregates(EVENTS_SUMMARY, summary.reset_index(), day)
@@ -101,7 +106,7 @@ def write_aggregates(ports, days: list[str], config) -> None:
 
 def store_contents(settings: Settings) -> dict[str, object]:
     """Everything the API could change, read back through the ports (to compare before/after)."""
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         return {
             "citizens": ports.documents.all_snapshots().sort_values("nationalID").to_dict("records"),
             "configuration": ports.documents.load_active_configuration(),

@@ -1,5 +1,6 @@
 """A backfill of three daily partitions of the Spark aggregates, launched from the CLI and run by the Dagster
 daemon (queued runs, one run worker process each); each run's lineage names its inputs."""
+
 from __future__ import annotations
 
 import time
@@ -7,8 +8,8 @@ import time
 import dagster as dg
 import pytest
 
-from ddss_platform import lineage
-from ddss_platform.dagster_instance import open_instance, start_daemon, wait_for_daemon
+from ddss_platform.defs import lineage
+from ddss_platform.defs.dagster_instance import open_instance, start_daemon, wait_for_daemon
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
 from ddss_platform_tests.assets.conftest import CODE, dagster
 
@@ -19,8 +20,14 @@ TIMEOUT_S = 900
 
 
 def finished_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
-    return list(instance.get_runs(filters=dg.RunsFilter(job_name=JOB, statuses=[
-        dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED])))
+    return list(
+        instance.get_runs(
+            filters=dg.RunsFilter(
+                job_name=JOB,
+                statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
+            )
+        )
+    )
 
 
 def test_backfill_of_three_days_through_the_daemon(world):

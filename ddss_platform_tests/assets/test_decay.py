@@ -1,12 +1,14 @@
 """The daily decay: the configuration's policy applied once per day, with DECAY_ADJUSTMENT history."""
+
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from ddss_platform.dagster_instance import open_instance
-from ddss_platform.defs.archive.decay import DECAY_ADJUSTMENT, DECAY_GUARD, daily_decay, day_number, decay_changes
-from ddss_platform.resources import StoresResource
+from ddss_platform.defs.archive.decay import daily_decay
+from ddss_platform.defs.dagster_instance import open_instance
+from ddss_platform.defs.resources import StoresResource
+from ddss_platform.processing.decay import DECAY_ADJUSTMENT, DECAY_GUARD, day_number, decay_changes
 from ddss_platform.scoring import DecayPolicy
 from ddss_platform.stores.archive import open_archive
 from ddss_platform.stores.documents import open_documents
@@ -24,16 +26,20 @@ def doc(score: float, last_decay: int | None = None) -> dict:
 def test_decay_moves_toward_the_baseline_once_per_day_and_catches_up_missed_days():
     day = "2025-01-10"
     n = day_number(day)
-    changes = {c.citizen_id: c for c in decay_changes(
-        {
-            "above": doc(600.0),  # never decayed: one day
-            "below": doc(400.0, n - 3),  # last decayed three days ago: catches up three days
-            "done": doc(600.0, n),  # already decayed today
-            "later": doc(600.0, n + 1),  # decayed for a later day: an old day changes nothing
-            "baseline": doc(500.0),  # nothing to move
-        },
-        CONFIG, day,
-    )}
+    changes = {
+        c.citizen_id: c
+        for c in decay_changes(
+            {
+                "above": doc(600.0),  # never decayed: one day
+                "below": doc(400.0, n - 3),  # last decayed three days ago: catches up three days
+                "done": doc(600.0, n),  # already decayed today
+                "later": doc(600.0, n + 1),  # decayed for a later day: an old day changes nothing
+                "baseline": doc(500.0),  # nothing to move
+            },
+            CONFIG,
+            day,
+        )
+    }
     assert set(changes) == {"above", "below"}
     assert (changes["above"].old_score, changes["above"].new_score, changes["above"].change) == (600.0, 598.0, -2.0)
     assert (changes["below"].new_score, changes["below"].change) == (406.0, 6.0)
@@ -91,7 +97,9 @@ def test_daily_decay_job_is_idempotent_per_day(scored_world):
     assert len(decays) == 1 and decays.iloc[0]["new_score"] == after[changed]
     timeseries = open_timeseries(settings)
     try:
-        points = timeseries.query(DERIVED_METRICS, SCORE_CHANGE_HISTORY, 0, 2**62, tags={"reasonCategory": DECAY_ADJUSTMENT})
+        points = timeseries.query(
+            DERIVED_METRICS, SCORE_CHANGE_HISTORY, 0, 2**62, tags={"reasonCategory": DECAY_ADJUSTMENT}
+        )
     finally:
         timeseries.close()
     assert len(points) == int((moved > 0).sum())

@@ -1,5 +1,6 @@
 """The Definitions load and hold the asset graph the platform promises: keys, dependencies, partitions, checks,
 schedules and sensors."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -124,4 +125,7 @@ def test_aggregates_run_the_spark_job_out_of_process():
     import sys
 
     code = "import ddss_platform.definitions, sys; print('pyspark' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

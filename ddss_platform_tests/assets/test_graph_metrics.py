@@ -1,4 +1,5 @@
 """The graph-derived metrics' pure parts: tier risk weights, association risk, the points written."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from ddss_platform.defs.graph.assets import association_risk, derived_points, tier_risk
+from ddss_platform.processing.graph_metrics import derived_points
+from ddss_platform.stores.graph.analysis import association_risk, tier_risk
 from ddss_platform_tests.assets.samples import scoring_config
 
 CONFIG = scoring_config()

@@ -1,5 +1,6 @@
 """End to end on the embedded profile: every asset of the world's days materialized from the Dagster CLI, every
 check passes, the Spark aggregates equal an independent pandas computation, and the lineage reads back."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
-from ddss_platform.dagster_instance import open_instance
+from ddss_platform.defs.dagster_instance import open_instance
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY, open_archive
 from ddss_platform.stores.documents import open_documents
 from ddss_platform_tests.assets.conftest import CODE, dagster, ddss
@@ -18,11 +19,19 @@ from ddss_platform_tests.spark.pandas_reference import assert_same, expected_cre
 pytestmark = pytest.mark.slow
 
 DAILY_ASSETS = [
-    CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY, "citizen_summary_daily", "system_aggregates_daily", "graph_derived_metrics",
+    CREDIT_SCORE_AGGREGATES,
+    EVENTS_SUMMARY,
+    "citizen_summary_daily",
+    "system_aggregates_daily",
+    "graph_derived_metrics",
 ]
 EXPECTED_CHECKS = {
-    "scores_within_bounds", "tier_matches_score", "archive_matches_scoring_runs", "citizen_counts_match_snapshots",
-    "hourly_metrics_fresh", "dead_letter_rate",
+    "scores_within_bounds",
+    "tier_matches_score",
+    "archive_matches_scoring_runs",
+    "citizen_counts_match_snapshots",
+    "hourly_metrics_fresh",
+    "dead_letter_rate",
 }
 
 
@@ -32,8 +41,20 @@ def materialized(world):
     for day in world.days:
         dagster(world, "asset", "materialize", "-m", CODE, "--select", ",".join(DAILY_ASSETS), "--partition", day)
     hours = f"{world.days[0]}-00:00...{world.days[-1]}-23:00"
-    dagster(world, "asset", "materialize", "-m", CODE, "--select", "citizen_activity_hourly", "--partition-range", hours)
-    dagster(world, "asset", "materialize", "-m", CODE, "--select", "system_aggregates_monthly", "--partition", world.days[0][:8] + "01")
+    dagster(
+        world, "asset", "materialize", "-m", CODE, "--select", "citizen_activity_hourly", "--partition-range", hours
+    )
+    dagster(
+        world,
+        "asset",
+        "materialize",
+        "-m",
+        CODE,
+        "--select",
+        "system_aggregates_monthly",
+        "--partition",
+        world.days[0][:8] + "01",
+    )
     dagster(world, "job", "execute", "-m", CODE, "-j", "scoring_output_checks")
     return world
 
@@ -108,7 +129,9 @@ def test_lineage_reads_back_to_the_topic_offsets(materialized):
     assert all(i["data_version"] for i in lineage["inputs"])
     rows = archive_day(materialized.settings, day)
     assert lineage["archive"]["rows"] == len(rows)
-    offsets = {(o["topic"], o["partition"]): (o["first_offset"], o["last_offset"]) for o in lineage["archive"]["offsets"]}
+    offsets = {
+        (o["topic"], o["partition"]): (o["first_offset"], o["last_offset"]) for o in lineage["archive"]["offsets"]
+    }
     expected = rows.groupby(["topic", "partition"])["offset"].agg(["min", "max"])
     assert offsets == {k: (int(v["min"]), int(v["max"])) for k, v in expected.iterrows()}
     for (topic, partition), (first, last) in offsets.items():  # every offset range is covered by the runs found
@@ -117,7 +140,11 @@ def test_lineage_reads_back_to_the_topic_offsets(materialized):
     assert lineage["spark"]["app_id"] and lineage["code_version"]
 
     text = ddss(materialized, "lineage", CREDIT_SCORE_AGGREGATES, day)
-    assert "<- inputs" in text.stdout and "citizen-events/0 offsets" in text.stdout and "written by score_events run" in text.stdout
+    assert (
+        "<- inputs" in text.stdout
+        and "citizen-events/0 offsets" in text.stdout
+        and "written by score_events run" in text.stdout
+    )
 
 
 def test_lineage_of_an_unmaterialized_partition_is_a_clear_error(materialized):

@@ -5,6 +5,7 @@
 of RANGE_SIZE offsets, executed in process against the test's Dagster instance so the runs' materializations
 (with their offset ranges) are there for the checks and the lineage.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 import dagster as dg
 
 from ddss_platform.cli.store_commands import SEED_DIR, initialise
+from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.events.simulator import CitizenEventSimulator
 from ddss_platform.events.topics import CITIZEN_EVENTS
-from ddss_platform.resources import StoresResource
 from ddss_platform.settings import Settings
 from ddss_platform.stores.archive import DAY_MS, day_start_ms
 from ddss_platform.stores.bus import open_bus, open_codec
@@ -51,7 +52,9 @@ def build_world(settings: Settings, instance: dg.DagsterInstance, seed: int = 11
     codec = open_codec(settings)
     bus = open_bus(settings)
     try:
-        bus.produce(CITIZEN_EVENTS, [(e["citizenId"], codec.encode(e)) for e in stretched_events(CITIZENS, EVENTS, seed)])
+        bus.produce(
+            CITIZEN_EVENTS, [(e["citizenId"], codec.encode(e)) for e in stretched_events(CITIZENS, EVENTS, seed)]
+        )
         ends = bus.end_offsets(CITIZEN_EVENTS)
     finally:
         bus.close()

@@ -3,6 +3,7 @@
 embedded: always. kafka: a real Apache Kafka broker (KRaft) for the session, or the one DDSS_TEST_KAFKA_BOOTSTRAP
 names. kafka-noida: noida-db, a second Kafka-protocol peer.
 """
+
 from __future__ import annotations
 
 import time
@@ -14,7 +15,11 @@ from ddss_platform.settings import Settings
 from ddss_platform.stores.bus import BusRecord, OffsetRangeError, UnknownTopicError, open_bus
 from ddss_platform.stores.bus.partitioner import partition_for
 
-ADAPTERS = ["embedded", pytest.param("kafka", marks=pytest.mark.live), pytest.param("kafka-noida", marks=pytest.mark.live)]
+ADAPTERS = [
+    "embedded",
+    pytest.param("kafka", marks=pytest.mark.live),
+    pytest.param("kafka-noida", marks=pytest.mark.live),
+]
 
 
 @pytest.fixture(params=ADAPTERS)

@@ -1,4 +1,5 @@
 """The embedded log shared by several processes at once: no lost, duplicated or reordered records."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -18,8 +19,9 @@ def _produce_and_read(path: str, worker: int, start_at: float) -> int:
     time.sleep(max(0.0, start_at - time.time()))  # all workers start together, so their writes interleave
     checked = 0
     for batch in range(BATCHES):
-        bus.produce(TOPIC, [(f"CIT{(worker * 7 + i) % 11:08d}", f"{worker}:{batch}:{i}".encode())
-                            for i in range(BATCH)])
+        bus.produce(
+            TOPIC, [(f"CIT{(worker * 7 + i) % 11:08d}", f"{worker}:{batch}:{i}".encode()) for i in range(BATCH)]
+        )
         # read what exists so far while the others keep writing: every range must be complete
         for partition, end in bus.end_offsets(TOPIC).items():
             records = bus.read_range(TOPIC, partition, max(0, end - 50), end)
@@ -51,8 +53,11 @@ def test_concurrent_producers_and_readers(tmp_path):
         writer_switches += sum(a != b for a, b in zip(writers, writers[1:]))
         # each producer's records keep their produce order within a partition
         for worker in range(WORKERS):
-            mine = [tuple(map(int, r.value.decode().split(":")[1:])) for r in records
-                    if r.value.startswith(f"{worker}:".encode())]
+            mine = [
+                tuple(map(int, r.value.decode().split(":")[1:]))
+                for r in records
+                if r.value.startswith(f"{worker}:".encode())
+            ]
             assert mine == sorted(mine)
     expected = {f"{w}:{b}:{i}" for w in range(WORKERS) for b in range(BATCHES) for i in range(BATCH)}
     assert len(values) == len(expected) and set(values) == expected

@@ -1,4 +1,5 @@
 """An unreachable broker is a clear error that names the setting."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Codec with a schema registry: Confluent wire format, against an in-memory registry (httpx.MockTransport)."""
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,9 @@ def test_single_object_messages_still_decode_with_a_registry(registry):
 
 
 def test_registry_failure_is_not_a_decode_error():
-    broken = ConfluentSchemaRegistry("http://registry.test:8081", SUBJECT,
-                                     transport=httpx.MockTransport(lambda r: httpx.Response(503, text="down")))
+    broken = ConfluentSchemaRegistry(
+        "http://registry.test:8081", SUBJECT, transport=httpx.MockTransport(lambda r: httpx.Response(503, text="down"))
+    )
     with pytest.raises(SchemaRegistryError, match="HTTP 503"):
         EventCodec(broken).decode(b"\x00\x00\x00\x00\x07\x02ab")
     with pytest.raises(SchemaRegistryError):
@@ -107,6 +109,7 @@ def test_transport_errors_are_retried():
 def test_open_codec_follows_the_setting(tmp_path):
     plain = open_codec(Settings.from_env({"DDSS_HOME": str(tmp_path)}))
     assert plain.header[:2] == b"\xc3\x01"
-    with_registry = open_codec(Settings.from_env({"DDSS_HOME": str(tmp_path),
-                                                  "DDSS_SCHEMA_REGISTRY_URL": "http://registry.test:8081"}))
+    with_registry = open_codec(
+        Settings.from_env({"DDSS_HOME": str(tmp_path), "DDSS_SCHEMA_REGISTRY_URL": "http://registry.test:8081"})
+    )
     assert with_registry.registry.subject == SUBJECT

@@ -1,4 +1,5 @@
 """Sample events of every kind, taken from the simulator so they stay realistic."""
+
 from __future__ import annotations
 
 from ddss_platform.events.simulator import CitizenEventSimulator

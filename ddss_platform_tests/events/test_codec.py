@@ -1,4 +1,5 @@
 """Codec: round trips of every event kind, schema identity in each message, rejection of garbage."""
+
 from __future__ import annotations
 
 import pytest
@@ -62,8 +63,20 @@ def _valid() -> bytes:
         # eventId declared as 2 bytes that are not UTF-8
         (_valid()[:10] + b"\x04\xff\xfe" + _valid()[12:], MalformedBodyError, "malformed_body"),
     ],
-    ids=["empty", "json", "bad-second-magic", "one-byte", "short-header", "unknown-fingerprint",
-         "short-wire-header", "wire-without-registry", "cut-body", "header-only", "trailing-bytes", "bad-utf8"],
+    ids=[
+        "empty",
+        "json",
+        "bad-second-magic",
+        "one-byte",
+        "short-header",
+        "unknown-fingerprint",
+        "short-wire-header",
+        "wire-without-registry",
+        "cut-body",
+        "header-only",
+        "trailing-bytes",
+        "bad-utf8",
+    ],
 )
 def test_garbage_is_rejected_with_a_typed_reason(value, error, reason):
     with pytest.raises(error) as raised:

@@ -1,4 +1,5 @@
 """`ddss simulate`, `ddss emit` and `ddss topics` on the embedded bus."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ def _invoke(home, *args, input=None):
 def _topic_records(home) -> list:
     bus = open_bus(Settings.from_env({"DDSS_HOME": str(home)}))
     try:
-        return [r for p, end in bus.end_offsets(CITIZEN_EVENTS).items() for r in bus.read_range(CITIZEN_EVENTS, p, 0, end)]
+        return [
+            r for p, end in bus.end_offsets(CITIZEN_EVENTS).items() for r in bus.read_range(CITIZEN_EVENTS, p, 0, end)
+        ]
     finally:
         bus.close()
 
@@ -69,9 +72,15 @@ def test_simulate_paces_to_the_rate(tmp_path):
     assert rate <= 110
 
 
-VALID = {"citizenId": "CIT00000001", "eventType": "legal", "eventSubtype": "violation",
-         "location": {"region": "North", "city": "Frostvale"}, "severity": 0.4, "confidence": 0.9,
-         "payload": {"metadata": {"kind": "noise"}}}
+VALID = {
+    "citizenId": "CIT00000001",
+    "eventType": "legal",
+    "eventSubtype": "violation",
+    "location": {"region": "North", "city": "Frostvale"},
+    "severity": 0.4,
+    "confidence": 0.9,
+    "payload": {"metadata": {"kind": "noise"}},
+}
 
 
 def test_emit_fills_id_and_time_and_produces(tmp_path):
@@ -82,8 +91,10 @@ def test_emit_fills_id_and_time_and_produces(tmp_path):
     assert event["eventId"] and abs(event["timestamp"] - record.timestamp_ms) < 60_000
     assert event["sourceSystem"] == "manual-input" and event["payload"]["amount"] is None
     assert {k: event[k] for k in ("citizenId", "severity", "location")} == {
-        "citizenId": "CIT00000001", "severity": 0.4,
-        "location": {"region": "North", "city": "Frostvale", "latitude": None, "longitude": None}}
+        "citizenId": "CIT00000001",
+        "severity": 0.4,
+        "location": {"region": "North", "city": "Frostvale", "latitude": None, "longitude": None},
+    }
 
 
 def test_emit_reads_stdin_and_keeps_given_fields(tmp_path):
@@ -94,14 +105,17 @@ def test_emit_reads_stdin_and_keeps_given_fields(tmp_path):
     assert (event["eventId"], event["timestamp"]) == ("manual-1", 1_735_689_600_000)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"severity": 1.5}, "severity"),
-    ({"eventType": "gossip"}, "eventType"),
-    ({"severty": 0.4}, "severty: unknown field"),
-    ({"eventType": "relationship", "eventSubtype": "friend"}, "relationship: a relationship event needs"),
-    ({"location": {"region": "North", "latitude": "north"}}, "location.latitude"),
-    ({"timestamp": 9_999_999_999_999}, "timestamp"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"severity": 1.5}, "severity"),
+        ({"eventType": "gossip"}, "eventType"),
+        ({"severty": 0.4}, "severty: unknown field"),
+        ({"eventType": "relationship", "eventSubtype": "friend"}, "relationship: a relationship event needs"),
+        ({"location": {"region": "North", "latitude": "north"}}, "location.latitude"),
+        ({"timestamp": 9_999_999_999_999}, "timestamp"),
+    ],
+)
 def test_emit_refuses_invalid_events_and_produces_nothing(tmp_path, change, message):
     result = _invoke(tmp_path, "emit", json.dumps({**VALID, **change}))
     assert result.exit_code == 2

@@ -1,4 +1,5 @@
 """Schema evolution: v2 adds optional fields, so old readers read new data and new readers read old data."""
+
 from __future__ import annotations
 
 from io import BytesIO
@@ -33,8 +34,14 @@ def test_new_data_decodes_with_the_old_reader(any_event):
 def test_fastavro_resolution_fills_the_new_defaults_field_by_field():
     body = BytesIO()
     old_event = {
-        "eventId": "e-1", "citizenId": "CIT00000001", "timestamp": 1, "eventType": "social",
-        "sourceSystem": "civic-portal", "location": {"region": "North"}, "severity": 0.1, "confidence": 0.9,
+        "eventId": "e-1",
+        "citizenId": "CIT00000001",
+        "timestamp": 1,
+        "eventType": "social",
+        "sourceSystem": "civic-portal",
+        "location": {"region": "North"},
+        "severity": 0.1,
+        "confidence": 0.9,
         "payload": {"metadata": {}},
     }
     schemaless_writer(body, CITIZEN_EVENT_V1_SCHEMA, old_event)

@@ -1,4 +1,5 @@
 """The simulator: deterministic, realistic mix, valid events, citizens that match `ddss init`."""
+
 from __future__ import annotations
 
 import collections

@@ -1,4 +1,5 @@
 """validate_event: semantic rejections name the field and the reason."""
+
 from __future__ import annotations
 
 import copy
@@ -28,6 +29,7 @@ def _set(event: dict, path: str, value) -> dict:
     else:
         target[leaf] = value
     return event
+
 
 CASES = [
     ("violation", "citizenId", _DELETE, "citizenId", "missing"),
@@ -61,8 +63,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "path", "value", "field", "reason"), CASES,
-                         ids=[f"{c[0]}:{c[1]}={c[2]!r}"[:60] for c in CASES])
+@pytest.mark.parametrize(
+    ("kind", "path", "value", "field", "reason"), CASES, ids=[f"{c[0]}:{c[1]}={c[2]!r}"[:60] for c in CASES]
+)
 def test_bad_events_are_refused_with_field_and_reason(kind, path, value, field, reason):
     with pytest.raises(EventValidationError) as refused:
         validate_event(_set(EVENTS_BY_KIND[kind], path, value), NOW_MS)

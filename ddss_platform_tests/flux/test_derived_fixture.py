@@ -1,5 +1,6 @@
 """Each derived metric (a Flux task in production, SQL embedded) gives the numbers an independent pandas
 computation gives on a small fixture; runs on every configured time-series adapter."""
+
 from __future__ import annotations
 
 import time
@@ -28,17 +29,30 @@ DAY = 24 * HOUR
 # Three days ending two days ago (inside raw_events' 30-day retention, which every adapter applies on write).
 # (day, hour, minute, citizen, score_impact or None)
 EVENTS = [
-    (0, 1, 0, "A", 5.0), (0, 1, 10, "A", -2.0), (0, 1, 20, "A", 1.0), (0, 1, 30, "B", 0.0),
-    (0, 2, 0, "B", 10.0), (0, 2, 5, "B", 3.0), (0, 2, 40, "C", None),
-    (1, 0, 0, "A", 4.0), (1, 5, 0, "D", -8.0), (1, 5, 1, "D", -1.0), (2, 23, 59, "B", 7.0),
+    (0, 1, 0, "A", 5.0),
+    (0, 1, 10, "A", -2.0),
+    (0, 1, 20, "A", 1.0),
+    (0, 1, 30, "B", 0.0),
+    (0, 2, 0, "B", 10.0),
+    (0, 2, 5, "B", 3.0),
+    (0, 2, 40, "C", None),
+    (1, 0, 0, "A", 4.0),
+    (1, 5, 0, "D", -8.0),
+    (1, 5, 1, "D", -1.0),
+    (2, 23, 59, "B", 7.0),
 ]
 # (day, hour, minute, citizen, rule, old, new, tier)
 CHANGES = [
-    (0, 1, 0, "A", "R1", 500.0, 505.0, "Standard"), (0, 1, 10, "A", "R2", 505.0, 503.0, "Standard"),
-    (0, 1, 20, "A", "R1", 503.0, 504.0, "Standard"), (0, 2, 0, "B", "R3", 500.0, 510.0, "Standard"),
-    (0, 2, 5, "B", "R3", 510.0, 513.0, "Exemplary"), (0, 3, 0, "D", "R4", 500.0, 480.0, "Caution"),
-    (1, 0, 0, "A", "R1", 504.0, 508.0, "Standard"), (1, 5, 0, "D", "R4", 480.0, 472.0, "Caution"),
-    (1, 5, 1, "D", "R5", 472.0, 471.0, "HighRisk"), (2, 9, 0, "B", "R3", 513.0, 520.0, "Exemplary"),
+    (0, 1, 0, "A", "R1", 500.0, 505.0, "Standard"),
+    (0, 1, 10, "A", "R2", 505.0, 503.0, "Standard"),
+    (0, 1, 20, "A", "R1", 503.0, 504.0, "Standard"),
+    (0, 2, 0, "B", "R3", 500.0, 510.0, "Standard"),
+    (0, 2, 5, "B", "R3", 510.0, 513.0, "Exemplary"),
+    (0, 3, 0, "D", "R4", 500.0, 480.0, "Caution"),
+    (1, 0, 0, "A", "R1", 504.0, 508.0, "Standard"),
+    (1, 5, 0, "D", "R4", 480.0, 472.0, "Caution"),
+    (1, 5, 1, "D", "R5", 472.0, 471.0, "HighRisk"),
+    (2, 9, 0, "B", "R3", 513.0, 520.0, "Exemplary"),
     (2, 10, 0, "A", "R2", 508.0, 500.0, "Standard"),
 ]
 
@@ -108,10 +122,16 @@ def expected_system_daily(ch):
         tiers = g["tier"].value_counts()
         rows.append(
             {
-                "day_ns": day, "averageScore": g["new"].mean(), "medianScore": g["new"].median(),
-                "minScoreObserved": g["new"].min(), "maxScoreObserved": g["new"].max(),
+                "day_ns": day,
+                "averageScore": g["new"].mean(),
+                "medianScore": g["new"].median(),
+                "minScoreObserved": g["new"].min(),
+                "maxScoreObserved": g["new"].max(),
                 "activeCitizensCount": len(g),
-                **{f"tier_{t.lower()}_count": int(tiers.get(t, 0)) for t in ("Exemplary", "Standard", "Caution", "HighRisk")},
+                **{
+                    f"tier_{t.lower()}_count": int(tiers.get(t, 0))
+                    for t in ("Exemplary", "Standard", "Caution", "HighRisk")
+                },
             }
         )
     return pd.DataFrame(rows)
@@ -143,11 +163,18 @@ def test_citizen_activity_hourly(timeseries, fixture):
     ev, _ = frames(day0, prefix)
     got = timeseries.compute_derived(CITIZEN_ACTIVITY_HOURLY, day0, day0 + 3 * DAY)
     got = got[got["citizenID"].str.startswith(prefix)]
-    assert_same(got, expected_hourly(ev).rename(columns={"hour_ns": "time_ns"}), ["time_ns", "citizenID"], CITIZEN_ACTIVITY_HOURLY)
+    assert_same(
+        got,
+        expected_hourly(ev).rename(columns={"hour_ns": "time_ns"}),
+        ["time_ns", "citizenID"],
+        CITIZEN_ACTIVITY_HOURLY,
+    )
     # C's only event has no score_impact: a count but no sum, as the task writes no netScoreImpact for it
     assert got.loc[got["citizenID"] == prefix + "C", "netScoreImpact"].isna().all()
     # stored in derived_metrics like the task's to()
-    stored = timeseries.query(DERIVED_METRICS, CITIZEN_ACTIVITY_HOURLY, day0, day0 + 3 * DAY, {"citizenID": prefix + "A"})
+    stored = timeseries.query(
+        DERIVED_METRICS, CITIZEN_ACTIVITY_HOURLY, day0, day0 + 3 * DAY, {"citizenID": prefix + "A"}
+    )
     assert stored["eventCount"].tolist() == [3, 1]
 
 
@@ -166,7 +193,9 @@ def test_system_aggregates_daily_and_monthly(timeseries, fixture):
     daily = expected_system_daily(ch)
     got = timeseries.compute_derived(SYSTEM_AGGREGATES_DAILY, day0, day0 + 3 * DAY)
     assert set(got["region"]) == {"ALL"}
-    assert_same(got, daily.rename(columns={"day_ns": "time_ns"}).assign(region="ALL"), ["time_ns"], SYSTEM_AGGREGATES_DAILY)
+    assert_same(
+        got, daily.rename(columns={"day_ns": "time_ns"}).assign(region="ALL"), ["time_ns"], SYSTEM_AGGREGATES_DAILY
+    )
     monthly = timeseries.compute_derived(SYSTEM_AGGREGATES_MONTHLY, day0, day0 + 3 * DAY)
     expected = expected_monthly(daily).rename(columns={"month_ns": "time_ns"}).assign(region="ALL")
     assert_same(monthly, expected, ["time_ns"], SYSTEM_AGGREGATES_MONTHLY)

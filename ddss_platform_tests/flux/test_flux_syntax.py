@@ -2,6 +2,7 @@
 @influxdata/flux parser (syntax) and the semantic check of @influxdata/flux-lsp-browser (types, standard
 library signatures, undefined names). Each file is a task named after itself that writes to derived_metrics,
 and the range queries the adapter sends pass too. (test_derived_fixture.py runs the tasks on a real InfluxDB.)"""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Small builders of rule/config documents, events and states for the scoring tests."""
+
 from __future__ import annotations
 
 import copy
@@ -100,13 +101,21 @@ def sourced(*events: dict[str, Any], start: int = 0) -> list[SourcedEvent]:
     return [SourcedEvent(start + index, ev) for index, ev in enumerate(events)]
 
 
-def citizen(citizen_id: str = "C1", score: float = 500.0, flags: dict[str, bool] | None = None,
-            applied: dict[str, int] | None = None) -> CitizenState:
+def citizen(
+    citizen_id: str = "C1",
+    score: float = 500.0,
+    flags: dict[str, bool] | None = None,
+    applied: dict[str, int] | None = None,
+) -> CitizenState:
     return CitizenState(citizen_id, score, "Standard", dict(flags or {}), dict(applied or {}))
 
 
 def relationship(citizen_id: str, related: str, kind: str, action: str, time_ms: int, strength: float = 0.5):
     return event(
-        citizen_id, "relationship", kind, time_ms, amount=None,
+        citizen_id,
+        "relationship",
+        kind,
+        time_ms,
+        amount=None,
         relationship={"relatedCitizenId": related, "relationshipType": kind, "strength": strength, "action": action},
     )

@@ -1,4 +1,5 @@
 """In-memory stand-ins for the sinks, with the same guards the real stores apply; for replay tests."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -51,17 +52,27 @@ class MemoryStores:
 
     def _created(self, outcome):
         for created in outcome.created:
-            self.citizens.setdefault(created.citizen_id, CitizenState(
-                created.citizen_id, created.score, created.tier, dict(created.flags),
-                {created.topic_partition: created.offset}, created.created_ms,
-            ))
+            self.citizens.setdefault(
+                created.citizen_id,
+                CitizenState(
+                    created.citizen_id,
+                    created.score,
+                    created.tier,
+                    dict(created.flags),
+                    {created.topic_partition: created.offset},
+                    created.created_ms,
+                ),
+            )
 
     def _snapshots(self, snapshots):
         for update in snapshots:
             stored = self.citizens[update.citizen_id]
             if stored.applied_offsets.get(update.topic_partition, -1) < update.applied_offset:
                 self.citizens[update.citizen_id] = replace(
-                    stored, score=update.score, tier=update.tier, last_calculated=update.last_calculated,
+                    stored,
+                    score=update.score,
+                    tier=update.tier,
+                    last_calculated=update.last_calculated,
                     applied_offsets={**stored.applied_offsets, update.topic_partition: update.applied_offset},
                 )
 

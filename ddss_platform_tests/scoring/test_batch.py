@@ -1,4 +1,5 @@
 """score_batch semantics: matching, impact, cooldown windows, clamping, tiers, citizens and relationships."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,8 +14,13 @@ CONFIG = config()
 
 def run(events, rule_list, citizens=(), cooldowns=None, relationships=None, start=0, configuration=CONFIG):
     return score_batch(
-        sourced(*events, start=start), rule_list, configuration, {c.citizen_id: c for c in citizens},
-        cooldowns or {}, relationships or {}, TP,
+        sourced(*events, start=start),
+        rule_list,
+        configuration,
+        {c.citizen_id: c for c in citizens},
+        cooldowns or {},
+        relationships or {},
+        TP,
     )
 
 
@@ -24,19 +30,28 @@ def scores(outcome) -> dict[str, float]:
 
 # -- impact ----------------------------------------------------------------------------------------------
 
-MULTIPLIED = rules(rule_doc("MULTIPLIED", points=10, multipliers=[
-    {"name": "official", "factor": 2, "appliesIfFlag": "isPublicOfficial"},
-    {"name": "veteran", "factor": 1.5, "appliesIfFlag": "isVeteran"},
-    {"name": "record", "factor": 3, "appliesIfFlag": "hasCriminalRecord"},
-]))
+MULTIPLIED = rules(
+    rule_doc(
+        "MULTIPLIED",
+        points=10,
+        multipliers=[
+            {"name": "official", "factor": 2, "appliesIfFlag": "isPublicOfficial"},
+            {"name": "veteran", "factor": 1.5, "appliesIfFlag": "isVeteran"},
+            {"name": "record", "factor": 3, "appliesIfFlag": "hasCriminalRecord"},
+        ],
+    )
+)
 
 
-@pytest.mark.parametrize("flags, expected", [
-    ({}, 508.0),
-    ({"isPublicOfficial": True, "isVeteran": False}, 516.0),
-    ({"isPublicOfficial": True, "isVeteran": True}, 524.0),
-    ({"isPublicOfficial": True, "isVeteran": True, "hasCriminalRecord": True}, 572.0),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ({}, 508.0),
+        ({"isPublicOfficial": True, "isVeteran": False}, 516.0),
+        ({"isPublicOfficial": True, "isVeteran": True}, 524.0),
+        ({"isPublicOfficial": True, "isVeteran": True, "hasCriminalRecord": True}, 572.0),
+    ],
+)
 def test_impact_is_points_times_the_multipliers_whose_flag_is_set_times_confidence(flags, expected):
     outcome = run([event(confidence=0.8)], MULTIPLIED, [citizen(flags=flags)])
     assert scores(outcome) == {"C1": expected}
@@ -44,7 +59,11 @@ def test_impact_is_points_times_the_multipliers_whose_flag_is_set_times_confiden
     assert (row.status, row.score_impact, row.applied_rule_ids) == ("scored", round(expected - 500, 2), ("MULTIPLIED",))
     (change,) = outcome.score_changes
     assert (change.old_score, change.new_score, change.change) == (500.0, expected, round(expected - 500, 2))
-    assert (change.reason_category, change.triggering_rule_id, change.related_event_id) == ("FINANCIAL", "MULTIPLIED", "C1-" + str(T0))
+    assert (change.reason_category, change.triggering_rule_id, change.related_event_id) == (
+        "FINANCIAL",
+        "MULTIPLIED",
+        "C1-" + str(T0),
+    )
     assert (change.time_ms, change.offset) == (T0, 0)
 
 
@@ -58,26 +77,40 @@ def test_rules_apply_in_rule_id_order_each_clamped():
     rule_list = rules(rule_doc("B_PENALTY", points=-20), rule_doc("A_BONUS", points=10))
     outcome = run([event()], rule_list, [citizen(score=995.0)])
     assert [(c.triggering_rule_id, c.old_score, c.new_score) for c in outcome.score_changes] == [
-        ("A_BONUS", 995.0, 1000.0), ("B_PENALTY", 1000.0, 980.0)]
+        ("A_BONUS", 995.0, 1000.0),
+        ("B_PENALTY", 1000.0, 980.0),
+    ]
     assert outcome.outcomes[0].score_impact == -10.0  # the rules' impacts, before clamping
 
 
-@pytest.mark.parametrize("start, points, expected, change", [
-    (995.0, 10, 1000.0, 5.0),
-    (1000.0, 10, 1000.0, 0.0),
-    (5.0, -10, 0.0, -5.0),
-    (0.0, -10, 0.0, 0.0),
-])
+@pytest.mark.parametrize(
+    "start, points, expected, change",
+    [
+        (995.0, 10, 1000.0, 5.0),
+        (1000.0, 10, 1000.0, 0.0),
+        (5.0, -10, 0.0, -5.0),
+        (0.0, -10, 0.0, 0.0),
+    ],
+)
 def test_the_score_is_clamped_to_both_bounds(start, points, expected, change):
     outcome = run([event()], rules(rule_doc(points=points)), [citizen(score=start)])
     assert scores(outcome) == {"C1": expected}
     assert outcome.score_changes[0].change == change
 
 
-@pytest.mark.parametrize("score, tier", [
-    (0.0, "HighRisk"), (299.99, "HighRisk"), (300.0, "Caution"), (449.99, "Caution"), (450.0, "Standard"),
-    (599.99, "Standard"), (600.0, "Exemplary"), (1000.0, "Exemplary"),
-])
+@pytest.mark.parametrize(
+    "score, tier",
+    [
+        (0.0, "HighRisk"),
+        (299.99, "HighRisk"),
+        (300.0, "Caution"),
+        (449.99, "Caution"),
+        (450.0, "Standard"),
+        (599.99, "Standard"),
+        (600.0, "Exemplary"),
+        (1000.0, "Exemplary"),
+    ],
+)
 def test_tier_boundaries_are_inclusive_below(score, tier):
     assert CONFIG.tier_for(score) == tier
 
@@ -85,28 +118,39 @@ def test_tier_boundaries_are_inclusive_below(score, tier):
 def test_the_snapshot_carries_the_new_tier():
     outcome = run([event()], rules(rule_doc(points=10)), [citizen(score=440.0)])
     (snapshot,) = outcome.snapshots
-    assert (snapshot.score, snapshot.tier, snapshot.applied_offset, snapshot.last_calculated) == (450.0, "Standard", 0, T0)
+    assert (snapshot.score, snapshot.tier, snapshot.applied_offset, snapshot.last_calculated) == (
+        450.0,
+        "Standard",
+        0,
+        T0,
+    )
     assert snapshot.score_delta == 10.0 and snapshot.topic_partition == TP
 
 
 # -- matching --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("overrides, ev, applies", [
-    ({}, event(), True),
-    ({"eventType": "legal"}, event(), False),
-    ({"eventSubtype": ["payment_failed"]}, event(), False),
-    ({"eventSubtype": ["payment_failed", "payment_completed"]}, event(), True),
-    ({"status": "INACTIVE"}, event(), False),
-    ({"status": "DRAFT"}, event(), False),
-    ({"ruleSet": "other-set"}, event(), False),
-    ({"validityPeriod": {"from": T0, "to": None}}, event(time_ms=T0), True),
-    ({"validityPeriod": {"from": T0 + 1, "to": None}}, event(time_ms=T0), False),
-    ({"validityPeriod": {"from": 0, "to": T0}}, event(time_ms=T0), False),  # the end is exclusive
-    ({"validityPeriod": {"from": 0, "to": T0 + 1}}, event(time_ms=T0), True),
-    ({"conditionLogic": {"type": "SIMPLE", "conditions": [condition("payload.amount", "GREATER_THAN", 100)]}},
-     event(amount=100.0), False),
-])
+@pytest.mark.parametrize(
+    "overrides, ev, applies",
+    [
+        ({}, event(), True),
+        ({"eventType": "legal"}, event(), False),
+        ({"eventSubtype": ["payment_failed"]}, event(), False),
+        ({"eventSubtype": ["payment_failed", "payment_completed"]}, event(), True),
+        ({"status": "INACTIVE"}, event(), False),
+        ({"status": "DRAFT"}, event(), False),
+        ({"ruleSet": "other-set"}, event(), False),
+        ({"validityPeriod": {"from": T0, "to": None}}, event(time_ms=T0), True),
+        ({"validityPeriod": {"from": T0 + 1, "to": None}}, event(time_ms=T0), False),
+        ({"validityPeriod": {"from": 0, "to": T0}}, event(time_ms=T0), False),  # the end is exclusive
+        ({"validityPeriod": {"from": 0, "to": T0 + 1}}, event(time_ms=T0), True),
+        (
+            {"conditionLogic": {"type": "SIMPLE", "conditions": [condition("payload.amount", "GREATER_THAN", 100)]}},
+            event(amount=100.0),
+            False,
+        ),
+    ],
+)
 def test_which_rules_match(overrides, ev, applies):
     outcome = run([ev], rules(rule_doc(**overrides)), [citizen()])
     assert outcome.outcomes[0].status == ("scored" if applies else "no_rule")
@@ -177,13 +221,27 @@ def test_citizens_the_caller_must_load():
 # -- new citizens ----------------------------------------------------------------------------------------
 
 REGISTRATION = {
-    "firstName": "Ada", "lastName": "Novak", "dateOfBirth": "1980-02-03", "gender": "female", "region": "North",
-    "city": "Harbor City", "occupation": "teacher", "flags": {"consentForDataProcessing": True, "isVeteran": True},
+    "firstName": "Ada",
+    "lastName": "Novak",
+    "dateOfBirth": "1980-02-03",
+    "gender": "female",
+    "region": "North",
+    "city": "Harbor City",
+    "occupation": "teacher",
+    "flags": {"consentForDataProcessing": True, "isVeteran": True},
 }
 NEW_CITIZEN_RULES = rules(
-    rule_doc("CONSENT", category="REGISTRATION", eventType="new_citizen", eventSubtype=["registration"], points=10,
-             conditionLogic={"type": "SIMPLE", "conditions": [
-                 condition("newCitizen.flags.consentForDataProcessing", "EQUALS", True)]}),
+    rule_doc(
+        "CONSENT",
+        category="REGISTRATION",
+        eventType="new_citizen",
+        eventSubtype=["registration"],
+        points=10,
+        conditionLogic={
+            "type": "SIMPLE",
+            "conditions": [condition("newCitizen.flags.consentForDataProcessing", "EQUALS", True)],
+        },
+    ),
     rule_doc("PAYMENT", points=10, multipliers=[{"name": "veteran", "factor": 2, "appliesIfFlag": "isVeteran"}]),
 )
 
@@ -210,8 +268,15 @@ def test_a_registration_for_an_existing_citizen_creates_nothing():
 
 # -- relationships and association effects ---------------------------------------------------------------
 
-SHARED = rules(rule_doc("SHARED", category="LEGAL", eventType="legal", points=-20,
-                        associationEffect={"relationshipTypes": ["family", "colleague"], "factor": 0.5}))
+SHARED = rules(
+    rule_doc(
+        "SHARED",
+        category="LEGAL",
+        eventType="legal",
+        points=-20,
+        associationEffect={"relationshipTypes": ["family", "colleague"], "factor": 0.5},
+    )
+)
 
 
 def legal(citizen_id="C1", time_ms=T0, event_id=None, confidence=1.0):
@@ -219,19 +284,24 @@ def legal(citizen_id="C1", time_ms=T0, event_id=None, confidence=1.0):
 
 
 def test_association_effect_reaches_outgoing_edges_of_listed_types_valid_at_the_event_time():
-    edges = {"C1": [
-        Edge("C1", "FAM", "family", 0.8, T0 - 10),
-        Edge("C1", "COL", "colleague", 0.4, T0 - 10),
-        Edge("C1", "FRI", "friend", 1.0, T0 - 10),  # type not listed
-        Edge("C1", "OLD", "family", 1.0, T0 - 10, T0),  # ended exactly at the event time
-        Edge("C1", "NEW", "family", 1.0, T0 + 1),  # not started yet
-    ], "IN": [Edge("IN", "C1", "family", 1.0, 0)]}  # incoming edges do not count
+    edges = {
+        "C1": [
+            Edge("C1", "FAM", "family", 0.8, T0 - 10),
+            Edge("C1", "COL", "colleague", 0.4, T0 - 10),
+            Edge("C1", "FRI", "friend", 1.0, T0 - 10),  # type not listed
+            Edge("C1", "OLD", "family", 1.0, T0 - 10, T0),  # ended exactly at the event time
+            Edge("C1", "NEW", "family", 1.0, T0 + 1),  # not started yet
+        ],
+        "IN": [Edge("IN", "C1", "family", 1.0, 0)],
+    }  # incoming edges do not count
     people = [citizen(c) for c in ("C1", "FAM", "COL", "FRI", "OLD", "NEW", "IN")]
     outcome = run([legal(confidence=0.5)], SHARED, people, relationships=edges)
     assert scores(outcome) == {"C1": 490.0, "FAM": 496.0, "COL": 498.0}
     effects = [c for c in outcome.score_changes if c.reason_category == ASSOCIATION_EFFECT]
     assert {(c.citizen_id, c.change, c.triggering_rule_id, c.offset) for c in effects} == {
-        ("FAM", -4.0, "SHARED", 0), ("COL", -2.0, "SHARED", 0)}
+        ("FAM", -4.0, "SHARED", 0),
+        ("COL", -2.0, "SHARED", 0),
+    }
     assert outcome.counts["association_effects"] == 2
     assert outcome.citizens["FAM"].applied_offsets == {TP: 0}
 
@@ -256,7 +326,9 @@ def test_relationship_start_and_end_change_the_edges_later_events_see():
         legal(time_ms=T0 + 40, event_id="after"),
     ]
     outcome = run(events, SHARED, [citizen("C1"), citizen("C2")])
-    assert [(c.citizen_id, c.related_event_id) for c in outcome.score_changes if c.citizen_id == "C2"] == [("C2", "during")]
+    assert [(c.citizen_id, c.related_event_id) for c in outcome.score_changes if c.citizen_id == "C2"] == [
+        ("C2", "during")
+    ]
     assert scores(outcome)["C2"] == 495.0
     assert [(c.action, c.edge, c.offset) for c in outcome.relationship_changes] == [
         ("START", Edge("C1", "C2", "family", 0.5, T0 + 10, None), 1),
@@ -280,6 +352,7 @@ def test_edge_order_given_by_the_caller_does_not_matter():
 
 def test_events_are_scored_in_offset_order_whatever_order_they_come_in():
     from ddss_platform.scoring import SourcedEvent
+
     events = [SourcedEvent(1, event(time_ms=T0 + 1, event_id="b")), SourcedEvent(0, event(event_id="a"))]
     outcome = score_batch(events, ONE_PER_MINUTE, CONFIG, {"C1": citizen()}, {}, {}, TP)
     assert [(row.offset, row.status) for row in outcome.outcomes] == [(0, "scored"), (1, "cooldown")]

@@ -1,4 +1,5 @@
 """Daily decay: towards the baseline from both sides, never past it, never below the minimum."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,27 +11,33 @@ from .builders import config
 CONFIG = config()  # baseline 500, bounds 0..1000
 
 
-@pytest.mark.parametrize("score, days, expected", [
-    (600.0, 10, 580.0),
-    (600.0, 50, 500.0),  # reaches the baseline and stops
-    (600.0, 80, 500.0),  # never past it
-    (400.0, 10, 420.0),  # from below, upwards
-    (400.0, 80, 500.0),
-    (500.0, 3, 500.0),
-    (600.0, 0.5, 599.0),
-    (600.0, 0, 600.0),
-])
+@pytest.mark.parametrize(
+    "score, days, expected",
+    [
+        (600.0, 10, 580.0),
+        (600.0, 50, 500.0),  # reaches the baseline and stops
+        (600.0, 80, 500.0),  # never past it
+        (400.0, 10, 420.0),  # from below, upwards
+        (400.0, 80, 500.0),
+        (500.0, 3, 500.0),
+        (600.0, 0.5, 599.0),
+        (600.0, 0, 600.0),
+    ],
+)
 def test_decay_moves_towards_the_baseline(score, days, expected):
     assert decay(score, days, DecayPolicy(2.0, True, None), CONFIG) == expected
 
 
-@pytest.mark.parametrize("score, days, expected", [
-    (600.0, 10, 590.0),
-    (40.0, 10, 30.0),  # downwards even below the baseline
-    (40.0, 30, 30.0),  # ... but not below the minimum
-    (25.0, 30, 25.0),  # a score already below the minimum stays
-    (5.0, 30, 5.0),
-])
+@pytest.mark.parametrize(
+    "score, days, expected",
+    [
+        (600.0, 10, 590.0),
+        (40.0, 10, 30.0),  # downwards even below the baseline
+        (40.0, 30, 30.0),  # ... but not below the minimum
+        (25.0, 30, 25.0),  # a score already below the minimum stays
+        (5.0, 30, 5.0),
+    ],
+)
 def test_decay_without_baseline_only_goes_down_to_the_minimum(score, days, expected):
     assert decay(score, days, DecayPolicy(1.0, False, 30.0), CONFIG) == expected
 

@@ -1,4 +1,5 @@
 """Replays never double-score: guards on every state, convergence after a crash between any two sink writes."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from ddss_platform.events.simulator import CitizenEventSimulator, citizen_id
-from ddss_platform.scoring import CitizenState, Edge, SourcedEvent, load_configuration, load_rules, reference_scores, score_batch
+from ddss_platform.scoring import (
+    CitizenState,
+    Edge,
+    SourcedEvent,
+    load_configuration,
+    load_rules,
+    reference_scores,
+    score_batch,
+)
 
 from .builders import T0, TP, citizen, config, event, rule_doc, rules, sourced
 from .memory_stores import MemoryStores
@@ -17,9 +26,16 @@ SEED = Path(__file__).resolve().parents[2] / "schemas" / "seed"
 SEED_RULES = load_rules(json.loads((SEED / "scoring_rules.json").read_text()))
 SEED_CONFIG = load_configuration(json.loads((SEED / "system_configuration.json").read_text()))
 CONFIG = config()
-SHARED = rules(rule_doc("SHARED", category="LEGAL", eventType="legal", points=-20,
-                        cooldown={"periodSeconds": 3600, "maxApplicationsInPeriod": 2},
-                        associationEffect={"relationshipTypes": ["family"], "factor": 0.5}))
+SHARED = rules(
+    rule_doc(
+        "SHARED",
+        category="LEGAL",
+        eventType="legal",
+        points=-20,
+        cooldown={"periodSeconds": 3600, "maxApplicationsInPeriod": 2},
+        associationEffect={"relationshipTypes": ["family"], "factor": 0.5},
+    )
+)
 
 
 def legal(citizen_id="C1", time_ms=T0, event_id=None):
@@ -75,9 +91,16 @@ def test_association_effect_lands_exactly_once_when_only_the_event_citizen_was_w
 def _world(citizens=40, events=1600, partitions=2, seed=11):
     rng = random.Random(seed)
     people = {
-        citizen_id(i): CitizenState(citizen_id(i), 500.0, "Standard", {
-            "isPublicOfficial": rng.random() < 0.2, "isVeteran": rng.random() < 0.2,
-            "hasCriminalRecord": rng.random() < 0.2})
+        citizen_id(i): CitizenState(
+            citizen_id(i),
+            500.0,
+            "Standard",
+            {
+                "isPublicOfficial": rng.random() < 0.2,
+                "isVeteran": rng.random() < 0.2,
+                "hasCriminalRecord": rng.random() < 0.2,
+            },
+        )
         for i in range(citizens)
     }
     edges = [Edge(citizen_id(i), citizen_id((i + 1) % citizens), "family", 0.9, 0) for i in range(citizens)]
@@ -92,7 +115,7 @@ def _world(citizens=40, events=1600, partitions=2, seed=11):
 
 def _batches(by_partition, size):
     """Batches of each partition, interleaved across partitions, as the sensor may launch them."""
-    queues = {tp: [events[i:i + size] for i in range(0, len(events), size)] for tp, events in by_partition.items()}
+    queues = {tp: [events[i : i + size] for i in range(0, len(events), size)] for tp, events in by_partition.items()}
     while any(queues.values()):
         for tp, queue in queues.items():
             if queue:
@@ -104,7 +127,7 @@ def _process(people, edges, by_partition, crash_rng=None, size=100):
     for tp, batch in _batches(by_partition, size):
         for _attempt in range(crash_rng.randint(0, 2) if crash_rng else 0):
             writes = stores.sink_writes(score_batch(batch, SEED_RULES, SEED_CONFIG, *stores.inputs(), tp))
-            for write in writes[:crash_rng.randrange(len(writes))]:  # killed before the remaining writes
+            for write in writes[: crash_rng.randrange(len(writes))]:  # killed before the remaining writes
                 write()
         stores.write_all(score_batch(batch, SEED_RULES, SEED_CONFIG, *stores.inputs(), tp))
     return stores
@@ -135,6 +158,6 @@ def test_reference_equals_the_store_pipeline_processing_partitions_in_turn():
     stores = MemoryStores(people, edges)
     for tp, events in by_partition.items():
         for start in range(0, len(events), 100):
-            stores.write_all(score_batch(events[start:start + 100], SEED_RULES, SEED_CONFIG, *stores.inputs(), tp))
+            stores.write_all(score_batch(events[start : start + 100], SEED_RULES, SEED_CONFIG, *stores.inputs(), tp))
     expected = reference_scores(by_partition, SEED_RULES, SEED_CONFIG, people, edges)
     assert {cid: state.score for cid, state in stores.citizens.items()} == expected

@@ -1,11 +1,17 @@
 """MongoDB $jsonSchema enforced with jsonschema: bsonType means what it means after pymongo encodes."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from ddss_platform.schema_validation import DocumentValidationError, _natively_typed, document_validator, validator_for
+from ddss_platform.stores.documents.validation import (
+    DocumentValidationError,
+    _natively_typed,
+    document_validator,
+    validator_for,
+)
 
 SCHEMA = {
     "bsonType": "object",
@@ -37,22 +43,25 @@ def test_a_good_document_passes():
     document_validator({"$jsonSchema": SCHEMA})(GOOD)  # a collection validator works too
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"score": 2}, "score"),  # an int is not a double
-    ({"count": 2.0}, "count"),  # a float is not an int
-    ({"count": True}, "count"),  # a bool is not an int
-    ({"count": 2**40}, "count"),  # pymongo sends this as a long
-    ({"when": 5}, "when"),  # ... and this as an int
-    ({"score": 1001.0}, "score"),
-    ({"kind": "c"}, "kind"),
-    ({"flags": {"f": "yes"}}, "flags.f"),
-    ({"flags": {"f": 1}}, "flags.f"),  # an int is not a bool
-    ({"flags": ["f"]}, "flags"),
-    ({"name": 5}, "name"),
-    ({"items": {"x": 1}}, "items"),
-    ({"items": [{"y": 1}]}, "items.0.x"),
-    ({"extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"score": 2}, "score"),  # an int is not a double
+        ({"count": 2.0}, "count"),  # a float is not an int
+        ({"count": True}, "count"),  # a bool is not an int
+        ({"count": 2**40}, "count"),  # pymongo sends this as a long
+        ({"when": 5}, "when"),  # ... and this as an int
+        ({"score": 1001.0}, "score"),
+        ({"kind": "c"}, "kind"),
+        ({"flags": {"f": "yes"}}, "flags.f"),
+        ({"flags": {"f": 1}}, "flags.f"),  # an int is not a bool
+        ({"flags": ["f"]}, "flags"),
+        ({"name": 5}, "name"),
+        ({"items": {"x": 1}}, "items"),
+        ({"items": [{"y": 1}]}, "items.0.x"),
+        ({"extra": 1}, "extra"),
+    ],
+)
 def test_a_bad_value_is_refused_naming_the_field(change, field):
     assert refused_field(dict(GOOD, **change)) == field
 
@@ -63,11 +72,14 @@ def test_a_missing_required_field_is_named():
     assert refused_field(doc) == "when"
 
 
-@pytest.mark.parametrize("schema", [
-    {"bsonType": "object", "properties": {"a": {"$ref": "#/x"}}},
-    {"bsonType": "object", "properties": {"a": {"bsonType": "string", "format": "email"}}},
-    {"bsonType": "decimal128"},
-])
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"bsonType": "object", "properties": {"a": {"$ref": "#/x"}}},
+        {"bsonType": "object", "properties": {"a": {"bsonType": "string", "format": "email"}}},
+        {"bsonType": "decimal128"},
+    ],
+)
 def test_keywords_mongodb_does_not_accept_are_refused(schema):
     with pytest.raises(ValueError):
         document_validator(schema)

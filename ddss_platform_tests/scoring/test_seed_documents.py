@@ -1,4 +1,5 @@
 """The seed rules and configuration load, pass their collection schemas, and cover the whole vocabulary."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ddss_platform.events.vocabulary import EVENT_TYPES
-from ddss_platform.schema_validation import DocumentValidationError, validator_for
 from ddss_platform.scoring import Operator, load_configuration, load_rules
 from ddss_platform.scoring.conditions import Condition
+from ddss_platform.stores.documents.validation import DocumentValidationError, validator_for
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 RULES = json.loads((SCHEMAS / "seed" / "scoring_rules.json").read_text())

@@ -4,6 +4,7 @@ State lives in ``DDSS_SERVERS_HOME`` (default ``.servers/`` in the repository): 
 and ``state.json`` with its ports, process groups and settings, so that ``down`` stops them by PID and ``env``
 prints the ``DDSS_*`` exports (``eval "$(scripts/servers.sh env)"``). A second ``up`` keeps what runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,9 @@ def load_state() -> dict[str, Running]:
 def save_state(state: dict[str, Running]) -> None:
     path = servers_home() / "state.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {r.name: {"home": str(r.home), "ports": r.ports, "pids": r.pids, "settings": r.settings}
-            for r in state.values()}
+    body = {
+        r.name: {"home": str(r.home), "ports": r.ports, "pids": r.pids, "settings": r.settings} for r in state.values()
+    }
     path.write_text(json.dumps(body, indent=2))
 
 

@@ -1,4 +1,5 @@
 """What every server module provides, and starting or stopping one with its processes in order."""
+
 from __future__ import annotations
 
 import os
@@ -37,14 +38,14 @@ class Server(ABC):
         """Obtain the server into an empty ``folder`` (servers that are not built override ``build`` instead)."""
         raise NotImplementedError(f"{self.name} is not built")
 
-    def prepare(self, folder: Path, home: Path, ports: Mapping[str, int]) -> None:
+    def prepare(self, folder: Path, home: Path, ports: Mapping[str, int]) -> None:  # noqa: B027 (optional hook)
         """One-off setup of a fresh data directory ``home`` (configuration files, formatting)."""
 
     @abstractmethod
     def processes(self, folder: Path, home: Path, ports: Mapping[str, int]) -> list[process.Process]:
         """The processes to start, in order; each is ready before the next starts."""
 
-    def after_start(self, home: Path, ports: Mapping[str, int]) -> None:
+    def after_start(self, home: Path, ports: Mapping[str, int]) -> None:  # noqa: B027 (optional hook)
         """Setup that needs the running server (users, tokens)."""
 
     @abstractmethod

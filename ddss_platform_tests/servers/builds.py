@@ -1,5 +1,6 @@
 """Obtaining servers through the ordinary clients of the registries: ``mvn`` for Maven Central and ``go`` for the
 Go module proxy (cargo fetches the crates a Go module's Rust part needs)."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,13 @@ class BuildError(RuntimeError):
 def run(command: Sequence[str], cwd: Path | None = None, env: Mapping[str, str] | None = None) -> str:
     """Run a build command; BuildError with the command and its output's tail when it fails."""
     result = subprocess.run(
-        list(command), cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, text=True,
+        list(command),
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     if result.returncode != 0:
         raise BuildError(f"`{' '.join(command)}` exited with {result.returncode}:\n{result.stdout[-4000:]}")
@@ -46,8 +52,18 @@ def maven_jars(name: str, coordinates: Sequence[str], into: Path) -> Path:
     with tempfile.TemporaryDirectory() as work:
         pom = Path(work) / "pom.xml"
         pom.write_text(MAVEN_POM.format(name=name, dependencies=dependencies))
-        run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies", f"-DoutputDirectory={into}",
-             "-DincludeScope=runtime"])
+        run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={into}",
+                "-DincludeScope=runtime",
+            ]
+        )
     return into
 
 
@@ -61,8 +77,14 @@ def go_module_source(module: str, version: str, into: Path) -> Path:
     return into
 
 
-def go_build(source: Path, package: str, output: Path, tags: Sequence[str] = (), env: Mapping[str, str] | None = None,
-             ldflags: str = "") -> Path:
+def go_build(
+    source: Path,
+    package: str,
+    output: Path,
+    tags: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    ldflags: str = "",
+) -> Path:
     command = ["go", "build", "-trimpath", "-o", str(output)]
     if tags:
         command += ["-tags", ",".join(tags)]
@@ -70,7 +92,6 @@ def go_build(source: Path, package: str, output: Path, tags: Sequence[str] = (),
         command += ["-ldflags", ldflags]
     run([*command, package], cwd=source, env=env)
     return output
-
 
 
 def remove_tree(path: Path) -> None:

@@ -1,15 +1,15 @@
 """Where built servers live: ``DDSS_SERVERS_CACHE`` (default ``~/.cache/ddss-servers``), one folder per server
 and version, complete once its ``.built`` marker exists. Builds take a lock per folder, so two processes never
 build the same version at once and a build that died half-way is redone."""
+
 from __future__ import annotations
 
 import fcntl
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 CACHE_ENV = "DDSS_SERVERS_CACHE"
 MARKER = ".built"

@@ -1,4 +1,5 @@
 """Apache Cassandra 5.0 (CQL, standing in for ScyllaDB) from its Maven artifacts, one node."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -17,23 +18,52 @@ ROLE = ("ddss", "ddss-test-password")
 
 # What bin/cassandra and conf/jvm17-server.options give the JVM (the Maven artifact has no bin/ or conf/)
 JVM_OPTIONS = (
-    "-Xms1g", "-Xmx1g", "-XX:+UseG1GC", "-XX:+ParallelRefProcEnabled", "-Xss256k",
-    "-Djdk.attach.allowAttachSelf=true", "-Dcassandra-foreground=yes",
+    "-Xms1g",
+    "-Xmx1g",
+    "-XX:+UseG1GC",
+    "-XX:+ParallelRefProcEnabled",
+    "-Xss256k",
+    "-Djdk.attach.allowAttachSelf=true",
+    "-Dcassandra-foreground=yes",
     # one node: no gossip to settle, no ring to wait for
-    "-Dcassandra.skip_wait_for_gossip_to_settle=0", "-Dcassandra.ring_delay_ms=100", "-Dcassandra.superuser_setup_delay_ms=0",
-    *(f"--add-exports={item}=ALL-UNNAMED" for item in (
-        "java.base/jdk.internal.misc", "java.base/jdk.internal.ref", "java.base/sun.nio.ch",
-        "java.management.rmi/com.sun.jmx.remote.internal.rmi", "java.rmi/sun.rmi.registry", "java.rmi/sun.rmi.server",
-        "java.sql/java.sql",
-    )),
-    *(f"--add-opens={item}=ALL-UNNAMED" for item in (
-        "java.base/java.lang.module", "java.base/jdk.internal.loader", "java.base/jdk.internal.ref",
-        "java.base/jdk.internal.reflect", "java.base/jdk.internal.math", "java.base/jdk.internal.module",
-        "java.base/jdk.internal.util.jar", "jdk.management/com.sun.management.internal", "java.base/sun.nio.ch",
-        "java.base/java.io", "java.base/java.nio", "java.base/java.util.concurrent", "java.base/java.util",
-        "java.base/java.util.concurrent.atomic", "java.base/java.lang", "java.base/java.math",
-        "java.base/java.lang.reflect", "java.base/java.net",
-    )),
+    "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+    "-Dcassandra.ring_delay_ms=100",
+    "-Dcassandra.superuser_setup_delay_ms=0",
+    *(
+        f"--add-exports={item}=ALL-UNNAMED"
+        for item in (
+            "java.base/jdk.internal.misc",
+            "java.base/jdk.internal.ref",
+            "java.base/sun.nio.ch",
+            "java.management.rmi/com.sun.jmx.remote.internal.rmi",
+            "java.rmi/sun.rmi.registry",
+            "java.rmi/sun.rmi.server",
+            "java.sql/java.sql",
+        )
+    ),
+    *(
+        f"--add-opens={item}=ALL-UNNAMED"
+        for item in (
+            "java.base/java.lang.module",
+            "java.base/jdk.internal.loader",
+            "java.base/jdk.internal.ref",
+            "java.base/jdk.internal.reflect",
+            "java.base/jdk.internal.math",
+            "java.base/jdk.internal.module",
+            "java.base/jdk.internal.util.jar",
+            "jdk.management/com.sun.management.internal",
+            "java.base/sun.nio.ch",
+            "java.base/java.io",
+            "java.base/java.nio",
+            "java.base/java.util.concurrent",
+            "java.base/java.util",
+            "java.base/java.util.concurrent.atomic",
+            "java.base/java.lang",
+            "java.base/java.math",
+            "java.base/java.lang.reflect",
+            "java.base/java.net",
+        )
+    ),
 )
 LOGBACK = """<configuration>
   <appender name="OUT" class="ch.qos.logback.core.ConsoleAppender">
@@ -62,11 +92,11 @@ commitlog_sync_period: 10000ms
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:{ports['cassandra_storage']}"
+      - seeds: "127.0.0.1:{ports["cassandra_storage"]}"
 listen_address: 127.0.0.1
 rpc_address: 127.0.0.1
-storage_port: {ports['cassandra_storage']}
-native_transport_port: {ports['cassandra']}
+storage_port: {ports["cassandra_storage"]}
+native_transport_port: {ports["cassandra"]}
 start_native_transport: true
 auto_bootstrap: false
 endpoint_snitch: SimpleSnitch
@@ -100,19 +130,33 @@ class Cassandra(Server):
 
     def processes(self, folder: Path, home: Path, ports: Mapping[str, int]) -> list[Process]:
         command = [
-            java(), *JVM_OPTIONS,
+            java(),
+            *JVM_OPTIONS,
             f"-Dcassandra.config=file://{home / 'conf' / 'cassandra.yaml'}",
             f"-Dlogback.configurationFile={home / 'conf' / 'logback.xml'}",
-            f"-Dcassandra.storagedir={home / 'data'}", f"-Dcassandra.jmx.local.port={ports['cassandra_jmx']}",
-            "-cp", f"{home / 'conf'}:{folder / 'libs' / '*'}", "org.apache.cassandra.service.CassandraDaemon",
+            f"-Dcassandra.storagedir={home / 'data'}",
+            f"-Dcassandra.jmx.local.port={ports['cassandra_jmx']}",
+            "-cp",
+            f"{home / 'conf'}:{folder / 'libs' / '*'}",
+            "org.apache.cassandra.service.CassandraDaemon",
         ]
-        return [Process("cassandra", command, home / "cassandra.log", lambda: answers_cql(ports["cassandra"]),
-                        startup_timeout_s=300)]
+        return [
+            Process(
+                "cassandra",
+                command,
+                home / "cassandra.log",
+                lambda: answers_cql(ports["cassandra"]),
+                startup_timeout_s=300,
+            )
+        ]
 
     def after_start(self, home: Path, ports: Mapping[str, int]) -> None:
         name, password = ROLE
-        run_cql(ports["cassandra"], SUPERUSER,
-                f"CREATE ROLE IF NOT EXISTS {name} WITH PASSWORD = '{password}' AND LOGIN = true")
+        run_cql(
+            ports["cassandra"],
+            SUPERUSER,
+            f"CREATE ROLE IF NOT EXISTS {name} WITH PASSWORD = '{password}' AND LOGIN = true",
+        )
 
     def settings(self, home: Path, ports: Mapping[str, int]) -> dict[str, str]:
         name, password = ROLE

@@ -1,4 +1,5 @@
 """Dgraph (zero and alpha) built from its Go module."""
+
 from __future__ import annotations
 
 import random
@@ -18,8 +19,10 @@ ZERO_GRPC, ZERO_HTTP, ALPHA_INTERNAL, ALPHA_HTTP, ALPHA_GRPC = 5080, 6080, 7080,
 
 def ports_at(offset: int) -> dict[str, int]:
     return {
-        "dgraph_zero_grpc": ZERO_GRPC + offset, "dgraph_zero_http": ZERO_HTTP + offset,
-        "dgraph_internal": ALPHA_INTERNAL + offset, "dgraph_http": ALPHA_HTTP + offset,
+        "dgraph_zero_grpc": ZERO_GRPC + offset,
+        "dgraph_zero_http": ZERO_HTTP + offset,
+        "dgraph_internal": ALPHA_INTERNAL + offset,
+        "dgraph_http": ALPHA_HTTP + offset,
         "dgraph": ALPHA_GRPC + offset,
     }
 
@@ -47,18 +50,42 @@ class Dgraph(Server):
         binary = str(folder / "bin" / "dgraph")
         zero_offset = ports["dgraph_zero_grpc"] - ZERO_GRPC
         alpha_offset = ports["dgraph"] - ALPHA_GRPC
-        zero = [binary, "zero", f"--my=127.0.0.1:{ports['dgraph_zero_grpc']}", f"--port_offset={zero_offset}",
-                f"--wal={home / 'zw'}", "--telemetry=reports=false; sentry=false;"]
-        alpha = [binary, "alpha", f"--my=127.0.0.1:{ports['dgraph_internal']}",
-                 f"--zero=127.0.0.1:{ports['dgraph_zero_grpc']}", f"--port_offset={alpha_offset}",
-                 f"--postings={home / 'p'}", f"--wal={home / 'w'}", f"--tmp={home / 't'}",
-                 "--security=whitelist=127.0.0.1/8;", "--telemetry=reports=false; sentry=false;",
-                 "--cache=size-mb=512;"]
+        zero = [
+            binary,
+            "zero",
+            f"--my=127.0.0.1:{ports['dgraph_zero_grpc']}",
+            f"--port_offset={zero_offset}",
+            f"--wal={home / 'zw'}",
+            "--telemetry=reports=false; sentry=false;",
+        ]
+        alpha = [
+            binary,
+            "alpha",
+            f"--my=127.0.0.1:{ports['dgraph_internal']}",
+            f"--zero=127.0.0.1:{ports['dgraph_zero_grpc']}",
+            f"--port_offset={alpha_offset}",
+            f"--postings={home / 'p'}",
+            f"--wal={home / 'w'}",
+            f"--tmp={home / 't'}",
+            "--security=whitelist=127.0.0.1/8;",
+            "--telemetry=reports=false; sentry=false;",
+            "--cache=size-mb=512;",
+        ]
         return [
-            Process("dgraph zero", zero, home / "zero.log", lambda: answers_http(ports["dgraph_zero_http"], "/health"),
-                    cwd=home),
-            Process("dgraph alpha", alpha, home / "alpha.log", lambda: answers_http(ports["dgraph_http"], "/health"),
-                    cwd=home),
+            Process(
+                "dgraph zero",
+                zero,
+                home / "zero.log",
+                lambda: answers_http(ports["dgraph_zero_http"], "/health"),
+                cwd=home,
+            ),
+            Process(
+                "dgraph alpha",
+                alpha,
+                home / "alpha.log",
+                lambda: answers_http(ports["dgraph_http"], "/health"),
+                cwd=home,
+            ),
         ]
 
     def settings(self, home: Path, ports: Mapping[str, int]) -> dict[str, str]:

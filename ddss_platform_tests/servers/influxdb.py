@@ -1,5 +1,6 @@
 """InfluxDB 2.7 (``influxd`` with Flux and tasks) built from its Go module; its Flux engine is Rust, built by
 cargo from crates.io through InfluxData's pkg-config wrapper. No UI assets: built without the ``assets`` tag."""
+
 from __future__ import annotations
 
 import os
@@ -36,15 +37,25 @@ class InfluxDB(Server):
 
     def make(self, folder: Path) -> None:
         source = builds.go_module_source(MODULE, VERSION, folder / "src")
-        builds.go_build(source, "./cmd/influxd", folder / "bin" / "influxd", BUILD_TAGS, build_environment(source),
-                        ldflags=f"-X main.version={VERSION.lstrip('v')}")
+        builds.go_build(
+            source,
+            "./cmd/influxd",
+            folder / "bin" / "influxd",
+            BUILD_TAGS,
+            build_environment(source),
+            ldflags=f"-X main.version={VERSION.lstrip('v')}",
+        )
         builds.remove_tree(source)
 
     def processes(self, folder: Path, home: Path, ports: Mapping[str, int]) -> list[Process]:
         command = [
-            str(folder / "bin" / "influxd"), f"--http-bind-address=127.0.0.1:{ports['influxdb']}",
-            f"--bolt-path={home / 'influxd.bolt'}", f"--engine-path={home / 'engine'}",
-            f"--sqlite-path={home / 'influxd.sqlite'}", "--reporting-disabled", "--log-level=warn",
+            str(folder / "bin" / "influxd"),
+            f"--http-bind-address=127.0.0.1:{ports['influxdb']}",
+            f"--bolt-path={home / 'influxd.bolt'}",
+            f"--engine-path={home / 'engine'}",
+            f"--sqlite-path={home / 'influxd.sqlite'}",
+            "--reporting-disabled",
+            "--log-level=warn",
         ]
         return [Process("influxd", command, home / "influxd.log", lambda: healthy(ports["influxdb"]))]
 
@@ -54,10 +65,17 @@ class InfluxDB(Server):
 
         base = f"http://127.0.0.1:{ports['influxdb']}"
         if httpx.get(f"{base}/api/v2/setup", timeout=10).json().get("allowed"):
-            response = httpx.post(f"{base}/api/v2/setup", timeout=30, json={
-                "username": "ddss", "password": "ddss-test-password", "org": ORG, "bucket": "onboarding",
-                "token": TOKEN,
-            })
+            response = httpx.post(
+                f"{base}/api/v2/setup",
+                timeout=30,
+                json={
+                    "username": "ddss",
+                    "password": "ddss-test-password",
+                    "org": ORG,
+                    "bucket": "onboarding",
+                    "token": TOKEN,
+                },
+            )
             response.raise_for_status()
 
     def settings(self, home: Path, ports: Mapping[str, int]) -> dict[str, str]:

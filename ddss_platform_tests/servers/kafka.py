@@ -1,5 +1,6 @@
 """Apache Kafka in KRaft mode (one process that is broker and controller) from its Maven artifacts, and noida-db,
 a second Kafka-protocol peer from the dev extra."""
+
 from __future__ import annotations
 
 import base64
@@ -9,8 +10,8 @@ from pathlib import Path
 
 from ddss_platform_tests.servers import builds
 from ddss_platform_tests.servers.base import Server, java
-from ddss_platform_tests.servers.process import Process, port_open
 from ddss_platform_tests.servers.mongo import installed_command
+from ddss_platform_tests.servers.process import Process, port_open
 
 VERSION = "4.1.1"
 ARTIFACTS = (
@@ -67,20 +68,42 @@ class Kafka(Server):
         builds.maven_jars("kafka-server", ARTIFACTS, folder / "libs")
 
     def _java(self, folder: Path, home: Path) -> list[str]:
-        return [java(), "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
-                "-cp", str(folder / "libs" / "*")]
+        return [
+            java(),
+            "-Xms256m",
+            "-Xmx768m",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={home / 'log4j2.properties'}",
+            "-cp",
+            str(folder / "libs" / "*"),
+        ]
 
     def prepare(self, folder: Path, home: Path, ports: Mapping[str, int]) -> None:
         (home / "server.properties").write_text(server_properties(home, ports))
         (home / "log4j2.properties").write_text(LOG4J2)
         # a cluster id is 16 random bytes in URL-safe base64, as `StorageTool random-uuid` prints
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        builds.run([*self._java(folder, home), "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                    "-c", str(home / "server.properties")])
+        builds.run(
+            [
+                *self._java(folder, home),
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(home / "server.properties"),
+            ]
+        )
 
     def processes(self, folder: Path, home: Path, ports: Mapping[str, int]) -> list[Process]:
-        return [Process("kafka", [*self._java(folder, home), "kafka.Kafka", str(home / "server.properties")],
-                        home / "kafka.log", lambda: answers_metadata(ports["kafka"]))]
+        return [
+            Process(
+                "kafka",
+                [*self._java(folder, home), "kafka.Kafka", str(home / "server.properties")],
+                home / "kafka.log",
+                lambda: answers_metadata(ports["kafka"]),
+            )
+        ]
 
     def settings(self, home: Path, ports: Mapping[str, int]) -> dict[str, str]:
         return {"DDSS_BUS_URL": f"kafka://127.0.0.1:{ports['kafka']}"}
@@ -112,8 +135,18 @@ class NoidaKafka(Server):
 
     def processes(self, folder: Path, home: Path, ports: Mapping[str, int]) -> list[Process]:
         # stderr carries a harmless GLIBC weak-version warning; it goes to the log with the rest
-        command = [str(folder / "noida-db"), "start", "--only", "kafka", "--kafka-port", str(ports["noida"]),
-                   "--host", "127.0.0.1", "--data-dir", str(home)]
+        command = [
+            str(folder / "noida-db"),
+            "start",
+            "--only",
+            "kafka",
+            "--kafka-port",
+            str(ports["noida"]),
+            "--host",
+            "127.0.0.1",
+            "--data-dir",
+            str(home),
+        ]
         return [Process("noida-db", command, home / "noida-db.log", lambda: answers_metadata(ports["noida"]))]
 
     def settings(self, home: Path, ports: Mapping[str, int]) -> dict[str, str]:

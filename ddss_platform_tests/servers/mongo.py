@@ -1,5 +1,6 @@
 """MongoDB-compatible servers (no real mongod can be had here): FerretDB 1.x on its embedded SQLite backend,
 built from its Go module, and SecantusDB (GPL, test-only) from the dev extra, each in its own process."""
+
 from __future__ import annotations
 
 import shutil
@@ -49,9 +50,14 @@ class FerretDB(Server):
     def processes(self, folder: Path, home: Path, ports: Mapping[str, int]) -> list[Process]:
         (home / "data").mkdir(exist_ok=True)
         command = [
-            str(folder / "bin" / "ferretdb"), "--handler=sqlite", f"--sqlite-url=file:{home / 'data'}/",
-            f"--listen-addr=127.0.0.1:{ports['ferretdb']}", "--telemetry=disable", "--log-level=warn",
-            "--debug-addr=-", f"--state-dir={home}",
+            str(folder / "bin" / "ferretdb"),
+            "--handler=sqlite",
+            f"--sqlite-url=file:{home / 'data'}/",
+            f"--listen-addr=127.0.0.1:{ports['ferretdb']}",
+            "--telemetry=disable",
+            "--log-level=warn",
+            "--debug-addr=-",
+            f"--state-dir={home}",
         ]
         return [Process("ferretdb", command, home / "ferretdb.log", lambda: answers_ping(ports["ferretdb"]))]
 
@@ -68,10 +74,20 @@ class Secantus(Server):
         return installed_command("secantusd-py").parent
 
     def processes(self, folder: Path, home: Path, ports: Mapping[str, int]) -> list[Process]:
-        command = [str(folder / "secantusd-py"), "--host", "127.0.0.1", "--port", str(ports["secantus"]),
-                   "--storage-path", ":memory:", "--log-level", "WARNING"]
-        return [Process("secantusdb", command, home / "secantusd.log", lambda: answers_ping(ports["secantus"]),
-                        cwd=home)]
+        command = [
+            str(folder / "secantusd-py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ports["secantus"]),
+            "--storage-path",
+            ":memory:",
+            "--log-level",
+            "WARNING",
+        ]
+        return [
+            Process("secantusdb", command, home / "secantusd.log", lambda: answers_ping(ports["secantus"]), cwd=home)
+        ]
 
     def settings(self, home: Path, ports: Mapping[str, int]) -> dict[str, str]:
         return {"DDSS_DOCUMENTS_URL": url(ports["secantus"])}

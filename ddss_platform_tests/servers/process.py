@@ -1,5 +1,6 @@
 """Server processes: each started in a session of its own (so a signal to its group reaches every child it
 starts), its output in a log file, polled until ready; stopped by signalling the group, SIGTERM first."""
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,13 @@ def start(process: Process) -> int:
     process.log.parent.mkdir(parents=True, exist_ok=True)
     with process.log.open("ab") as out:
         popen = subprocess.Popen(
-            list(process.command), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=process.cwd,
-            env={**os.environ, **process.env}, start_new_session=True,
+            list(process.command),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=process.cwd,
+            env={**os.environ, **process.env},
+            start_new_session=True,
         )
     deadline = time.monotonic() + process.startup_timeout_s
     while True:
@@ -72,7 +78,9 @@ def start(process: Process) -> int:
         except Exception:  # noqa: BLE001 - a probe's error means not ready yet
             pass
         if popen.poll() is not None:
-            raise ServerError(f"{process.name} exited with {popen.returncode}; log {process.log}:\n{log_tail(process.log)}")
+            raise ServerError(
+                f"{process.name} exited with {popen.returncode}; log {process.log}:\n{log_tail(process.log)}"
+            )
         if time.monotonic() > deadline:
             stop(popen.pid)
             raise ServerError(

@@ -1,4 +1,5 @@
 """Every real server by name, in the order ``scripts/servers.sh up`` starts them."""
+
 from __future__ import annotations
 
 from ddss_platform_tests.servers.base import Server

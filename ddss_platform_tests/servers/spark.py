@@ -1,5 +1,6 @@
 """A Spark standalone cluster (one master, one worker) from the installed pyspark's own ``spark-class``, and the
 Spark Cassandra connector's jars resolved from Maven Central with ``mvn`` for the production read of the archive."""
+
 from __future__ import annotations
 
 import sys
@@ -41,8 +42,11 @@ class SparkCluster(Server):
 
     def _env(self, home: Path) -> dict[str, str]:
         return {
-            "SPARK_HOME": str(pyspark_home()), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(home / "logs"),
-            "SPARK_WORKER_DIR": str(home / "work"), "SPARK_NO_DAEMONIZE": "1",
+            "SPARK_HOME": str(pyspark_home()),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_LOG_DIR": str(home / "logs"),
+            "SPARK_WORKER_DIR": str(home / "work"),
+            "SPARK_NO_DAEMONIZE": "1",
             # executors run the job's Python with ddss_platform installed: this environment's
             "PYSPARK_PYTHON": sys.executable,
         }
@@ -50,11 +54,31 @@ class SparkCluster(Server):
     def processes(self, folder: Path, home: Path, ports: Mapping[str, int]) -> list[Process]:
         spark_class = str(pyspark_home() / "bin" / "spark-class")
         master_url = f"spark://127.0.0.1:{ports['spark']}"
-        master = [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                  "--port", str(ports["spark"]), "--webui-port", str(ports["spark_ui"])]
-        worker = [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                  "--port", str(ports["spark_worker"]), "--webui-port", str(ports["spark_worker_ui"]),
-                  "--cores", str(WORKER_CORES), "--memory", WORKER_MEMORY, master_url]
+        master = [
+            spark_class,
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ports["spark"]),
+            "--webui-port",
+            str(ports["spark_ui"]),
+        ]
+        worker = [
+            spark_class,
+            "org.apache.spark.deploy.worker.Worker",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(ports["spark_worker"]),
+            "--webui-port",
+            str(ports["spark_worker_ui"]),
+            "--cores",
+            str(WORKER_CORES),
+            "--memory",
+            WORKER_MEMORY,
+            master_url,
+        ]
         env = self._env(home)
         return [
             Process("spark master", master, home / "master.log", lambda: alive_workers(ports["spark_ui"]) >= 0, env),

@@ -1,4 +1,5 @@
 """The batch aggregates computed independently with pandas, to check the Spark job against."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -37,7 +38,10 @@ def expected_credit_scores(events: pd.DataFrame, citizens: pd.DataFrame) -> pd.D
             "max_score": group["score"].max(),
         }
         row |= {f"tier_{t.lower()}_count": int((group["tier"] == t).sum()) for t in TIERS}
-        row |= {"improvements": int((group["net"] > EPSILON).sum()), "deteriorations": int((group["net"] < -EPSILON).sum())}
+        row |= {
+            "improvements": int((group["net"] > EPSILON).sum()),
+            "deteriorations": int((group["net"] < -EPSILON).sum()),
+        }
         rows.append(row)
     return pd.DataFrame(rows).sort_values("region", ignore_index=True)
 
@@ -54,7 +58,9 @@ def expected_offsets(events: pd.DataFrame) -> pd.DataFrame:
 def assert_same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     """Same rows and values; float sums may differ in the last bits (another summation order)."""
     pd.testing.assert_frame_equal(
-        actual[list(expected.columns)].reset_index(drop=True).astype({c: float for c in expected.select_dtypes("number")}),
+        actual[list(expected.columns)]
+        .reset_index(drop=True)
+        .astype({c: float for c in expected.select_dtypes("number")}),
         expected.reset_index(drop=True).astype({c: float for c in expected.select_dtypes("number")}),
         check_dtype=False,
         rtol=1e-9,

@@ -1,4 +1,5 @@
 """The Spark aggregation against an independent pandas computation, on a local Spark session."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,12 @@ def citizens_frame(n: int = 40) -> pd.DataFrame:
     score = np.round(rng.uniform(0, 1000, n), 2)
     tier = np.select([score >= 800, score >= 500, score >= 300], ["Exemplary", "Standard", "Caution"], "HighRisk")
     return pd.DataFrame(
-        {"national_id": [f"CIT{i:08d}" for i in range(n)], "region": [REGIONS[i % 3] for i in range(n)],
-         "score": score, "tier": tier}
+        {
+            "national_id": [f"CIT{i:08d}" for i in range(n)],
+            "region": [REGIONS[i % 3] for i in range(n)],
+            "score": score,
+            "tier": tier,
+        }
     )
 
 
@@ -87,7 +92,9 @@ def test_aggregates_equal_pandas(spark):
 
 def test_every_region_of_the_citizens_is_reported_on_a_day_without_events(spark, embedded_settings):
     citizens = citizens_frame()
-    result = aggregate_day(read_archive_day(spark, embedded_settings, DAY), spark.createDataFrame(citizens, CITIZENS_SCHEMA))
+    result = aggregate_day(
+        read_archive_day(spark, embedded_settings, DAY), spark.createDataFrame(citizens, CITIZENS_SCHEMA)
+    )
     assert list(result.credit_scores["region"]) == sorted(REGIONS)
     assert result.credit_scores["citizens"].sum() == len(citizens)
     assert (result.credit_scores[["improvements", "deteriorations"]] == 0).all().all()
@@ -100,7 +107,9 @@ def test_reads_the_embedded_archive_day_written_by_the_port(spark, embedded_sett
     try:
         archive.ensure_schema()
         archive.write_events(pa.Table.from_pandas(events.iloc[:200], preserve_index=False), "batch-a")
-        archive.write_events(pa.Table.from_pandas(events.iloc[150:], preserve_index=False), "batch-b")  # overlaps batch-a: replayed rows
+        archive.write_events(
+            pa.Table.from_pandas(events.iloc[150:], preserve_index=False), "batch-b"
+        )  # overlaps batch-a: replayed rows
     finally:
         archive.close()
     frame = read_archive_day(spark, embedded_settings, DAY)

@@ -1,10 +1,17 @@
 """The spark-submit command the aggregates asset runs, per profile (no Spark started)."""
+
 from __future__ import annotations
 
 import sys
 
 from ddss_platform.settings import Settings
-from ddss_platform.spark.submit import AGGREGATION_SCRIPT, CASSANDRA_CONNECTOR, aggregation_command, code_version, job_environment
+from ddss_platform.spark.submit import (
+    AGGREGATION_SCRIPT,
+    CASSANDRA_CONNECTOR,
+    aggregation_command,
+    code_version,
+    job_environment,
+)
 
 
 def test_embedded_local_command_and_environment(tmp_path):
@@ -20,11 +27,13 @@ def test_embedded_local_command_and_environment(tmp_path):
 
 
 def test_production_command_reads_scylla_through_the_connector_on_the_cluster(tmp_path):
-    settings = Settings.from_env({
-        "DDSS_HOME": str(tmp_path),
-        "DDSS_ARCHIVE_URL": "scylla://s1,s2:9142/ddss",
-        "DDSS_SPARK_MASTER": "spark://master:7077",
-    })
+    settings = Settings.from_env(
+        {
+            "DDSS_HOME": str(tmp_path),
+            "DDSS_ARCHIVE_URL": "scylla://s1,s2:9142/ddss",
+            "DDSS_SPARK_MASTER": "spark://master:7077",
+        }
+    )
     command = aggregation_command(settings, "2025-01-02")
     assert command[command.index("--master") + 1] == "spark://master:7077"
     assert command[command.index("--packages") + 1] == CASSANDRA_CONNECTOR

@@ -1,4 +1,5 @@
 """Shared by the streaming tests: a seeded data directory, a simulated stream, and every store's content."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,9 @@ import pandas as pd
 from ddss_platform.cli.store_commands import SEED_DIR, initialise
 from ddss_platform.events.simulator import simulate_records
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import OffsetRange, open_ports, read_dead_letters
+from ddss_platform.processing import OffsetRange, read_dead_letters
 from ddss_platform.settings import Settings
+from ddss_platform.stores import open_stores
 from ddss_platform.stores.timeseries import CITIZEN_EVENT, DERIVED_METRICS, RAW_EVENTS, SCORE_CHANGE_HISTORY
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,13 +33,14 @@ def seed_stores(settings: Settings, citizens: int, seed: int = 42) -> None:
 
 def produce(settings: Settings, citizens: int, events: int, seed: int = 0, bad_fraction: float = 0.0) -> int:
     """`ddss simulate` (the same records for the same arguments)."""
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         records = list(simulate_records(ports.codec, citizens, events, seed=seed, bad_fraction=bad_fraction))
         return ports.bus.produce(CITIZEN_EVENTS, records)
 
 
-def run_range_in_subprocess(settings: Settings, rng: OffsetRange, crash_at: int | None = None,
-                            chunk_size: int | None = None) -> int:
+def run_range_in_subprocess(
+    settings: Settings, rng: OffsetRange, crash_at: int | None = None, chunk_size: int | None = None
+) -> int:
     """Process the range in a fresh interpreter, as a run worker does; returns its exit code."""
     env = {**os.environ, "DDSS_HOME": str(settings.home), "DDSS_PARTITIONS": str(settings.partitions)}
     env.pop("DDSS_CRASH_AT", None)
@@ -64,7 +67,7 @@ def _comparable(doc: dict) -> dict:
 
 def store_contents(settings: Settings) -> dict:
     """Everything the scoring runs write, in a comparable form (wall-clock metadata left out)."""
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         ids, after = [], None
         while page := ports.documents.find_citizens(after_id=after, limit=5000):
             ids += [doc["nationalID"] for doc in page]

@@ -1,5 +1,6 @@
 """`ddss simulate --bad-fraction 0.05` then the pipeline (`ddss stream`): every bad record is dead-lettered with a
 reason and its original bytes, every good one is scored and archived, and nothing is lost."""
+
 from __future__ import annotations
 
 from itertools import islice
@@ -10,7 +11,8 @@ from ddss_platform.cli import app
 from ddss_platform.events.codec import EventCodec
 from ddss_platform.events.simulator import CitizenEventSimulator, simulate_records
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import open_ports, read_dead_letters
+from ddss_platform.processing import read_dead_letters
+from ddss_platform.stores import open_stores
 from ddss_platform.stores.bus.partitioner import partition_for
 from ddss_platform_tests.streaming.support import seed_stores
 
@@ -34,8 +36,20 @@ def expected_records(partitions: int):
 def test_every_bad_record_is_dead_lettered_and_every_good_one_scored(embedded_settings):
     seed_stores(embedded_settings, CITIZENS)
     cli = CliRunner()
-    produced = cli.invoke(app, ["simulate", "--citizens", str(CITIZENS), "--events", str(EVENTS),
-                                "--seed", str(SEED), "--bad-fraction", "0.05"])
+    produced = cli.invoke(
+        app,
+        [
+            "simulate",
+            "--citizens",
+            str(CITIZENS),
+            "--events",
+            str(EVENTS),
+            "--seed",
+            str(SEED),
+            "--bad-fraction",
+            "0.05",
+        ],
+    )
     assert produced.exit_code == 0, produced.output
     streamed = cli.invoke(app, ["stream", "--exit-when-idle", "0.5", "--batch-size", "1500"])
     assert streamed.exit_code == 0, streamed.output
@@ -46,7 +60,7 @@ def test_every_bad_record_is_dead_lettered_and_every_good_one_scored(embedded_se
     good_ids = {event["eventId"] for event, good, _value in expected.values() if good}
     assert 0.03 * EVENTS < len(bad) < 0.07 * EVENTS
 
-    with open_ports(embedded_settings) as ports:
+    with open_stores(embedded_settings) as ports:
         letters = read_dead_letters(ports.bus)
         archive = ports.archive.read_events()
         ends = ports.bus.end_offsets(CITIZEN_EVENTS)

@@ -1,5 +1,6 @@
 """Through a real Dagster instance: the daemon's scoring sensor launches runs (partitions side by side) until the
 lag is zero, and every citizen's final score is what the pure scoring core computes from the same inputs."""
+
 from __future__ import annotations
 
 import time
@@ -8,11 +9,12 @@ from itertools import permutations
 import dagster as dg
 import pytest
 
-from ddss_platform import dagster_instance
-from ddss_platform.defs.streaming.sensor import backlog
+from ddss_platform.defs import dagster_instance
+from ddss_platform.defs.scoring_runs import backlog
 from ddss_platform.events.topics import CITIZEN_EVENTS
-from ddss_platform.processing import load_scoring, open_ports
+from ddss_platform.processing import load_scoring
 from ddss_platform.scoring import CitizenState, Edge, SourcedEvent, reference_scores
+from ddss_platform.stores import open_stores
 from ddss_platform.stores.documents import offset_key
 from ddss_platform_tests.streaming.support import produce, seed_stores, settings_for
 
@@ -22,12 +24,13 @@ EVENTS = 9_000
 
 def reference_inputs(settings):
     """Rules, configuration, citizens, edges and events as they stand before any run, straight from the stores."""
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         config, rules = load_scoring(ports.documents)
         docs = ports.documents.find_citizens(limit=10 * CITIZENS)
         citizens = {
-            d["nationalID"]: CitizenState(d["nationalID"], d["scoreSnapshot"]["currentScore"],
-                                          d["scoreSnapshot"]["tier"], d.get("flags", {}))
+            d["nationalID"]: CitizenState(
+                d["nationalID"], d["scoreSnapshot"]["currentScore"], d["scoreSnapshot"]["tier"], d.get("flags", {})
+            )
             for d in docs
         }
         edges = _edges(ports.graph.all_edges())
@@ -42,8 +45,14 @@ def _edges(frame) -> list[Edge]:
     import pandas as pd
 
     return [
-        Edge(row.source, row.target, row.type, float(row.strength),
-             0 if pd.isna(row.start_ms) else int(row.start_ms), None if pd.isna(row.end_ms) else int(row.end_ms))
+        Edge(
+            row.source,
+            row.target,
+            row.type,
+            float(row.strength),
+            0 if pd.isna(row.start_ms) else int(row.start_ms),
+            None if pd.isna(row.end_ms) else int(row.end_ms),
+        )
         for row in frame.itertuples()
     ]
 
@@ -63,7 +72,7 @@ def order_free_reference(events, rules, config, citizens, edges) -> tuple[dict[s
 
 def wait_until_scored(settings, instance, daemon, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         while backlog(ports.bus, instance)[1:] != (0, 0):
             assert daemon.alive(), f"the daemon exited; see {daemon.log_path}"
             assert time.monotonic() < deadline, f"still behind after {timeout_s} s: {backlog(ports.bus, instance)}"
@@ -90,7 +99,7 @@ def test_sensor_launched_runs_reach_zero_lag_with_the_reference_scores(tmp_path)
     expected, order_dependent = order_free_reference(events, rules, config, citizens, edges)
     # every seeded citizen, and most created ones, score the same whatever order the partitions run in
     assert set(citizens) <= set(expected) and len(expected) > len(citizens) + 3 * len(order_dependent)
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         docs = ports.documents.get_citizens([*expected, *order_dependent])
     actual = {cid: doc["scoreSnapshot"]["currentScore"] for cid, doc in docs.items()}
     assert len(actual) == len(expected) + len(order_dependent)  # new_citizen events created citizens too

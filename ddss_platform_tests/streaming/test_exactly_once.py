@@ -1,4 +1,5 @@
 """Exactly-once effects: a range processed after crashes between any two sink writes ends like a clean pass."""
+
 from __future__ import annotations
 
 import random
@@ -6,7 +7,8 @@ import random
 import pytest
 
 from ddss_platform.events.topics import CITIZEN_EVENTS
-from ddss_platform.processing import CRASH_EXIT_CODE, OffsetRange, SinkWrites, open_ports, process_range
+from ddss_platform.processing import CRASH_EXIT_CODE, OffsetRange, SinkWrites, process_range
+from ddss_platform.stores import open_stores
 from ddss_platform_tests.streaming.support import (
     assert_same_contents,
     produce,
@@ -19,7 +21,7 @@ from ddss_platform_tests.streaming.support import (
 
 def ranges_in_order(settings, batch: int) -> list[OffsetRange]:
     """The ranges a sensor would launch over a produced backlog, partition by partition in turn."""
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         ends = ports.bus.end_offsets(CITIZEN_EVENTS)
     return [
         OffsetRange(CITIZEN_EVENTS, p, start, min(end, start + batch))
@@ -39,7 +41,7 @@ def prepared(tmp_path, name: str, citizens: int, events: int):
 def clean_pass(settings, ranges, chunk: int) -> dict[OffsetRange, int]:
     """Process every range once; returns how many sink writes (the commit included) each took."""
     writes = {}
-    with open_ports(settings) as ports:
+    with open_stores(settings) as ports:
         for rng in ranges:
             counter = SinkWrites()
             process_range(ports, rng, chunk_size=chunk, writes=counter)
@@ -68,7 +70,7 @@ def test_a_range_failing_at_each_write_in_turn_ends_like_a_clean_pass(tmp_path):
 
     crashy = prepared(tmp_path, "crashy", citizens=300, events=3_000)
     failures = 0
-    with open_ports(crashy) as ports:
+    with open_stores(crashy) as ports:
         for rng in ranges:
             crash_at = 1
             while True:

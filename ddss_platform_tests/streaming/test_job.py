@@ -1,15 +1,17 @@
 """The score_events job in process: what a run records (materializations, run metadata, the dead-letter check)."""
+
 from __future__ import annotations
 
 import dagster as dg
 import pytest
 
+from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.streaming import defs as streaming_defs
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.sensor import run_request
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import OffsetRange, open_ports
-from ddss_platform.resources import StoresResource
+from ddss_platform.processing import OffsetRange
+from ddss_platform.stores import open_stores
 from ddss_platform_tests.streaming.support import produce, seed_stores
 
 SINK_ASSETS = ("events_archive", "raw_events", "score_snapshots", "score_change_history")
@@ -17,14 +19,16 @@ SINK_ASSETS = ("events_archive", "raw_events", "score_snapshots", "score_change_
 
 def score_events(settings):
     merged = dg.Definitions.merge(
-        streaming_defs, dg.Definitions(resources={"stores": StoresResource.from_settings(settings)}))
+        streaming_defs, dg.Definitions(resources={"stores": StoresResource.from_settings(settings)})
+    )
     return merged.get_job_def("score_events")
 
 
 def execute(settings, instance, rng: OffsetRange):
     request = run_request(rng)
     return score_events(settings).execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False)
+        run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False
+    )
 
 
 @pytest.fixture
@@ -38,7 +42,9 @@ def test_a_run_reports_its_range_counts_and_sinks(embedded_settings, instance):
     produce(embedded_settings, 200, 900, bad_fraction=0.05)
     result = execute(embedded_settings, instance, OffsetRange(CITIZEN_EVENTS, 0, 0, 200))
     assert result.success
-    materialized = {m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("score_range")}
+    materialized = {
+        m.asset_key.to_user_string(): m.metadata for m in result.asset_materializations_for_node("score_range")
+    }
     assert set(materialized) == set(SINK_ASSETS)
     for metadata in materialized.values():
         assert (metadata["partition"].value, metadata["start"].value, metadata["end"].value) == (0, 0, 200)
@@ -52,7 +58,7 @@ def test_a_run_reports_its_range_counts_and_sinks(embedded_settings, instance):
     assert metadata["score_changes"].value > 0 and metadata["events_per_s"].value > 0
     checks = result.get_asset_check_evaluations()
     assert [(c.check_name, c.passed) for c in checks] == [("dead_letter_rate", True)]
-    with open_ports(embedded_settings) as ports:
+    with open_stores(embedded_settings) as ports:
         assert ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)[0] == 200
 
 
@@ -61,7 +67,7 @@ def test_a_failed_run_commits_nothing(embedded_settings, instance):
     produce(embedded_settings, 50, 300)
     result = execute(embedded_settings, instance, OffsetRange(CITIZEN_EVENTS, 0, 10, 60))  # a gap: refused
     assert not result.success
-    with open_ports(embedded_settings) as ports:
+    with open_stores(embedded_settings) as ports:
         assert ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)[0] == 0
 
 

@@ -4,6 +4,7 @@ embedded log gives the same final scores.
 One partition, so the scoring order is fixed: with several partitions, association effects that
 cross partitions land in the order the runs happen to take, on either bus.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,7 @@ DEMO = ["demo", "--citizens", "300", "--events", "4000", "--seed", "21"]
 def _demo(home, **env) -> dict[str, float]:
     environment = {**os.environ, "DDSS_HOME": str(home), "DDSS_PARTITIONS": "1", **env}
     home.parent.mkdir(parents=True)
-    done = subprocess.run([DDSS, *DEMO], cwd=home.parent, env=environment,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([DDSS, *DEMO], cwd=home.parent, env=environment, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "lag 0" in done.stdout
     documents = open_documents(Settings.from_env({"DDSS_HOME": str(home)}))

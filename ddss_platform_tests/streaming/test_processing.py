@@ -1,4 +1,5 @@
 """The range processor's contract at its edges, the group lease, dead-letter envelopes and the Dagster instance."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from ddss_platform import dagster_instance
 from ddss_platform.cli import app
+from ddss_platform.defs import dagster_instance
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import (
     DeadLetter,
@@ -20,9 +21,9 @@ from ddss_platform.processing import (
     OffsetRange,
     RangeGapError,
     next_range,
-    open_ports,
     process_range,
 )
+from ddss_platform.stores import open_stores
 from ddss_platform_tests.streaming.support import produce, seed_stores
 
 
@@ -48,7 +49,7 @@ def scored_home(embedded_settings):
 
 
 def test_a_committed_range_is_a_no_op_and_a_gap_is_refused(scored_home):
-    with open_ports(scored_home) as ports:
+    with open_stores(scored_home) as ports:
         end = ports.bus.end_offsets(CITIZEN_EVENTS)[0]
         first = process_range(ports, OffsetRange(CITIZEN_EVENTS, 0, 0, 100))
         assert (first.records, first.range.end) == (100, 100)
@@ -63,11 +64,17 @@ def test_a_committed_range_is_a_no_op_and_a_gap_is_refused(scored_home):
 
 
 def test_counts_of_a_range_add_up_to_its_records(scored_home):
-    with open_ports(scored_home) as ports:
+    with open_stores(scored_home) as ports:
         end = ports.bus.end_offsets(CITIZEN_EVENTS)[1]
         result = process_range(ports, OffsetRange(CITIZEN_EVENTS, 1, 0, end), chunk_size=128)
-    parts = (result.scored, result.no_rule, result.cooldown, result.unknown_citizen, result.duplicate,
-             result.dead_lettered)
+    parts = (
+        result.scored,
+        result.no_rule,
+        result.cooldown,
+        result.unknown_citizen,
+        result.duplicate,
+        result.dead_lettered,
+    )
     assert sum(parts) == result.records == end
     assert result.sink_rows["archive_events"] == result.sink_rows["raw_events"] == result.events
     assert result.sink_rows["score_change_history"] == result.score_changes > 0
@@ -83,10 +90,17 @@ def test_the_lease_has_one_owner_and_dies_with_its_process(embedded_settings):
     first.release()
     assert second.holder() is None
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from ddss_platform.processing import GroupLease;"
-                               "lease = GroupLease(Path(sys.argv[1])); lease.acquire('child'); print('held', flush=True);"
-                               "time.sleep(60)",
-         str(embedded_settings.home)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from ddss_platform.processing import GroupLease;"
+            "lease = GroupLease(Path(sys.argv[1])); lease.acquire('child'); print('held', flush=True);"
+            "time.sleep(60)",
+            str(embedded_settings.home),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert second.holder().owner == "child"
@@ -113,7 +127,8 @@ def test_the_instance_queues_one_run_per_partition_and_retries_runs(embedded_set
     coordinator = config["run_coordinator"]
     assert coordinator["class"] == "QueuedRunCoordinator"
     assert {"key": "ddss/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in (
-        coordinator["config"]["tag_concurrency_limits"])
+        coordinator["config"]["tag_concurrency_limits"]
+    )
     assert coordinator["config"]["max_concurrent_runs"] >= 1
     assert config["run_retries"]["enabled"] is True
     assert str(embedded_settings.home) in config["storage"]["sqlite"]["base_dir"]
@@ -140,8 +155,9 @@ def test_stop_ends_the_whole_process_group_even_when_sigterm_is_ignored(tmp_path
 
 
 def _living_members(group: int) -> list:
-    return [p for p in psutil.process_iter(["status"])
-            if _group_of(p) == group and p.info["status"] != psutil.STATUS_ZOMBIE]
+    return [
+        p for p in psutil.process_iter(["status"]) if _group_of(p) == group and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]
 
 
 def _group_of(process) -> int | None:

@@ -1,4 +1,5 @@
 """RunState: a run reads each state from the stores once, and later chunks see earlier chunks' outcomes."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ from ddss_platform.cli.store_commands import SEED_DIR
 from ddss_platform.processing.state import RunState
 from ddss_platform.scoring import SourcedEvent, load_configuration, load_rules, score_batch
 from ddss_platform.stores.documents import new_citizen_document
-from ddss_platform.stores.graph import Edge as GraphEdge
+from ddss_platform.stores.graph import GraphEdge
 
 CONFIG = load_configuration(json.loads((SEED_DIR / "system_configuration.json").read_text()))
 RULES = load_rules(json.loads((SEED_DIR / "scoring_rules.json").read_text()))
@@ -34,11 +35,24 @@ class CountingStores:
 
 
 def event(citizen: str, offset: int, event_type: str = "social", **extra) -> SourcedEvent:
-    return SourcedEvent(offset, {
-        "eventId": f"e{offset}", "citizenId": citizen, "timestamp": 1_735_689_600_000 + offset, "eventType": event_type,
-        "eventSubtype": None, "sourceSystem": "test", "location": {"region": "North"}, "severity": 0.5,
-        "confidence": 1.0, "payload": {}, "relationship": None, "newCitizen": None, **extra,
-    })
+    return SourcedEvent(
+        offset,
+        {
+            "eventId": f"e{offset}",
+            "citizenId": citizen,
+            "timestamp": 1_735_689_600_000 + offset,
+            "eventType": event_type,
+            "eventSubtype": None,
+            "sourceSystem": "test",
+            "location": {"region": "North"},
+            "severity": 0.5,
+            "confidence": 1.0,
+            "payload": {},
+            "relationship": None,
+            "newCitizen": None,
+            **extra,
+        },
+    )
 
 
 def citizen_doc(national_id: str, score: float) -> dict:
@@ -46,8 +60,9 @@ def citizen_doc(national_id: str, score: float) -> dict:
 
 
 def test_each_state_is_read_once_per_run_and_absent_ones_are_remembered():
-    stores = CountingStores({"A": citizen_doc("A", 600.0), "B": citizen_doc("B", 500.0)},
-                            {"A": [GraphEdge("A", "B", "family", 0.5, 0)]})
+    stores = CountingStores(
+        {"A": citizen_doc("A", 600.0), "B": citizen_doc("B", 500.0)}, {"A": [GraphEdge("A", "B", "family", 0.5, 0)]}
+    )
     state = RunState(stores, stores, stores)
     first = state.for_chunk([event("A", 0), event("Z", 1)])
     assert set(first.citizens) == {"A", "B"}  # B through A's edge; Z does not exist
@@ -61,9 +76,21 @@ def test_each_state_is_read_once_per_run_and_absent_ones_are_remembered():
 def test_a_later_chunk_sees_what_an_earlier_chunk_changed_without_reading_it():
     stores = CountingStores({}, {})
     state = RunState(stores, stores, stores)
-    created = event("N", 0, "new_citizen", newCitizen={
-        "firstName": "Ada", "lastName": "L", "dateOfBirth": "1990-01-01", "gender": "F", "region": "North",
-        "city": "Pinecrest", "occupation": "engineer", "flags": {}})
+    created = event(
+        "N",
+        0,
+        "new_citizen",
+        newCitizen={
+            "firstName": "Ada",
+            "lastName": "L",
+            "dateOfBirth": "1990-01-01",
+            "gender": "F",
+            "region": "North",
+            "city": "Pinecrest",
+            "occupation": "engineer",
+            "flags": {},
+        },
+    )
     chunk = state.for_chunk([created])
     assert chunk.citizens == {}
     outcome = score_batch([created], RULES, CONFIG, chunk.citizens, chunk.cooldowns, chunk.relationships, TP)

@@ -1,4 +1,5 @@
 """scoring_sensor: what it launches for which lag, what it skips and why, and how it relaunches a failed range."""
+
 from __future__ import annotations
 
 import json
@@ -6,11 +7,12 @@ import json
 import dagster as dg
 import pytest
 
+from ddss_platform.defs.resources import StoresResource
+from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, TOPIC_TAG
 from ddss_platform.defs.streaming.resources import ScoringTuning
-from ddss_platform.defs.streaming.sensor import PARTITION_TAG, RANGE_TAG, TOPIC_TAG, run_request, scoring_sensor
+from ddss_platform.defs.streaming.sensor import run_request, scoring_sensor
 from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import GroupLease, OffsetRange
-from ddss_platform.resources import StoresResource
 from ddss_platform.stores.bus import open_bus
 
 
@@ -47,7 +49,8 @@ def fill(bus, partition_sizes: dict[int, int]) -> None:
 
 def tick(settings, instance, cursor=None, **tuning):
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor,
+        instance=instance,
+        cursor=cursor,
         resources={"stores": StoresResource.from_settings(settings), "scoring": ScoringTuning(**tuning)},
     )
     return scoring_sensor(context)
@@ -56,8 +59,14 @@ def tick(settings, instance, cursor=None, **tuning):
 def add_run(instance, rng: OffsetRange, status: dg.DagsterRunStatus) -> dg.DagsterRun:
     request = run_request(rng)
     failed = status == dg.DagsterRunStatus.FAILURE
-    run = instance.add_run(dg.DagsterRun(job_name="score_events", run_config=request.run_config, tags=request.tags,
-                                         status=dg.DagsterRunStatus.STARTED if failed else status))
+    run = instance.add_run(
+        dg.DagsterRun(
+            job_name="score_events",
+            run_config=request.run_config,
+            tags=request.tags,
+            status=dg.DagsterRunStatus.STARTED if failed else status,
+        )
+    )
     if failed:  # through the failure event, which gives the run its end time
         instance.report_run_failed(run, "test")
     return instance.get_run_by_id(run.run_id)
@@ -87,7 +96,11 @@ def test_each_partition_with_lag_gets_one_run_of_at_most_a_batch(embedded_settin
     assert first.run_key == "citizen-events/0/10-110"
     assert first.tags[TOPIC_TAG] == CITIZEN_EVENTS and first.tags[PARTITION_TAG] == "0"
     assert first.run_config["ops"]["score_range"]["config"] == {
-        "topic": CITIZEN_EVENTS, "partition": 0, "start": 10, "end": 110}
+        "topic": CITIZEN_EVENTS,
+        "partition": 0,
+        "start": 10,
+        "end": 110,
+    }
     cursor = json.loads(result.cursor)
     assert cursor["end_offsets"] == {"0": 250, "1": 40} and cursor["committed"] == {"0": 10, "1": 0}
     # the topic's end offsets moved: citizen_events is observed

@@ -1,4 +1,5 @@
 """GET /citizens (search, keyset pages) and GET /citizens/{nationalID} (everything about one citizen)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,18 +10,17 @@ from ddss_platform.api import views
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import Citizen, CitizenPage
 from ddss_platform.api.pagination import decode_cursor, encode_cursor
-from ddss_platform.api.params import REGION_PATTERN, NationalID, Tier, unprocessable
-from ddss_platform.api.stores import Stores
+from ddss_platform.api.params import REGION_PATTERN, NationalID, TierName, unprocessable
+from ddss_platform.stores import Stores
 from ddss_platform.stores.graph import now_ms
 
 router = APIRouter(tags=["citizens"])
 
 
-
 @router.get("/citizens", response_model=CitizenPage, summary="Search citizens, one page at a time")
 def search_citizens(
     ports: Annotated[Stores, Depends(stores)],
-    tier: Annotated[Tier | None, Query(description="Only this tier.")] = None,
+    tier: Annotated[TierName | None, Query(description="Only this tier.")] = None,
     region: Annotated[str | None, Query(pattern=REGION_PATTERN, description="Only this home region.")] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1000, description="Lowest score, inclusive.")] = None,
     max_score: Annotated[float | None, Query(ge=0, le=1000, description="Highest score, inclusive.")] = None,
@@ -34,8 +34,12 @@ def search_citizens(
     after_id = decode_cursor(cursor, (str,))[0] if cursor else None
     # one row more than the page tells whether another page follows, without a count query
     docs = ports.documents.find_citizens(
-        tier=tier.value if tier else None, region=region, min_score=min_score, max_score=max_score,
-        after_id=after_id, limit=limit + 1,
+        tier=tier.value if tier else None,
+        region=region,
+        min_score=min_score,
+        max_score=max_score,
+        after_id=after_id,
+        limit=limit + 1,
     )
     page = [views.citizen_summary(doc) for doc in docs[:limit]]
     more = len(docs) > limit
@@ -51,7 +55,9 @@ def search_citizens(
 def get_citizen(
     national_id: NationalID,
     ports: Annotated[Stores, Depends(stores)],
-    events: Annotated[int, Query(ge=0, le=100, description="How many recent events to include (0: none, skips the event read).")] = 20,
+    events: Annotated[
+        int, Query(ge=0, le=100, description="How many recent events to include (0: none, skips the event read).")
+    ] = 20,
     history: Annotated[int, Query(ge=0, le=1000, description="How many score changes to include, newest first.")] = 100,
 ) -> Citizen:
     """Profile and score snapshot (documents), the newest archived events, the score history (archive),
@@ -74,9 +80,10 @@ def get_citizen(
         score=summary.score,
         tier=summary.tier,
         last_calculated_ms=summary.last_calculated_ms,
-        recent_events=[views.archived_event(row) for row in ports.archive.recent_events(national_id, events)] if events else [],
+        recent_events=[views.archived_event(row) for row in ports.archive.recent_events(national_id, events)]
+        if events
+        else [],
         score_history=views.score_changes(ports.archive.recent_score_history(national_id, history)) if history else [],
         relationships=relationships,
         graph_metrics=views.graph_metrics(relationships, colleague_edges, at),
     )
-

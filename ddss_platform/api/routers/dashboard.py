@@ -1,5 +1,6 @@
 """The dashboard page and its static files; the chart library is the plotly.js bundle that the
 ``plotly`` Python package ships, served from site-packages (works offline, nothing copied)."""
+
 from __future__ import annotations
 
 from importlib.resources import files

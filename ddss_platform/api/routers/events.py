@@ -1,4 +1,5 @@
 """GET /events/{eventId}: one archived event and every score change it caused."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -7,9 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, status
 
 from ddss_platform.api import views
 from ddss_platform.api.deps import stores
-from ddss_platform.api.models import ArchivedEvent, ScoreChange
+from ddss_platform.api.models import ArchivedEvent, ScoreChangeOut
 from ddss_platform.api.params import EventID
-from ddss_platform.api.stores import Stores
+from ddss_platform.stores import Stores
 from ddss_platform.stores.timeseries import DERIVED_METRICS, SCORE_CHANGE_HISTORY
 
 router = APIRouter(tags=["events"])
@@ -37,7 +38,7 @@ def get_event(event_id: EventID, ports: Annotated[Stores, Depends(stores)]) -> A
     )
 
 
-def _caused_by(ports: Stores, event_id: str, time_ms: int) -> list[ScoreChange]:
+def _caused_by(ports: Stores, event_id: str, time_ms: int) -> list[ScoreChangeOut]:
     """Score changes are stamped with their event's time (the event citizen's own and the association
     effects on related citizens), so one millisecond of the history holds them all; the event id picks
     them out."""

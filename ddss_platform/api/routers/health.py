@@ -1,16 +1,18 @@
 """GET /health (no token): can each store be read, and how far behind is the scoring group."""
+
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Callable
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response, status
 
 from ddss_platform.api import bus_state
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import Health, StoreHealth
-from ddss_platform.api.stores import Stores
 from ddss_platform.events.topics import CITIZEN_EVENTS
+from ddss_platform.stores import Stores
 from ddss_platform.stores.bus import UnknownTopicError
 from ddss_platform.stores.documents import NoActiveConfiguration
 from ddss_platform.stores.timeseries import DERIVED_METRICS, SYSTEM_AGGREGATES_MONTHLY
@@ -56,7 +58,7 @@ def health(response: Response, ports: Annotated[Stores, Depends(stores)]) -> Hea
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return Health(
         status="ok" if healthy else "degraded",
-        profile=ports.profile,
+        profile=ports.settings.profile,
         stores=checks,
         bus_lag=None if lag is None else sum(lag.values()),
         lag_by_partition=lag or {},

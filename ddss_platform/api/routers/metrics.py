@@ -1,4 +1,5 @@
 """GET /metrics/system (the Flux-derived system metrics) and GET /overview (what the dashboard's overview shows)."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,8 @@ from fastapi import APIRouter, Depends
 from ddss_platform.api import bus_state, views
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import Histogram, MinuteCount, Overview, SystemMetric, SystemMetrics
-from ddss_platform.api.params import TimeRange, Tier, time_range
-from ddss_platform.api.stores import Stores
+from ddss_platform.api.params import TierName, TimeRange, time_range
+from ddss_platform.stores import Stores
 from ddss_platform.stores.documents import NoActiveConfiguration
 from ddss_platform.stores.timeseries import (
     CITIZEN_EVENT,
@@ -39,7 +40,9 @@ def _system_metrics(frame: pd.DataFrame, measurement: str) -> list[SystemMetric]
     return rows
 
 
-@router.get("/metrics/system", response_model=SystemMetrics, summary="Daily and monthly system aggregates (time series)")
+@router.get(
+    "/metrics/system", response_model=SystemMetrics, summary="Daily and monthly system aggregates (time series)"
+)
 def system_metrics(
     window: Annotated[TimeRange, Depends(time_range(timedelta(days=30)))], ports: Annotated[Stores, Depends(stores)]
 ) -> SystemMetrics:
@@ -49,8 +52,13 @@ def system_metrics(
     return SystemMetrics(
         start_ms=window.start_ms,
         end_ms=window.end_ms,
-        daily=_system_metrics(ports.timeseries.query(DERIVED_METRICS, SYSTEM_AGGREGATES_DAILY, start_ns, stop_ns), SYSTEM_AGGREGATES_DAILY),
-        monthly=_system_metrics(ports.timeseries.query(DERIVED_METRICS, SYSTEM_AGGREGATES_MONTHLY, start_ns, stop_ns), SYSTEM_AGGREGATES_MONTHLY),
+        daily=_system_metrics(
+            ports.timeseries.query(DERIVED_METRICS, SYSTEM_AGGREGATES_DAILY, start_ns, stop_ns), SYSTEM_AGGREGATES_DAILY
+        ),
+        monthly=_system_metrics(
+            ports.timeseries.query(DERIVED_METRICS, SYSTEM_AGGREGATES_MONTHLY, start_ns, stop_ns),
+            SYSTEM_AGGREGATES_MONTHLY,
+        ),
     )
 
 
@@ -75,8 +83,11 @@ def _events_per_minute(ports: Stores) -> list[MinuteCount]:
     start_ns = end_ns - int(EVENTS_WINDOW.total_seconds() * 1e9)
     times = ports.timeseries.query(RAW_EVENTS, CITIZEN_EVENT, start_ns, end_ns)["time_ns"]
     counts = pd.to_datetime(times, unit="ns", utc=True).dt.floor("min").value_counts()
-    minutes = pd.date_range(pd.Timestamp(start_ns, unit="ns", tz="UTC").ceil("min"),
-                            pd.Timestamp(end_ms, unit="ms", tz="UTC").floor("min"), freq="min")
+    minutes = pd.date_range(
+        pd.Timestamp(start_ns, unit="ns", tz="UTC").ceil("min"),
+        pd.Timestamp(end_ms, unit="ms", tz="UTC").floor("min"),
+        freq="min",
+    )
     counts = counts.reindex(minutes, fill_value=0)  # a quiet minute is a zero, not a gap in the chart
     return [MinuteCount(minute=minute.isoformat(), events=int(count)) for minute, count in counts.items()]
 
@@ -89,7 +100,7 @@ def overview(ports: Annotated[Stores, Depends(stores)]) -> Overview:
     lag = bus_state.lag_by_partition(ports.bus)
     return Overview(
         citizens=ports.documents.citizen_count(),
-        tiers={tier.value: int(by_tier.get(tier.value, 0)) for tier in Tier},
+        tiers={tier.value: int(by_tier.get(tier.value, 0)) for tier in TierName},
         score_histogram=_score_histogram(ports),
         events_per_minute=_events_per_minute(ports),
         dlq_count=bus_state.dead_letters(ports.bus),

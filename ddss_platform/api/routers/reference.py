@@ -1,4 +1,5 @@
 """GET /rules and GET /config: the active scoring rules and system configuration (documents store)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -6,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from ddss_platform.api.deps import stores
-from ddss_platform.api.stores import Stores
+from ddss_platform.stores import Stores
 from ddss_platform.stores.documents import NoActiveConfiguration
 
 router = APIRouter(tags=["rules and configuration"])

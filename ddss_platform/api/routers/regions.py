@@ -1,4 +1,5 @@
 """GET /regions and GET /regions/{region}/aggregates: the Spark batch aggregates (archive store)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -9,17 +10,25 @@ from ddss_platform.api import views
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import EventTypeAggregate, RegionAggregate, RegionAggregates, Regions
 from ddss_platform.api.params import DateRange, Region, date_range
-from ddss_platform.api.stores import Stores
 from ddss_platform.events.vocabulary import REGIONS
+from ddss_platform.stores import Stores
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
 
 router = APIRouter(tags=["regions"])
 
-TIER_COLUMNS = {"Exemplary": "tier_exemplary_count", "Standard": "tier_standard_count",
-                "Caution": "tier_caution_count", "HighRisk": "tier_highrisk_count"}
+TIER_COLUMNS = {
+    "Exemplary": "tier_exemplary_count",
+    "Standard": "tier_standard_count",
+    "Caution": "tier_caution_count",
+    "HighRisk": "tier_highrisk_count",
+}
 
 
-@router.get("/regions", response_model=Regions, summary="Regions with aggregates (and the simulator's regions), and the days covered")
+@router.get(
+    "/regions",
+    response_model=Regions,
+    summary="Regions with aggregates (and the simulator's regions), and the days covered",
+)
 def list_regions(ports: Annotated[Stores, Depends(stores)]) -> Regions:
     aggregated = ports.archive.read_aggregates(CREDIT_SCORE_AGGREGATES)
     days = aggregated["aggregation_date"]

@@ -3,10 +3,11 @@
 The Spark batch aggregates (one run per day partition), their job and the daily schedule that runs the
 previous day; a backfill runs any range of days.
 """
+
 import dagster as dg
 
 from ddss_platform.defs.aggregates.assets import spark_daily_aggregates
-from ddss_platform.defs.metrics.partitions import DAILY
+from ddss_platform.defs.partitions import DAILY
 
 spark_aggregates = dg.define_asset_job(
     "spark_aggregates",

@@ -2,23 +2,23 @@
 
 The job runs in its own driver process (``spark-submit``, Dagster Pipes carries its summary back), so the
 run worker never hosts a JVM and the same command runs the job on a cluster. Each run records its lineage
-(``ddss_platform.lineage``) on both materializations and checks the citizen counts against the snapshots.
+(``ddss_platform.defs.lineage``) on both materializations and checks the citizen counts against the snapshots.
 """
+
 import time
 
 import dagster as dg
 import pandas as pd
 
-from ddss_platform import lineage
-from ddss_platform.defs.archive.metadata import preview_table, time_range
-from ddss_platform.defs.archive.scoring_outputs import EVENTS_ARCHIVE, SCORE_SNAPSHOTS
-from ddss_platform.defs.metrics.partitions import DAILY, window_ns
-from ddss_platform.resources import StoresResource
+from ddss_platform.defs import lineage
+from ddss_platform.defs.asset_keys import EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET
+from ddss_platform.defs.metadata import OWNERS, preview_table, time_range
+from ddss_platform.defs.partitions import DAILY, window_ns
+from ddss_platform.defs.resources import StoresResource
 from ddss_platform.spark.submit import aggregation_command, code_version, job_environment
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
 
 GROUP = "aggregates"
-OWNERS = ["team:data-platform"]
 CITIZEN_COUNT_CHECK = "citizen_counts_match_snapshots"
 SPARK_CODE_VERSION = code_version()
 
@@ -34,7 +34,7 @@ _COMMON = dict(group_name=GROUP, owners=OWNERS, kinds={"spark", "scylladb"}, cod
             description="Per home region and day: citizens, average/median/min/max score, citizens per tier, and "
             "how many citizens the day's events moved up (improvements) or down (deteriorations). Spark job over "
             "the day's archived events joined with the citizens' snapshots; ScyllaDB table of the same name.",
-            deps=[EVENTS_ARCHIVE, SCORE_SNAPSHOTS],
+            deps=[EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET],
             metadata={"table": CREDIT_SCORE_AGGREGATES},
             **_COMMON,
         ),
@@ -43,7 +43,7 @@ _COMMON = dict(group_name=GROUP, owners=OWNERS, kinds={"spark", "scylladb"}, cod
             description="Per event type, event region and day: events, total and average score impact, distinct "
             "citizens. Spark job over the day's archived events (deduplicated by event id); ScyllaDB table of the "
             "same name.",
-            deps=[EVENTS_ARCHIVE],
+            deps=[EVENTS_ARCHIVE_ASSET],
             metadata={"table": EVENTS_SUMMARY},
             **_COMMON,
         ),
@@ -64,7 +64,7 @@ def spark_daily_aggregates(
     day = context.partition_key
     settings = stores.settings()
     started = time.monotonic()
-    inputs = lineage.input_versions(context.instance, [EVENTS_ARCHIVE, SCORE_SNAPSHOTS])
+    inputs = lineage.input_versions(context.instance, [EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET])
     with stores.documents() as documents:
         citizens_before = documents.citizen_count()
     invocation = pipes_subprocess_client.run(
@@ -88,7 +88,7 @@ def spark_daily_aggregates(
             "distinct_events": summary["distinct_events"],
             "offsets": summary["offsets"],
         },
-        "scoring_runs": lineage.writing_runs(context.instance, EVENTS_ARCHIVE, summary["offsets"]),
+        "scoring_runs": lineage.writing_runs(context.instance, EVENTS_ARCHIVE_ASSET, summary["offsets"]),
         "outputs": {CREDIT_SCORE_AGGREGATES: len(credit), EVENTS_SUMMARY: len(events)},
         "spark": {
             "app_id": summary["spark_app_id"],

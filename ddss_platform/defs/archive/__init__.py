@@ -3,6 +3,7 @@
 The scoring runs' outputs (events_archive, raw_events, score_snapshots, score_change_history) as external
 assets with their checks, a job that runs those checks, and the daily decay job.
 """
+
 import dagster as dg
 
 from ddss_platform.defs.archive.checks import SCORING_OUTPUT_CHECKS

@@ -2,19 +2,19 @@
 archive's events per day against the counts the runs reported."""
 
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
 
-from ddss_platform.defs.archive.metadata import preview_table
-from ddss_platform.defs.archive.scoring_outputs import EVENTS_ARCHIVE, SCORE_SNAPSHOTS
-from ddss_platform.resources import StoresResource
+from ddss_platform.defs.asset_keys import EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET
+from ddss_platform.defs.lineage import materializations
+from ddss_platform.defs.metadata import preview_table
+from ddss_platform.defs.resources import StoresResource
 from ddss_platform.scoring import ScoringConfig, load_configuration
 
 # the events_archive materialization metadata a score_events run writes (ddss_platform.defs.streaming.job)
 RUN_RECORDS, RUN_DEAD_LETTERED, RUN_EVENTS_BY_DAY = "records", "dead_lettered", "events_by_day"
-_PAGE = 1000
 
 
 def _configuration_and_snapshots(stores: StoresResource) -> tuple[ScoringConfig, pd.DataFrame]:
@@ -25,7 +25,7 @@ def _configuration_and_snapshots(stores: StoresResource) -> tuple[ScoringConfig,
 
 
 @dg.asset_check(
-    asset=SCORE_SNAPSHOTS,
+    asset=SCORE_SNAPSHOTS_ASSET,
     description="Every citizen's current score lies within the active configuration's bounds.",
     blocking=False,
 )
@@ -54,7 +54,7 @@ def scores_within_bounds(stores: StoresResource) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(
-    asset=SCORE_SNAPSHOTS,
+    asset=SCORE_SNAPSHOTS_ASSET,
     description="Every citizen's tier is the one the active configuration's tier definitions give its score.",
     blocking=False,
 )
@@ -75,21 +75,19 @@ def tier_matches_score(stores: StoresResource) -> dg.AssetCheckResult:
             "citizens": len(snapshots),
             "mismatched": len(bad),
             "per_tier": {str(k): int(v) for k, v in snapshots["tier"].value_counts().items()},
-            **({"examples": preview_table(bad[["nationalID", "score", "tier", "expected_tier"]])} if not bad.empty else {}),
+            **(
+                {"examples": preview_table(bad[["nationalID", "score", "tier", "expected_tier"]])}
+                if not bad.empty
+                else {}
+            ),
         },
     )
 
 
 def _scoring_run_materializations(instance: dg.DagsterInstance) -> Iterator[dict]:
     """The metadata of every events_archive materialization (one per score_events run that wrote)."""
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(dg.AssetKey(EVENTS_ARCHIVE), limit=_PAGE, cursor=cursor, ascending=True)
-        for record in page.records:
-            yield {k: v.value for k, v in record.asset_materialization.metadata.items()}
-        if not page.has_more:
-            return
-        cursor = page.cursor
+    for record in materializations(instance, EVENTS_ARCHIVE_ASSET):
+        yield {k: v.value for k, v in record.asset_materialization.metadata.items()}
 
 
 def reported_events(instance: dg.DagsterInstance) -> tuple[int, int, Counter | None]:
@@ -107,7 +105,7 @@ def reported_events(instance: dg.DagsterInstance) -> tuple[int, int, Counter | N
 
 
 @dg.asset_check(
-    asset=EVENTS_ARCHIVE,
+    asset=EVENTS_ARCHIVE_ASSET,
     description="The archive's distinct events per day equal the scored + no-rule + unknown-citizen events the "
     "score_events runs reported (per event day when the runs report days, otherwise in total).",
     blocking=False,

@@ -2,13 +2,16 @@
 
 The social graph (size, degree distribution) and the per-citizen graph metrics, recomputed daily.
 """
+
 import dagster as dg
 
 from ddss_platform.defs.graph.assets import graph_derived_metrics, social_graph
-from ddss_platform.defs.metrics.partitions import DAILY
+from ddss_platform.defs.partitions import DAILY
 
 graph_metrics = dg.define_asset_job(
-    "graph_metrics", selection=[social_graph, graph_derived_metrics], partitions_def=DAILY,
+    "graph_metrics",
+    selection=[social_graph, graph_derived_metrics],
+    partitions_def=DAILY,
     description="Record the social graph's size and compute the graph-derived metrics for one day.",
 )
 

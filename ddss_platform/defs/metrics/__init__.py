@@ -3,6 +3,7 @@
 The Flux-derived metrics (hourly, daily, monthly partitions), the asset deploying their Flux tasks, the
 freshness check of the hourly metric, and one schedule per cadence.
 """
+
 import dagster as dg
 
 from ddss_platform.defs.metrics.assets import (
@@ -14,18 +15,24 @@ from ddss_platform.defs.metrics.assets import (
     system_aggregates_daily,
     system_aggregates_monthly,
 )
-from ddss_platform.defs.metrics.partitions import DAILY, HOURLY, MONTHLY
+from ddss_platform.defs.partitions import DAILY, HOURLY, MONTHLY
 
 hourly_metrics = dg.define_asset_job(
-    "hourly_metrics", selection=[citizen_activity_hourly], partitions_def=HOURLY,
+    "hourly_metrics",
+    selection=[citizen_activity_hourly],
+    partitions_def=HOURLY,
     description="Compute citizen_activity_hourly for one hour.",
 )
 daily_metrics = dg.define_asset_job(
-    "daily_metrics", selection=[citizen_summary_daily, system_aggregates_daily], partitions_def=DAILY,
+    "daily_metrics",
+    selection=[citizen_summary_daily, system_aggregates_daily],
+    partitions_def=DAILY,
     description="Compute the daily citizen summary and the system aggregates for one day.",
 )
 monthly_metrics = dg.define_asset_job(
-    "monthly_metrics", selection=[system_aggregates_monthly], partitions_def=MONTHLY,
+    "monthly_metrics",
+    selection=[system_aggregates_monthly],
+    partitions_def=MONTHLY,
     description="Downsample the daily system aggregates of one month.",
 )
 

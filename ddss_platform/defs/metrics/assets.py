@@ -1,14 +1,15 @@
 """The derived time-series metrics: one Flux task each in production (deployed by ``flux_tasks``), the same
 definitions in SQL on the embedded profile; either way the timeseries port's ``compute_derived`` computes a
 window and stores it in the derived_metrics bucket."""
+
 import time
 
 import dagster as dg
 
-from ddss_platform.defs.archive.metadata import preview_table, time_range, utc_text
-from ddss_platform.defs.archive.scoring_outputs import RAW_EVENTS, SCORE_CHANGE_HISTORY
-from ddss_platform.defs.metrics.partitions import DAILY, HOURLY, MONTHLY, window_ns
-from ddss_platform.resources import StoresResource
+from ddss_platform.defs.asset_keys import FLUX_TASKS_ASSET, RAW_EVENTS_ASSET, SCORE_CHANGE_HISTORY_ASSET
+from ddss_platform.defs.metadata import OWNERS, preview_table, time_range, utc_text
+from ddss_platform.defs.partitions import DAILY, HOURLY, MONTHLY, window_ns
+from ddss_platform.defs.resources import StoresResource
 from ddss_platform.stores.timeseries import (
     CITIZEN_ACTIVITY_HOURLY,
     CITIZEN_SUMMARY_DAILY,
@@ -18,13 +19,11 @@ from ddss_platform.stores.timeseries import (
 )
 
 GROUP = "metrics"
-OWNERS = ["team:data-platform"]
-FLUX_TASKS = "flux_tasks"
 HOUR_NS = 3_600 * 10**9
 
 
 @dg.asset(
-    name=FLUX_TASKS,
+    name=FLUX_TASKS_ASSET,
     description="The Flux tasks of flux/ (one per derived metric), created or updated by name in InfluxDB. "
     "On the embedded profile the same definitions run as SQL inside compute_derived; nothing is deployed.",
     group_name=GROUP,
@@ -53,7 +52,7 @@ def derived_metric_asset(metric: str, partitions_def, deps: list[str], descripti
     @dg.asset(
         name=metric,
         description=description,
-        deps=[*deps, FLUX_TASKS],
+        deps=[*deps, FLUX_TASKS_ASSET],
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name=GROUP,
@@ -79,25 +78,40 @@ def derived_metric_asset(metric: str, partitions_def, deps: list[str], descripti
 
 
 citizen_activity_hourly = derived_metric_asset(
-    CITIZEN_ACTIVITY_HOURLY, HOURLY, [RAW_EVENTS],
-    "Per citizen and hour: events and net score impact, from raw_events.", "citizenID",
+    CITIZEN_ACTIVITY_HOURLY,
+    HOURLY,
+    [RAW_EVENTS_ASSET],
+    "Per citizen and hour: events and net score impact, from raw_events.",
+    "citizenID",
 )
 citizen_summary_daily = derived_metric_asset(
-    CITIZEN_SUMMARY_DAILY, DAILY, [RAW_EVENTS, SCORE_CHANGE_HISTORY],
-    "Per citizen and day: events, net score change, day-end score and tier, from raw_events and "
-    "score_change_history.", "citizenID",
+    CITIZEN_SUMMARY_DAILY,
+    DAILY,
+    [RAW_EVENTS_ASSET, SCORE_CHANGE_HISTORY_ASSET],
+    "Per citizen and day: events, net score change, day-end score and tier, from raw_events and score_change_history.",
+    "citizenID",
 )
 system_aggregates_daily = derived_metric_asset(
-    SYSTEM_AGGREGATES_DAILY, DAILY, [SCORE_CHANGE_HISTORY],
-    "Per day, over the citizens whose score changed: average, median, min and max day-end score and citizens "
-    "per tier.", "region",
+    SYSTEM_AGGREGATES_DAILY,
+    DAILY,
+    [SCORE_CHANGE_HISTORY_ASSET],
+    "Per day, over the citizens whose score changed: average, median, min and max day-end score and citizens per tier.",
+    "region",
 )
 system_aggregates_monthly = derived_metric_asset(
-    SYSTEM_AGGREGATES_MONTHLY, MONTHLY, [SYSTEM_AGGREGATES_DAILY],
-    "The monthly downsample of system_aggregates_daily (average, min, max, active citizen-days).", "region",
+    SYSTEM_AGGREGATES_MONTHLY,
+    MONTHLY,
+    [SYSTEM_AGGREGATES_DAILY],
+    "The monthly downsample of system_aggregates_daily (average, min, max, active citizen-days).",
+    "region",
 )
 
-DERIVED_METRIC_ASSETS = [citizen_activity_hourly, citizen_summary_daily, system_aggregates_daily, system_aggregates_monthly]
+DERIVED_METRIC_ASSETS = [
+    citizen_activity_hourly,
+    citizen_summary_daily,
+    system_aggregates_daily,
+    system_aggregates_monthly,
+]
 
 ALLOWED_HOURLY_LAG_NS = HOUR_NS  # the hourly schedule computes each hour shortly after it ends
 
@@ -122,7 +136,8 @@ def hourly_metrics_fresh(context: dg.AssetCheckExecutionContext, stores: StoresR
     if not computed:
         return dg.AssetCheckResult(
             passed=False,
-            description=f"citizen_activity_hourly was never computed; events are archived up to {utc_text(latest_event_ns)}",
+            description="citizen_activity_hourly was never computed; events are archived up to "
+            f"{utc_text(latest_event_ns)}",
             metadata={"latest_event": dg.MetadataValue.timestamp(latest_event_ns / 10**9)},
         )
     computed_until = int(HOURLY.time_window_for_partition_key(max(computed)).end.timestamp()) * 10**9
@@ -130,7 +145,11 @@ def hourly_metrics_fresh(context: dg.AssetCheckExecutionContext, stores: StoresR
     passed = lag_ns <= ALLOWED_HOURLY_LAG_NS
     message = (
         f"computed up to {utc_text(computed_until)}; the latest archived event is at {utc_text(latest_event_ns)}"
-        + (f", {lag_ns / HOUR_NS:.1f} h behind (allowed {ALLOWED_HOURLY_LAG_NS / HOUR_NS:.0f} h)" if lag_ns else ", up to date")
+        + (
+            f", {lag_ns / HOUR_NS:.1f} h behind (allowed {ALLOWED_HOURLY_LAG_NS / HOUR_NS:.0f} h)"
+            if lag_ns
+            else ", up to date"
+        )
     )
     return dg.AssetCheckResult(
         passed=passed,

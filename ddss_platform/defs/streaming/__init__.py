@@ -3,6 +3,7 @@
 scoring_sensor turns the ddss-scoring group's lag into score_events runs over exact offset ranges;
 citizen_events is the topic as an observable source asset, with the dead_letter_rate check.
 """
+
 import dagster as dg
 
 from ddss_platform.defs.streaming.checks import dead_letter_rate

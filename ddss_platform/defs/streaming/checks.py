@@ -7,16 +7,15 @@ follows the stream without a schedule), and it can be run from the UI as any ass
 
 import dagster as dg
 
+from ddss_platform.defs.asset_keys import CITIZEN_EVENTS_ASSET, EVENTS_ARCHIVE_ASSET
 from ddss_platform.defs.streaming.resources import ScoringTuning
 
-CITIZEN_EVENTS_ASSET = "citizen_events"
 CHECK_NAME = "dead_letter_rate"
-ARCHIVE_ASSET = "events_archive"
 
 
 def _recent_counts(instance: dg.DagsterInstance, window: int, skip_run: str | None) -> tuple[int, int, int]:
     """(runs, records, dead-lettered) over the last ``window`` scoring-run materializations."""
-    found = instance.fetch_materializations(dg.AssetKey(ARCHIVE_ASSET), limit=window + 1)
+    found = instance.fetch_materializations(dg.AssetKey(EVENTS_ARCHIVE_ASSET), limit=window + 1)
     runs = records = dead = 0
     for record in found.records:
         if record.run_id == skip_run or runs == window:
@@ -30,8 +29,9 @@ def _recent_counts(instance: dg.DagsterInstance, window: int, skip_run: str | No
     return runs, records, dead
 
 
-def dead_letter_evaluation(instance: dg.DagsterInstance, tuning: ScoringTuning, latest=None,
-                           run_id: str | None = None) -> dg.AssetCheckEvaluation:
+def dead_letter_evaluation(
+    instance: dg.DagsterInstance, tuning: ScoringTuning, latest=None, run_id: str | None = None
+) -> dg.AssetCheckEvaluation:
     """The check's result now. ``latest`` (a RangeResult) is the run ``run_id`` being finished, counted
     from the result whether or not its materialization is in storage yet."""
     runs, records, dead = _recent_counts(instance, tuning.dead_letter_window - (latest is not None), run_id)
@@ -48,14 +48,26 @@ def dead_letter_evaluation(instance: dg.DagsterInstance, tuning: ScoringTuning, 
             f"{dead} of {records} records ({rate:.2%}) dead-lettered in the last {runs} runs; "
             f"threshold {tuning.dead_letter_threshold:.0%}"
         ),
-        metadata={"runs": runs, "records": records, "dead_lettered": dead, "rate": rate,
-                  "threshold": tuning.dead_letter_threshold},
+        metadata={
+            "runs": runs,
+            "records": records,
+            "dead_lettered": dead,
+            "rate": rate,
+            "threshold": tuning.dead_letter_threshold,
+        },
     )
 
 
-@dg.asset_check(asset=CITIZEN_EVENTS_ASSET, name=CHECK_NAME,
-                description="Fails when the share of dead-lettered records in the last scoring runs passes a threshold.")
+@dg.asset_check(
+    asset=CITIZEN_EVENTS_ASSET,
+    name=CHECK_NAME,
+    description="Fails when the share of dead-lettered records in the last scoring runs passes a threshold.",
+)
 def dead_letter_rate(context: dg.AssetCheckExecutionContext, scoring: ScoringTuning) -> dg.AssetCheckResult:
     evaluation = dead_letter_evaluation(context.instance, scoring)
-    return dg.AssetCheckResult(passed=evaluation.passed, severity=evaluation.severity,
-                               description=evaluation.description, metadata=evaluation.metadata)
+    return dg.AssetCheckResult(
+        passed=evaluation.passed,
+        severity=evaluation.severity,
+        description=evaluation.description,
+        metadata=evaluation.metadata,
+    )

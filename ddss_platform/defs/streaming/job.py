@@ -2,16 +2,17 @@
 
 import dagster as dg
 
+from ddss_platform.defs.asset_keys import (
+    EVENTS_ARCHIVE_ASSET,
+    RAW_EVENTS_ASSET,
+    SCORE_CHANGE_HISTORY_ASSET,
+    SCORE_SNAPSHOTS_ASSET,
+)
+from ddss_platform.defs.resources import StoresResource
+from ddss_platform.defs.scoring_runs import SCORE_EVENTS_JOB
 from ddss_platform.defs.streaming.checks import dead_letter_evaluation
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.events.topics import CITIZEN_EVENTS
-from ddss_platform.resources import StoresResource
-
-# asset keys the assets helper declares (AssetSpecs); each run reports what it wrote to them
-EVENTS_ARCHIVE = "events_archive"
-RAW_EVENTS = "raw_events"
-SCORE_SNAPSHOTS = "score_snapshots"
-SCORE_CHANGE_HISTORY = "score_change_history"
 
 
 class RangeConfig(dg.Config):
@@ -21,57 +22,70 @@ class RangeConfig(dg.Config):
     end: int
 
 
-@dg.op(description="Read [start, end) of one partition, score it, write every sink, then commit the offsets.",
-       out=dg.Out(dg.Nothing))  # the run's effects are in the stores: no output value to hand to an IO manager
+@dg.op(
+    description="Read [start, end) of one partition, score it, write every sink, then commit the offsets.",
+    out=dg.Out(dg.Nothing),
+)  # the run's effects are in the stores: no output value to hand to an IO manager
 def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: StoresResource, scoring: ScoringTuning):
     # imported here: the code server and the UI load this module without the processing stack
-    from ddss_platform.processing import OffsetRange, open_ports, process_range
+    from ddss_platform.processing import OffsetRange, process_range
 
     requested = OffsetRange(config.topic, config.partition, config.start, config.end)
-    with open_ports(stores.settings()) as ports:
-        result = process_range(ports, requested, log=context.log.info)
+    with stores.open_stores() as opened:
+        result = process_range(opened, requested, log=context.log.info)
     context.log.info(result.summary())
     done = result.range
     common = {"topic": done.topic, "partition": done.partition, "start": done.start, "end": done.end}
     if not result.already_committed:
         sinks = result.sink_rows
         for key, rows in (
-            (EVENTS_ARCHIVE, {"rows": sinks["archive_events"], "records": result.records,
-                              "dead_lettered": result.dead_lettered}),
-            (RAW_EVENTS, {"points": sinks["raw_events"]}),
-            (SCORE_SNAPSHOTS, {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens}),
-            (SCORE_CHANGE_HISTORY, {"points": sinks["score_change_history"],
-                                    "net_score_change": result.net_score_change}),
+            (
+                EVENTS_ARCHIVE_ASSET,
+                {"rows": sinks["archive_events"], "records": result.records, "dead_lettered": result.dead_lettered},
+            ),
+            (RAW_EVENTS_ASSET, {"points": sinks["raw_events"]}),
+            (SCORE_SNAPSHOTS_ASSET, {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens}),
+            (
+                SCORE_CHANGE_HISTORY_ASSET,
+                {"points": sinks["score_change_history"], "net_score_change": result.net_score_change},
+            ),
         ):
             context.log_event(dg.AssetMaterialization(asset_key=key, metadata={**common, **rows}))
         context.log_event(dead_letter_evaluation(context.instance, scoring, latest=result, run_id=context.run_id))
-    context.instance.add_run_tags(context.run_id, {
-        "ddss/records": str(result.records),
-        "ddss/events_per_s": f"{result.events_per_s:.0f}",
-    })
-    return dg.Output(None, metadata={
-        **common,
-        "records": result.records,
-        "scored": result.scored,
-        "no_rule": result.no_rule,
-        "cooldown": result.cooldown,
-        "unknown_citizen": result.unknown_citizen,
-        "replayed": result.duplicate,
-        "dead_lettered": result.dead_lettered,
-        "dead_letter_reasons": dict(result.dead_letter_reasons),
-        "score_changes": result.score_changes,
-        "net_score_change": result.net_score_change,
-        "new_citizens": result.new_citizens,
-        "relationship_changes": result.relationship_changes,
-        "sink_rows": dict(result.sink_rows),
-        "already_committed": result.already_committed,
-        "elapsed_s": round(result.elapsed_s, 3),
-        "events_per_s": round(result.events_per_s, 1),
-        "max_rss_mb": round(result.max_rss_mb, 1),
-    })
+    context.instance.add_run_tags(
+        context.run_id,
+        {
+            "ddss/records": str(result.records),
+            "ddss/events_per_s": f"{result.events_per_s:.0f}",
+        },
+    )
+    return dg.Output(
+        None,
+        metadata={
+            **common,
+            "records": result.records,
+            "scored": result.scored,
+            "no_rule": result.no_rule,
+            "cooldown": result.cooldown,
+            "unknown_citizen": result.unknown_citizen,
+            "replayed": result.duplicate,
+            "dead_lettered": result.dead_lettered,
+            "dead_letter_reasons": dict(result.dead_letter_reasons),
+            "score_changes": result.score_changes,
+            "net_score_change": result.net_score_change,
+            "new_citizens": result.new_citizens,
+            "relationship_changes": result.relationship_changes,
+            "sink_rows": dict(result.sink_rows),
+            "already_committed": result.already_committed,
+            "elapsed_s": round(result.elapsed_s, 3),
+            "events_per_s": round(result.events_per_s, 1),
+            "max_rss_mb": round(result.max_rss_mb, 1),
+        },
+    )
 
 
 @dg.job(
+    name=SCORE_EVENTS_JOB,
     description="Score one offset range of citizen-events (launched by scoring_sensor).",
     executor_def=dg.in_process_executor,
     # the sensor relaunches a failed range itself (same range, next attempt); no blind run retries

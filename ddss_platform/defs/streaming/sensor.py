@@ -14,41 +14,33 @@ import time
 
 import dagster as dg
 
+from ddss_platform.defs.asset_keys import CITIZEN_EVENTS_ASSET
+from ddss_platform.defs.resources import StoresResource
+from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, SCORE_EVENTS_JOB, TOPIC_TAG, in_flight_runs
 from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.source import data_version, topic_metadata
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing.lease import GroupLease
-from ddss_platform.processing.ranges import OffsetRange, lag, next_range
-from ddss_platform.resources import StoresResource
+from ddss_platform.processing.ranges import OffsetRange, next_range
 from ddss_platform.stores.bus import UnknownTopicError
 
-TOPIC_TAG = "ddss/topic"
-PARTITION_TAG = "ddss/partition"
-RANGE_TAG = "ddss/range"
 MAX_BACKOFF_S = 300.0
-
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING,
-]
 FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
 def run_request(rng: OffsetRange, attempt: int = 1) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=rng.key if attempt == 1 else f"{rng.key}/attempt-{attempt}",
-        run_config={"ops": {"score_range": {"config": {
-            "topic": rng.topic, "partition": rng.partition, "start": rng.start, "end": rng.end}}}},
+        run_config={
+            "ops": {
+                "score_range": {
+                    "config": {"topic": rng.topic, "partition": rng.partition, "start": rng.start, "end": rng.end}
+                }
+            }
+        },
         tags={TOPIC_TAG: rng.topic, PARTITION_TAG: str(rng.partition), RANGE_TAG: rng.key},
     )
-
-
-def in_flight_runs(instance: dg.DagsterInstance, topic: str) -> dict[int, dg.DagsterRun]:
-    """partition -> a scoring run queued or running on it (one query)."""
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=score_events.name, statuses=IN_FLIGHT,
-                                                   tags={TOPIC_TAG: topic}))
-    return {int(run.tags[PARTITION_TAG]): run for run in runs if PARTITION_TAG in run.tags}
 
 
 def finishing(run: dg.DagsterRun, committed: int) -> bool:
@@ -57,19 +49,13 @@ def finishing(run: dg.DagsterRun, committed: int) -> bool:
     return RANGE_TAG in run.tags and OffsetRange.parse(run.tags[RANGE_TAG]).end <= committed
 
 
-def backlog(bus, instance: dg.DagsterInstance, topic: str = CITIZEN_EVENTS) -> tuple[int, int, int]:
-    """(records produced, records not yet committed, scoring runs queued or running): done when both are 0."""
-    ends = bus.end_offsets(topic)
-    committed = bus.committed(SCORING_GROUP, topic)
-    return sum(ends.values()), sum(lag(ends, committed).values()), len(in_flight_runs(instance, topic))
-
-
-def retry_of_failed_range(instance: dg.DagsterInstance, topic: str, partition: int, committed: int,
-                          backoff_s: float) -> tuple[OffsetRange, int, float] | None:
+def retry_of_failed_range(
+    instance: dg.DagsterInstance, topic: str, partition: int, committed: int, backoff_s: float
+) -> tuple[OffsetRange, int, float] | None:
     """When the partition's last run failed over the range that starts at the committed offset:
     (that range, the attempt number to launch, seconds left to wait before relaunching)."""
     last = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=score_events.name, tags={TOPIC_TAG: topic, PARTITION_TAG: str(partition)}),
+        filters=dg.RunsFilter(job_name=SCORE_EVENTS_JOB, tags={TOPIC_TAG: topic, PARTITION_TAG: str(partition)}),
         limit=1,
     )
     if not last or last[0].dagster_run.status not in FAILED or RANGE_TAG not in last[0].dagster_run.tags:
@@ -77,14 +63,19 @@ def retry_of_failed_range(instance: dg.DagsterInstance, topic: str, partition: i
     failed = OffsetRange.parse(last[0].dagster_run.tags[RANGE_TAG])
     if failed.start != committed:
         return None
-    attempts = instance.get_runs_count(dg.RunsFilter(job_name=score_events.name, tags={RANGE_TAG: failed.key}))
+    attempts = instance.get_runs_count(dg.RunsFilter(job_name=SCORE_EVENTS_JOB, tags={RANGE_TAG: failed.key}))
     wait = min(MAX_BACKOFF_S, backoff_s * 2 ** (attempts - 1))
     ended = last[0].end_time or time.time()
     return failed, attempts + 1, max(0.0, ended + wait - time.time())
 
 
-def plan(instance: dg.DagsterInstance, ends: dict[int, int], committed: dict[int, int],
-         tuning: ScoringTuning, topic: str = CITIZEN_EVENTS) -> tuple[list[dg.RunRequest], list[str]]:
+def plan(
+    instance: dg.DagsterInstance,
+    ends: dict[int, int],
+    committed: dict[int, int],
+    tuning: ScoringTuning,
+    topic: str = CITIZEN_EVENTS,
+) -> tuple[list[dg.RunRequest], list[str]]:
     """The run requests of one tick, and one line per partition saying what happens to it and why."""
     busy = in_flight_runs(instance, topic)
     requests, notes = [], []
@@ -96,20 +87,25 @@ def plan(instance: dg.DagsterInstance, ends: dict[int, int], committed: dict[int
         behind = ends[partition] - rng.start
         if partition in busy and not finishing(busy[partition], committed.get(partition, 0)):
             run = busy[partition]
-            notes.append(f"partition {partition}: lag {behind}, run {run.run_id[:8]} "
-                         f"({run.tags.get(RANGE_TAG, '?')}) is {run.status.value.lower()}")
+            notes.append(
+                f"partition {partition}: lag {behind}, run {run.run_id[:8]} "
+                f"({run.tags.get(RANGE_TAG, '?')}) is {run.status.value.lower()}"
+            )
             continue
         attempt = 1
         retry = retry_of_failed_range(instance, topic, partition, rng.start, tuning.retry_backoff_s)
         if retry is not None:
             rng, attempt, wait = retry
             if wait > 0:
-                notes.append(f"partition {partition}: range {rng.key} failed {attempt - 1}×, "
-                             f"relaunching in {wait:.0f} s")
+                notes.append(
+                    f"partition {partition}: range {rng.key} failed {attempt - 1}×, relaunching in {wait:.0f} s"
+                )
                 continue
         requests.append(run_request(rng, attempt))
-        notes.append(f"partition {partition}: lag {behind}, launching {rng.key}"
-                     + (f" (attempt {attempt}, the previous run failed)" if attempt > 1 else ""))
+        notes.append(
+            f"partition {partition}: lag {behind}, launching {rng.key}"
+            + (f" (attempt {attempt}, the previous run failed)" if attempt > 1 else "")
+        )
     return requests, notes
 
 
@@ -124,8 +120,9 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
     settings = stores.settings()
     holder = GroupLease(settings.home).holder()
     if holder is not None:
-        return dg.SkipReason(f"`ddss stream` owns consumer group {SCORING_GROUP}: {holder.describe()}; "
-                             "no runs launched until it stops")
+        return dg.SkipReason(
+            f"`ddss stream` owns consumer group {SCORING_GROUP}: {holder.describe()}; no runs launched until it stops"
+        )
     with stores.bus() as bus:
         try:
             ends = bus.end_offsets(CITIZEN_EVENTS)
@@ -137,15 +134,22 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
     observed = {str(p): o for p, o in ends.items()}
     observations = []
     if previous.get("end_offsets") != observed:
-        observations.append(dg.AssetObservation(
-            asset_key="citizen_events", metadata=topic_metadata(ends, committed),
-            tags={"dagster/data_version": data_version(ends).value},
-        ))
-    cursor = json.dumps({"end_offsets": observed, "committed": {str(p): o for p, o in committed.items()},
-                         "launched": [r.run_key for r in requests]})
+        observations.append(
+            dg.AssetObservation(
+                asset_key=CITIZEN_EVENTS_ASSET,
+                metadata=topic_metadata(ends, committed),
+                tags={"dagster/data_version": data_version(ends).value},
+            )
+        )
+    cursor = json.dumps(
+        {
+            "end_offsets": observed,
+            "committed": {str(p): o for p, o in committed.items()},
+            "launched": [r.run_key for r in requests],
+        }
+    )
     message = "; ".join(notes)
     if requests:
         context.log.info(message)
         return dg.SensorResult(run_requests=requests, cursor=cursor, asset_events=observations)
     return dg.SensorResult(skip_reason=message or "no partitions", cursor=cursor, asset_events=observations)
-

@@ -4,9 +4,10 @@ import warnings
 
 import dagster as dg
 
+from ddss_platform.defs.asset_keys import CITIZEN_EVENTS_ASSET
+from ddss_platform.defs.resources import StoresResource
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing.ranges import lag
-from ddss_platform.resources import StoresResource
+from ddss_platform.stores.bus import lag
 
 
 def topic_metadata(end_offsets: dict[int, int], committed: dict[int, int]) -> dict:
@@ -33,7 +34,7 @@ def _citizen_events(stores: StoresResource) -> dg.ObserveResult:
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.BetaWarning)  # observable source assets are beta; the API we use is stable
     citizen_events = dg.observable_source_asset(
-        name="citizen_events",
+        name=CITIZEN_EVENTS_ASSET,
         description=f"The {CITIZEN_EVENTS} topic (key = citizenId); observed as its end offsets and the "
         f"{SCORING_GROUP} group's lag. scoring_sensor records an observation whenever the offsets move.",
         group_name="streaming",

@@ -3,12 +3,14 @@
 Tables and columns are those of `schemas/scylla.cql`. Times are epoch milliseconds (int) and days
 'YYYY-MM-DD' strings on this interface, whatever each engine stores.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -84,7 +86,7 @@ AGGREGATE_TABLES: Mapping[str, AggregateTable] = {
 
 
 @dataclass(frozen=True)
-class CooldownState:
+class CooldownRow:
     """A rule's recent applications to one citizen, with the replay guard (last applied offset per
     "topic/partition")."""
 
@@ -95,7 +97,7 @@ class CooldownState:
 
 
 @dataclass(frozen=True)
-class ScoreChange:
+class ScoreHistoryRow:
     citizen_id: str
     changed_at: int  # ms
     event_id: str  # '' when no event caused it
@@ -107,7 +109,7 @@ class ScoreChange:
     tier: str
 
 
-SCORE_CHANGE_COLUMNS = [f.name for f in fields(ScoreChange)]
+SCORE_HISTORY_COLUMNS = [f.name for f in fields(ScoreHistoryRow)]
 SCORE_HISTORY = pa.schema(
     [
         ("citizen_id", pa.string()),
@@ -184,55 +186,58 @@ def aggregates_frame(spec: AggregateTable, table: pa.Table | None = None) -> pd.
     return (schema.empty_table() if table is None else table.select(schema.names).cast(schema)).to_pandas()
 
 
-def score_changes(rows: Iterable[ScoreChange | Mapping]) -> list[ScoreChange]:
-    return [r if isinstance(r, ScoreChange) else ScoreChange(**r) for r in rows]
+def score_changes(rows: Iterable[ScoreHistoryRow | Mapping]) -> list[ScoreHistoryRow]:
+    return [r if isinstance(r, ScoreHistoryRow) else ScoreHistoryRow(**r) for r in rows]
 
 
-def history_table(rows: pa.Table | Iterable[ScoreChange | Mapping]) -> pa.Table:
+def history_table(rows: pa.Table | Iterable[ScoreHistoryRow | Mapping]) -> pa.Table:
     """Score changes as a table in the SCORE_HISTORY schema, from a table with those columns or from objects (a
     scoring run hands over a table); ValueError naming a missing column, or a key column without a value."""
     if isinstance(rows, pa.Table):
-        missing = [c for c in SCORE_CHANGE_COLUMNS if c not in rows.column_names]
+        missing = [c for c in SCORE_HISTORY_COLUMNS if c not in rows.column_names]
         if missing:
             raise ValueError(f"citizen_score_history rows lack column(s) {missing}")
-        table = rows.select(SCORE_CHANGE_COLUMNS).cast(SCORE_HISTORY)
+        table = rows.select(SCORE_HISTORY_COLUMNS).cast(SCORE_HISTORY)
     else:
         changes = score_changes(rows)
-        table = pa.table({c: [getattr(change, c) for change in changes] for c in SCORE_CHANGE_COLUMNS},
-                         schema=SCORE_HISTORY)
+        table = pa.table(
+            {c: [getattr(change, c) for change in changes] for c in SCORE_HISTORY_COLUMNS}, schema=SCORE_HISTORY
+        )
     empty = [c for c in SCORE_HISTORY_KEY if table[c].null_count]
     if empty:
         raise ValueError(f"citizen_score_history rows lack a value for {empty}")
     return table
 
 
-def score_change_rows(rows: pa.Table | Iterable[ScoreChange | Mapping]) -> list[tuple]:
-    """Score changes as tuples in SCORE_CHANGE_COLUMNS order (see history_table)."""
+def score_change_rows(rows: pa.Table | Iterable[ScoreHistoryRow | Mapping]) -> list[tuple]:
+    """Score changes as tuples in SCORE_HISTORY_COLUMNS order (see history_table)."""
     table = history_table(rows)
-    return list(zip(*(table[c].to_pylist() for c in SCORE_CHANGE_COLUMNS)))
+    return list(zip(*(table[c].to_pylist() for c in SCORE_HISTORY_COLUMNS)))
 
 
-def guarded_updates(stored: Mapping[tuple[str, str], CooldownState], rows: Iterable[CooldownState]) -> list[CooldownState]:
+def guarded_updates(stored: Mapping[tuple[str, str], CooldownRow], rows: Iterable[CooldownRow]) -> list[CooldownRow]:
     """The rows to write: a row is skipped when, for one of its topic/partitions, the stored guard offset is not
     older than the row's (a replay of an applied event). Written rows carry the union of both guards."""
-    out: dict[tuple[str, str], CooldownState] = {}
+    out: dict[tuple[str, str], CooldownRow] = {}
     for row in rows:
         key = (row.citizen_id, row.rule_id)
         current = out.get(key) or stored.get(key)
         old_guard = current.guard_offsets if current else {}
         if any(old_guard.get(tp, -1) >= offset for tp, offset in row.guard_offsets.items()):
             continue
-        out[key] = CooldownState(row.citizen_id, row.rule_id, tuple(row.applied_times), {**old_guard, **row.guard_offsets})
+        out[key] = CooldownRow(
+            row.citizen_id, row.rule_id, tuple(row.applied_times), {**old_guard, **row.guard_offsets}
+        )
     return list(out.values())
 
 
 def day_of(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).date().isoformat()
 
 
 def day_start_ms(day: str | date) -> int:
     d = date.fromisoformat(day) if isinstance(day, str) else day
-    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
 
 
 class Archive(Protocol):
@@ -267,20 +272,21 @@ class Archive(Protocol):
     def count_by_day(self, start_day: str | None = None, end_day: str | None = None) -> dict[str, int]:
         """Distinct archived events per 'YYYY-MM-DD' (inclusive bounds)."""
 
-    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownState]: ...
+    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownRow]: ...
 
-    def save_cooldowns(self, rows: Iterable[CooldownState]) -> int:
+    def save_cooldowns(self, rows: Iterable[CooldownRow]) -> int:
         """Upsert cooldown rows through the offset guard (see guarded_updates); the number written."""
 
-    def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
-        """Append score changes (objects, mappings, or a table of SCORE_CHANGE_COLUMNS); idempotent by SCORE_HISTORY_KEY
-        (a replayed batch, or a change written in two batches, reads as one row). Returns the rows written."""
+    def write_score_history(self, rows: pa.Table | Iterable[ScoreHistoryRow | Mapping], batch_id: str) -> int:
+        """Append score changes (objects, mappings, or a table of SCORE_HISTORY_COLUMNS); idempotent by
+        SCORE_HISTORY_KEY (a replayed batch, or a change written in two batches, reads as one row). Returns the
+        rows written."""
 
     def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
-        """The citizen's score changes, newest first (SCORE_CHANGE_COLUMNS)."""
+        """The citizen's score changes, newest first (SCORE_HISTORY_COLUMNS)."""
 
     def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:
-        """What read_score_history returns, as dicts (SCORE_CHANGE_COLUMNS) without building a DataFrame."""
+        """What read_score_history returns, as dicts (SCORE_HISTORY_COLUMNS) without building a DataFrame."""
 
     def write_aggregates(self, table_name: str, df: pd.DataFrame | pa.Table, day: str) -> int:
         """Replace the rows of `day` in an aggregate table (AGGREGATE_TABLES) with `df`."""

@@ -16,12 +16,13 @@ the Parquet files (see lookup_index.py: they may lag another process's writes by
 `write_events` and `write_score_history` only write Parquet. Each index has its own file, so its writer lock never
 waits on the cooldown writes.
 """
+
 from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import orjson
 import pandas as pd
@@ -34,11 +35,11 @@ from ddss_platform.stores.archive import (
     DAY_MS,
     EVENTS_ARCHIVE,
     EVENTS_TTL_MS,
-    SCORE_CHANGE_COLUMNS,
     SCORE_HISTORY,
+    SCORE_HISTORY_COLUMNS,
     SCORE_HISTORY_KEY,
-    CooldownState,
-    ScoreChange,
+    CooldownRow,
+    ScoreHistoryRow,
     aggregate_filters,
     aggregate_table,
     aggregates_frame,
@@ -77,14 +78,23 @@ WHERE NOT EXISTS (
 )"""
 
 EVENTS_INDEXED = IndexedDataset(
-    "events_by_citizen", EVENTS_ARCHIVE, "event_date", "event_time", key=("event_id",), order=("event_time", "event_id"),
+    "events_by_citizen",
+    EVENTS_ARCHIVE,
+    "event_date",
+    "event_time",
+    key=("event_id",),
+    order=("event_time", "event_id"),
     # an index built before files were tracked (by the writers) cannot say which rows came from which file
     legacy_ddl=("DROP TABLE IF EXISTS events_by_citizen",),
 )
 # Score history used to be a SQLite table that every scoring run wrote a row at a time, keyed: its random inserts
 # cost more than any other sink. As Parquet it costs a fifth of that.
 HISTORY_INDEXED = IndexedDataset(
-    "history_by_citizen", SCORE_HISTORY, "changed_date", "changed_at", key=SCORE_HISTORY_KEY,
+    "history_by_citizen",
+    SCORE_HISTORY,
+    "changed_date",
+    "changed_at",
+    key=SCORE_HISTORY_KEY,
     order=("changed_at", "event_id", "rule_id"),
 )
 _MIGRATED_HISTORY_BATCH = "migrated-from-sqlite"
@@ -152,10 +162,14 @@ class EmbeddedArchive:
         with transaction(conn):
             if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'citizen_score_history'").fetchone():
                 return []
-            rows = conn.execute(f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM citizen_score_history").fetchall()
+            rows = conn.execute(f"SELECT {', '.join(SCORE_HISTORY_COLUMNS)} FROM citizen_score_history").fetchall()
             # written before the table goes: were the process killed in between, the next start writes them again
-            self._write_by_day(history_table(dict(zip(SCORE_CHANGE_COLUMNS, row)) for row in rows), HISTORY_INDEXED,
-                               self._history, _MIGRATED_HISTORY_BATCH)
+            self._write_by_day(
+                history_table(dict(zip(SCORE_HISTORY_COLUMNS, row)) for row in rows),
+                HISTORY_INDEXED,
+                self._history,
+                _MIGRATED_HISTORY_BATCH,
+            )
             conn.execute("DROP TABLE citizen_score_history")
         return [f"moved {len(rows)} score change(s) from archive_state.sqlite to {self._history.name}/"]
 
@@ -164,8 +178,9 @@ class EmbeddedArchive:
         """The rows into ``folder``'s day folders, as the dataset's lookup index lists them."""
         days = pc.divide(table[dataset.time_column], DAY_MS)  # whole days since the epoch (integer division)
         for day in pc.unique(days).to_pylist():
-            write_atomic(table.filter(pc.equal(days, day)), folder / f"{dataset.day_column}={day_of(day * DAY_MS)}",
-                         batch_id)
+            write_atomic(
+                table.filter(pc.equal(days, day)), folder / f"{dataset.day_column}={day_of(day * DAY_MS)}", batch_id
+            )
 
     # --- events archive -------------------------------------------------------------------------------------
 
@@ -279,24 +294,31 @@ class EmbeddedArchive:
         )
         # orjson: a run reads each touched state twice and writes it once, several times faster than json
         return {
-            (cid, rid): CooldownState(cid, rid, tuple(orjson.loads(times)), orjson.loads(guards))
+            (cid, rid): CooldownRow(cid, rid, tuple(orjson.loads(times)), orjson.loads(guards))
             for cid, rid, times, guards in rows
         }
 
-    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownState]:
+    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownRow]:
         return self._load_cooldowns(self._state(), citizen_ids)
 
-    def save_cooldowns(self, rows: Iterable[CooldownState]) -> int:
+    def save_cooldowns(self, rows: Iterable[CooldownRow]) -> int:
         with transaction(self._state()) as conn:
             before = conn.total_changes
-            conn.executemany(_GUARDED_COOLDOWN_UPSERT, [
-                (r.citizen_id, r.rule_id, orjson.dumps(list(r.applied_times)).decode(),
-                 orjson.dumps(dict(r.guard_offsets)).decode())
-                for r in rows
-            ])
+            conn.executemany(
+                _GUARDED_COOLDOWN_UPSERT,
+                [
+                    (
+                        r.citizen_id,
+                        r.rule_id,
+                        orjson.dumps(list(r.applied_times)).decode(),
+                        orjson.dumps(dict(r.guard_offsets)).decode(),
+                    )
+                    for r in rows
+                ],
+            )
             return conn.total_changes - before
 
-    def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
+    def write_score_history(self, rows: pa.Table | Iterable[ScoreHistoryRow | Mapping], batch_id: str) -> int:
         table = history_table(rows)
         self._write_by_day(table, HISTORY_INDEXED, self._history, batch_id)
         self._history_index.invalidate()
@@ -306,7 +328,7 @@ class EmbeddedArchive:
         return self._ready(self._history_index).newest(citizen_id, limit)
 
     def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
-        return pd.DataFrame(self.recent_score_history(citizen_id, limit), columns=SCORE_CHANGE_COLUMNS)
+        return pd.DataFrame(self.recent_score_history(citizen_id, limit), columns=SCORE_HISTORY_COLUMNS)
 
     # --- aggregates -----------------------------------------------------------------------------------------
 

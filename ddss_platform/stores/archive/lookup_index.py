@@ -15,6 +15,7 @@ invalidate its throttle, so it reads what it has just written.
 A row whose key is found in two files keeps the row of the greater relative path, as the Parquet readers do
 (they order by filename).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -168,9 +169,10 @@ class LookupIndex:
         return indexed
 
     def _indexed(self) -> Listing:
-        return {path: (mtime, size) for path, mtime, size in self._conn.execute(
-            "SELECT path, mtime_ns, size FROM indexed_files"
-        )}
+        return {
+            path: (mtime, size)
+            for path, mtime, size in self._conn.execute("SELECT path, mtime_ns, size FROM indexed_files")
+        }
 
     def _file_rows(self, path: Path) -> pa.Table:
         """The file's rows in the dataset's schema, sorted by citizen so consecutive inserts land on the same
@@ -178,17 +180,22 @@ class LookupIndex:
         schema = self._dataset.schema
         table = pq.ParquetFile(path).read()
         table = pa.table(
-            {f.name: table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-             for f in schema},
+            {
+                f.name: table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+                for f in schema
+            },
             schema=schema,
         )
         return table.sort_by("citizen_id")
 
     def _apply(self, listing: Listing) -> tuple[int, int]:
         conn, table_name = self._conn, self._dataset.table
-        known = {path: (id_, (mtime, size)) for id_, path, mtime, size in conn.execute(
-            "SELECT id, path, mtime_ns, size FROM indexed_files"  # read again under the lock
-        )}
+        known = {
+            path: (id_, (mtime, size))
+            for id_, path, mtime, size in conn.execute(
+                "SELECT id, path, mtime_ns, size FROM indexed_files"  # read again under the lock
+            )
+        }
         stale = [(id_,) for path, (id_, stat) in known.items() if listing.get(path) != stat]
         conn.executemany(f"DELETE FROM {table_name} WHERE file_id = ?", stale)
         conn.executemany("DELETE FROM indexed_files WHERE id = ?", stale)
@@ -213,15 +220,19 @@ class LookupIndex:
     def newest(self, citizen_id: str, limit: int) -> list[dict]:
         """The citizen's rows, newest first."""
         self.catch_up()
-        return dict_rows(self._conn.execute(
-            f"SELECT {self._dataset.columns} FROM {self._dataset.table} WHERE citizen_id = ?"
-            f" ORDER BY {self._dataset.newest_first} LIMIT ?",
-            (citizen_id, int(limit)),
-        ))
+        return dict_rows(
+            self._conn.execute(
+                f"SELECT {self._dataset.columns} FROM {self._dataset.table} WHERE citizen_id = ?"
+                f" ORDER BY {self._dataset.newest_first} LIMIT ?",
+                (citizen_id, int(limit)),
+            )
+        )
 
     def find(self, column: str, value) -> list[dict]:
         """The rows whose ``column`` (one the key starts with) is ``value``."""
         self.catch_up()
-        return dict_rows(self._conn.execute(
-            f'SELECT {self._dataset.columns} FROM {self._dataset.table} WHERE "{column}" = ?', (value,)
-        ))
+        return dict_rows(
+            self._conn.execute(
+                f'SELECT {self._dataset.columns} FROM {self._dataset.table} WHERE "{column}" = ?', (value,)
+            )
+        )

@@ -13,14 +13,15 @@ and to the days listed in ``dataset_days``: no read that runs per day or per run
 The same CQL runs on Apache Cassandra 5 (the test server here). What only ScyllaDB has (tablets, the
 shard-aware port) is used only when the server is ScyllaDB: see docs/scylla-and-cassandra.md.
 """
+
 from __future__ import annotations
 
 import calendar
 import re
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 from urllib.parse import parse_qs
 
 import pandas as pd
@@ -30,9 +31,9 @@ from ddss_platform.settings import SettingsError, StoreURL
 from ddss_platform.stores.archive import (
     DAY_MS,
     EVENTS_ARCHIVE,
-    SCORE_CHANGE_COLUMNS,
-    CooldownState,
-    ScoreChange,
+    SCORE_HISTORY_COLUMNS,
+    CooldownRow,
+    ScoreHistoryRow,
     aggregate_filters,
     aggregate_table,
     aggregates_frame,
@@ -97,7 +98,9 @@ def consistency_from_query(setting: str, query: str) -> int:
     name = ({k: v[-1] for k, v in parse_qs(query).items()}.get("consistency") or DEFAULT_CONSISTENCY).upper()
     level = ConsistencyLevel.name_to_value.get(name)
     if level is None:
-        raise SettingsError(f"{setting}: unknown consistency {name!r} (one of {', '.join(ConsistencyLevel.name_to_value)})")
+        raise SettingsError(
+            f"{setting}: unknown consistency {name!r} (one of {', '.join(ConsistencyLevel.name_to_value)})"
+        )
     return level
 
 
@@ -144,7 +147,7 @@ class ScyllaArchive:
         self._statements: dict[str, object] = {}
 
     @classmethod
-    def from_url(cls, url: StoreURL) -> "ScyllaArchive":
+    def from_url(cls, url: StoreURL) -> ScyllaArchive:
         from cassandra.auth import PlainTextAuthProvider
         from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
         from cassandra.query import dict_factory
@@ -155,7 +158,9 @@ class ScyllaArchive:
         user, _, password = (url.user or "").partition(":")
         ports = {port for _host, port in url.hosts if port}
         query = url.parts().query
-        profile = ExecutionProfile(consistency_level=consistency_from_query(url.setting, query), row_factory=dict_factory)
+        profile = ExecutionProfile(
+            consistency_level=consistency_from_query(url.setting, query), row_factory=dict_factory
+        )
         cluster = Cluster(
             contact_points=[host for host, _port in url.hosts],
             port=ports.pop() if len(ports) == 1 else 9042,
@@ -236,8 +241,10 @@ class ScyllaArchive:
         return table.num_rows
 
     def _note_days(self, dataset: str, days: Iterable[date]) -> None:
-        self._run_many(f"INSERT INTO {self.keyspace}.dataset_days (dataset, day) VALUES (?, ?)",
-                       [(dataset, day) for day in sorted(set(days))])
+        self._run_many(
+            f"INSERT INTO {self.keyspace}.dataset_days (dataset, day) VALUES (?, ?)",
+            [(dataset, day) for day in sorted(set(days))],
+        )
 
     def _days(self, dataset: str, start_day: str | None = None, end_day: str | None = None) -> list[date]:
         """The days ``dataset`` has rows for, within the inclusive bounds (one partition read)."""
@@ -303,7 +310,8 @@ class ScyllaArchive:
             last = _day_text(end_ms - 1) if end_ms is not None else None
             rows = self._day_rows(self._days(EVENTS_DATASET, first, last))
         rows = [
-            r for r in rows
+            r
+            for r in rows
             if (citizen_id is None or r["citizen_id"] == citizen_id)
             and (start_ms is None or r["event_time"] >= start_ms)
             and (end_ms is None or r["event_time"] < end_ms)
@@ -323,7 +331,7 @@ class ScyllaArchive:
 
     # --- cooldown state and score history -------------------------------------------------------------------
 
-    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownState]:
+    def load_cooldowns(self, citizen_ids: Iterable[str]) -> dict[tuple[str, str], CooldownRow]:
         ids = sorted(set(citizen_ids))
         cql = (
             f"SELECT citizen_id, rule_id, applied_times, guard_offsets FROM {self.keyspace}.rule_application_state"
@@ -331,13 +339,13 @@ class ScyllaArchive:
         )
         rows = self._run_many(cql, [(ids[i : i + IN_CHUNK],) for i in range(0, len(ids), IN_CHUNK)])
         return {
-            (r["citizen_id"], r["rule_id"]): CooldownState(
+            (r["citizen_id"], r["rule_id"]): CooldownRow(
                 r["citizen_id"], r["rule_id"], tuple(r["applied_times"] or ()), dict(r["guard_offsets"] or {})
             )
             for r in rows
         }
 
-    def save_cooldowns(self, rows: Iterable[CooldownState]) -> int:
+    def save_cooldowns(self, rows: Iterable[CooldownRow]) -> int:
         """Read, compare, write: correct because one run at a time writes a citizen's state (its partition's
         ranges run in order)."""
         rows = list(rows)
@@ -349,24 +357,24 @@ class ScyllaArchive:
         self._run_many(cql, [(w.citizen_id, w.rule_id, list(w.applied_times), dict(w.guard_offsets)) for w in winners])
         return len(winners)
 
-    def write_score_history(self, rows: pa.Table | Iterable[ScoreChange | Mapping], batch_id: str) -> int:
+    def write_score_history(self, rows: pa.Table | Iterable[ScoreHistoryRow | Mapping], batch_id: str) -> int:
         changes = score_change_rows(rows)
         cql = (
-            f"INSERT INTO {self.keyspace}.citizen_score_history ({', '.join(SCORE_CHANGE_COLUMNS)})"
-            f" VALUES ({', '.join('?' * len(SCORE_CHANGE_COLUMNS))})"
+            f"INSERT INTO {self.keyspace}.citizen_score_history ({', '.join(SCORE_HISTORY_COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(SCORE_HISTORY_COLUMNS))})"
         )
         self._run_many(cql, changes)
         return len(changes)
 
     def recent_score_history(self, citizen_id: str, limit: int = 100) -> list[dict]:
         cql = (
-            f"SELECT {', '.join(SCORE_CHANGE_COLUMNS)} FROM {self.keyspace}.citizen_score_history"
+            f"SELECT {', '.join(SCORE_HISTORY_COLUMNS)} FROM {self.keyspace}.citizen_score_history"
             " WHERE citizen_id = ? LIMIT ?"
         )
         return [r | {"changed_at": _ms(r["changed_at"])} for r in self._rows(cql, [citizen_id, int(limit)])]
 
     def read_score_history(self, citizen_id: str, limit: int = 100) -> pd.DataFrame:
-        return pd.DataFrame(self.recent_score_history(citizen_id, limit), columns=SCORE_CHANGE_COLUMNS)
+        return pd.DataFrame(self.recent_score_history(citizen_id, limit), columns=SCORE_HISTORY_COLUMNS)
 
     # --- aggregates -----------------------------------------------------------------------------------------
 
@@ -376,8 +384,9 @@ class ScyllaArchive:
         the_day = date.fromisoformat(day)
         key_cols = ", ".join(spec.key)
         new_keys = set(zip(*(table[k].to_pylist() for k in spec.key))) if table.num_rows else set()
-        existing = self._rows(f"SELECT {key_cols} FROM {self.keyspace}.{table_name} WHERE aggregation_date = ?",
-                              [the_day])
+        existing = self._rows(
+            f"SELECT {key_cols} FROM {self.keyspace}.{table_name} WHERE aggregation_date = ?", [the_day]
+        )
         stale = [tuple(r[k] for k in spec.key) for r in existing if tuple(r[k] for k in spec.key) not in new_keys]
         where = " AND ".join(f"{k} = ?" for k in spec.key)
         self._run_many(

@@ -5,10 +5,12 @@ Adapters: ``embedded`` (a SQLite WAL log under ``DDSS_HOME``) and ``kafka://``
 partition (Kafka's murmur2 partitioner), so data moved between them keeps its
 per-citizen order.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Protocol, Sequence
+from typing import Protocol
 
 from ddss_platform.events.codec import EventCodec
 from ddss_platform.settings import Settings
@@ -59,8 +61,9 @@ class EventBus(Protocol):
     def read_range(self, topic: str, partition: int, start: int, end: int) -> list[BusRecord]:
         """Exactly the records with start ≤ offset < end, in offset order (OffsetRangeError if not all there)."""
 
-    def iter_range(self, topic: str, partition: int, start: int, end: int,
-                   chunk_size: int = DEFAULT_CHUNK) -> Iterator[list[BusRecord]]:
+    def iter_range(
+        self, topic: str, partition: int, start: int, end: int, chunk_size: int = DEFAULT_CHUNK
+    ) -> Iterator[list[BusRecord]]:
         """``read_range`` in chunks of at most ``chunk_size`` records, so a huge range keeps memory flat."""
 
     def committed(self, group: str, topic: str) -> dict[int, int]:
@@ -70,6 +73,12 @@ class EventBus(Protocol):
         """Set the group's committed offsets for the given partitions."""
 
     def close(self) -> None: ...
+
+
+def lag(end_offsets: Mapping[int, int], committed: Mapping[int, int]) -> dict[int, int]:
+    """partition -> records not yet committed by the group (``end_offsets`` and ``committed`` as the bus gives
+    them)."""
+    return {p: max(0, end - committed.get(p, 0)) for p, end in end_offsets.items()}
 
 
 def open_bus(settings: Settings) -> EventBus:

@@ -1,4 +1,5 @@
 """A content hash of a topic, to check that two runs wrote byte-identical logs."""
+
 from __future__ import annotations
 
 import hashlib

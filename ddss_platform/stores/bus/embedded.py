@@ -6,12 +6,13 @@ never hand out an offset twice. Records are keyed (topic, partition, offset),
 so a range read is one index scan. A topic's partition count never changes
 once created, which lets each connection cache it.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import repeat
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 from ddss_platform.stores.bus import (
     DEFAULT_CHUNK,
@@ -79,9 +80,7 @@ class EmbeddedBus:
             topic_id = conn.execute(
                 "INSERT INTO topics (name, partitions) VALUES (?, ?)", (topic, partitions)
             ).lastrowid
-            conn.executemany(
-                "INSERT INTO partition_ends VALUES (?, ?, 0)", ((topic_id, p) for p in range(partitions))
-            )
+            conn.executemany("INSERT INTO partition_ends VALUES (?, ?, 0)", ((topic_id, p) for p in range(partitions)))
         return partitions
 
     def _topic(self, topic: str) -> tuple[int, int]:
@@ -99,9 +98,11 @@ class EmbeddedBus:
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         topic_id, _ = self._topic(topic)
-        return dict(self._conn.execute(
-            "SELECT partition, next_offset FROM partition_ends WHERE topic_id = ? ORDER BY partition", (topic_id,)
-        ))
+        return dict(
+            self._conn.execute(
+                "SELECT partition, next_offset FROM partition_ends WHERE topic_id = ? ORDER BY partition", (topic_id,)
+            )
+        )
 
     # -- produce -----------------------------------------------------------------------------
 
@@ -109,15 +110,13 @@ class EmbeddedBus:
         topic_id, count = self._topic(topic)
         now_ms = time.time_ns() // 1_000_000
         # Partitioning happens before taking the write lock; only offset assignment needs it.
-        placed = [
-            (partition_for(r[0], count), r[0], r[1], r[2] if len(r) > 2 else now_ms) for r in records
-        ]
+        placed = [(partition_for(r[0], count), r[0], r[1], r[2] if len(r) > 2 else now_ms) for r in records]
         if not placed:
             return 0
         with transaction(self._conn) as conn:
-            ends = dict(conn.execute(
-                "SELECT partition, next_offset FROM partition_ends WHERE topic_id = ?", (topic_id,)
-            ))
+            ends = dict(
+                conn.execute("SELECT partition, next_offset FROM partition_ends WHERE topic_id = ?", (topic_id,))
+            )
             rows = []
             for partition, key, value, timestamp_ms in placed:
                 offset = ends[partition]
@@ -137,8 +136,9 @@ class EmbeddedBus:
         rows = self._conn.execute(_SELECT_RANGE, (topic_id, partition, start, end)).fetchall()
         return self._records(topic, partition, start, end, rows)
 
-    def iter_range(self, topic: str, partition: int, start: int, end: int,
-                   chunk_size: int = DEFAULT_CHUNK) -> Iterator[list[BusRecord]]:
+    def iter_range(
+        self, topic: str, partition: int, start: int, end: int, chunk_size: int = DEFAULT_CHUNK
+    ) -> Iterator[list[BusRecord]]:
         topic_id = self._check_range(topic, partition, start, end)
         for first in range(start, end, chunk_size):
             last = min(first + chunk_size, end)
@@ -167,9 +167,11 @@ class EmbeddedBus:
     def committed(self, group: str, topic: str) -> dict[int, int]:
         topic_id, count = self._topic(topic)
         offsets = dict.fromkeys(range(count), 0)
-        offsets.update(self._conn.execute(
-            "SELECT partition, offset FROM group_offsets WHERE grp = ? AND topic_id = ?", (group, topic_id)
-        ))
+        offsets.update(
+            self._conn.execute(
+                "SELECT partition, offset FROM group_offsets WHERE grp = ? AND topic_id = ?", (group, topic_id)
+            )
+        )
         return offsets
 
     def commit(self, group: str, topic: str, offsets: Mapping[int, int]) -> None:

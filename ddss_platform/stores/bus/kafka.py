@@ -5,11 +5,12 @@ partitioner (Java-compatible for keyed records, like the embedded log). Range
 reads assign one partition at the start offset and consume up to the end offset;
 group offsets are read and written explicitly (auto-commit is off).
 """
+
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -43,7 +44,7 @@ class KafkaBus:
         self._partition_counts: dict[str, int] = {}
 
     @classmethod
-    def from_url(cls, url: StoreURL) -> "KafkaBus":
+    def from_url(cls, url: StoreURL) -> KafkaBus:
         return cls(",".join(f"{host}:{port or DEFAULT_PORT}" for host, port in url.hosts), setting=url.setting)
 
     # -- topics ------------------------------------------------------------------------------
@@ -53,8 +54,9 @@ class KafkaBus:
             raise ValueError(f"a topic needs at least one partition, got {partitions}")
         if (existing := self._metadata_partitions(topic)) is not None:
             return existing
-        future = self._admin.create_topics([NewTopic(topic, num_partitions=partitions)],
-                                           operation_timeout=self.timeout_s)[topic]
+        future = self._admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions)], operation_timeout=self.timeout_s
+        )[topic]
         try:
             future.result(timeout=self.timeout_s)
             wanted = partitions
@@ -135,15 +137,17 @@ class KafkaBus:
 
     def _producer_client(self) -> Producer:
         if self._producer is None:
-            self._producer = Producer({
-                **self._base,
-                "enable.idempotence": True,
-                "acks": "all",
-                "partitioner": "murmur2_random",
-                "linger.ms": 5,
-                "batch.size": 1_000_000,
-                "queue.buffering.max.messages": 500_000,
-            })
+            self._producer = Producer(
+                {
+                    **self._base,
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "partitioner": "murmur2_random",
+                    "linger.ms": 5,
+                    "batch.size": 1_000_000,
+                    "queue.buffering.max.messages": 500_000,
+                }
+            )
         return self._producer
 
     # -- read --------------------------------------------------------------------------------
@@ -154,8 +158,9 @@ class KafkaBus:
             records.extend(chunk)
         return records
 
-    def iter_range(self, topic: str, partition: int, start: int, end: int,
-                   chunk_size: int = DEFAULT_CHUNK) -> Iterator[list[BusRecord]]:
+    def iter_range(
+        self, topic: str, partition: int, start: int, end: int, chunk_size: int = DEFAULT_CHUNK
+    ) -> Iterator[list[BusRecord]]:
         count = self._count(topic)
         if not 0 <= partition < count:
             raise OffsetRangeError(f"{topic} has partitions 0..{count - 1}, not {partition}")
@@ -171,8 +176,9 @@ class KafkaBus:
         finally:
             consumer.unassign()
 
-    def _consume(self, consumer: Consumer, topic: str, partition: int, start: int, end: int,
-                 chunk_size: int) -> Iterator[list[BusRecord]]:
+    def _consume(
+        self, consumer: Consumer, topic: str, partition: int, start: int, end: int, chunk_size: int
+    ) -> Iterator[list[BusRecord]]:
         chunk: list[BusRecord] = []
         position = start
         deadline = time.monotonic() + self.timeout_s
@@ -193,8 +199,16 @@ class KafkaBus:
                     position = end
                     break
                 key = message.key()
-                chunk.append(BusRecord(topic, partition, offset, key.decode() if key is not None else None,
-                                       message.value(), message.timestamp()[1]))
+                chunk.append(
+                    BusRecord(
+                        topic,
+                        partition,
+                        offset,
+                        key.decode() if key is not None else None,
+                        message.value(),
+                        message.timestamp()[1],
+                    )
+                )
                 position = offset + 1
                 if len(chunk) >= chunk_size:
                     yield chunk
@@ -204,18 +218,20 @@ class KafkaBus:
 
     def _reader_consumer(self) -> Consumer:
         if self._reader is None:
-            self._reader = Consumer({
-                **self._base,
-                # Range reads never join or commit for a group; librdkafka still wants a group id.
-                "group.id": f"ddss-range-reader-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "enable.partition.eof": False,
-                "auto.offset.reset": "error",
-                "fetch.max.bytes": 64 * 1024 * 1024,
-                "max.partition.fetch.bytes": 16 * 1024 * 1024,
-                "queued.min.messages": 200_000,
-            })
+            self._reader = Consumer(
+                {
+                    **self._base,
+                    # Range reads never join or commit for a group; librdkafka still wants a group id.
+                    "group.id": f"ddss-range-reader-{uuid.uuid4().hex}",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                    "enable.partition.eof": False,
+                    "auto.offset.reset": "error",
+                    "fetch.max.bytes": 64 * 1024 * 1024,
+                    "max.partition.fetch.bytes": 16 * 1024 * 1024,
+                    "queued.min.messages": 200_000,
+                }
+            )
         return self._reader
 
     # -- consumer groups ---------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 librdkafka's ``murmur2_random`` partitioner computes the same function for non-null keys.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -17,7 +18,7 @@ def murmur2(data: bytes) -> int:
     h = (_SEED ^ length) & _MASK
     tail = length & ~3
     for i in range(0, tail, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
+        k = int.from_bytes(data[i : i + 4], "little")
         k = (k * _M) & _MASK
         k ^= k >> 24
         k = (k * _M) & _MASK

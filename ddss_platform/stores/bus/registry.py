@@ -1,4 +1,5 @@
 """Confluent Schema Registry REST client (Redpanda serves the same API) for the event codec."""
+
 from __future__ import annotations
 
 import httpx
@@ -24,7 +25,9 @@ class ConfluentSchemaRegistry:
     def __init__(self, url: str, subject: str, transport: httpx.BaseTransport | None = None, timeout_s: float = 10.0):
         self.subject = subject
         self._client = httpx.Client(
-            base_url=url.rstrip("/"), transport=transport, timeout=timeout_s,
+            base_url=url.rstrip("/"),
+            transport=transport,
+            timeout=timeout_s,
             headers={"Content-Type": _CONTENT_TYPE, "Accept": _CONTENT_TYPE},
         )
 
@@ -48,5 +51,6 @@ class ConfluentSchemaRegistry:
     def _ok(self, response: httpx.Response, doing: str) -> dict:
         if response.is_success:
             return response.json()
-        raise SchemaRegistryError(f"schema registry {self._client.base_url} failed {doing}: "
-                                  f"HTTP {response.status_code} {response.text[:200]}")
+        raise SchemaRegistryError(
+            f"schema registry {self._client.base_url} failed {doing}: HTTP {response.status_code} {response.text[:200]}"
+        )

@@ -10,16 +10,18 @@ run's update carries the net ``change`` its batch made, which the store adds to 
 (clamped and re-tiered by the configuration's ``ScoreScale``) in one atomic step: runs of different
 partitions that both move a citizen (association effects) then both count, whatever their interleaving.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ddss_platform.schema_validation import DocumentValidationError, document_validator, validator_for
+from ddss_platform.stores.documents.validation import DocumentValidationError, document_validator, validator_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -175,7 +177,9 @@ def moved(update: SnapshotUpdate, stored_score: float, scale: ScoreScale | None)
     if update.change is None:
         return update.score, update.tier
     if scale is None:
-        raise ValueError(f"the update of {update.national_id} moves the score by {update.change}: it needs a ScoreScale")
+        raise ValueError(
+            f"the update of {update.national_id} moves the score by {update.change}: it needs a ScoreScale"
+        )
     score = scale.clamp(stored_score + update.change)
     return score, scale.tier_for(score)
 
@@ -223,14 +227,20 @@ class SnapshotChecker:
     def check(self, updates: Sequence[SnapshotUpdate]) -> None:
         for u in updates:
             if not math.isfinite(u.score):
-                self._fail(u, DocumentValidationError("scoreSnapshot.currentScore", f"{u.score!r} is not a finite number"))
+                self._fail(
+                    u, DocumentValidationError("scoreSnapshot.currentScore", f"{u.score!r} is not a finite number")
+                )
         candidates: Iterable[SnapshotUpdate] = updates
         if self._by_extremes and updates:
             picks = [
-                min(updates, key=lambda u: u.score), max(updates, key=lambda u: u.score),
-                min(updates, key=lambda u: u.calculated_at), max(updates, key=lambda u: u.calculated_at),
-                min(updates, key=lambda u: u.offset), max(updates, key=lambda u: u.offset),
-                *{u.tier: u for u in updates}.values(), *{u.topic_partition: u for u in updates}.values(),
+                min(updates, key=lambda u: u.score),
+                max(updates, key=lambda u: u.score),
+                min(updates, key=lambda u: u.calculated_at),
+                max(updates, key=lambda u: u.calculated_at),
+                min(updates, key=lambda u: u.offset),
+                max(updates, key=lambda u: u.offset),
+                *{u.tier: u for u in updates}.values(),
+                *{u.topic_partition: u for u in updates}.values(),
             ]
             candidates = {id(u): u for u in picks}.values()
         for u in candidates:
@@ -244,13 +254,15 @@ class SnapshotChecker:
         raise refused(CITIZENS, {"nationalID": update.national_id}, error)
 
 
-def snapshot_frame(rows: Sequence[tuple], flags: Sequence[Mapping[str, bool]]) -> "pd.DataFrame":
+def snapshot_frame(rows: Sequence[tuple], flags: Sequence[Mapping[str, bool]]) -> pd.DataFrame:
     """all_snapshots() frame: ``rows`` hold the SNAPSHOT_COLUMNS values per citizen, ``flags`` its
     flags; each flag becomes a boolean column flag_<name> (False where a citizen lacks it)."""
     import pandas as pd
 
     frame = pd.DataFrame.from_records(rows, columns=list(SNAPSHOT_COLUMNS))
-    flag_frame = pd.DataFrame.from_records(list(flags), index=frame.index) if len(flags) else pd.DataFrame(index=frame.index)
+    flag_frame = (
+        pd.DataFrame.from_records(list(flags), index=frame.index) if len(flags) else pd.DataFrame(index=frame.index)
+    )
     flag_frame = flag_frame.astype("boolean").fillna(False).astype(bool).add_prefix("flag_")
     return pd.concat([frame, flag_frame], axis=1)
 
@@ -299,13 +311,13 @@ class DocumentStore(Protocol):
 
     def citizen_count(self) -> int: ...
 
-    def all_snapshots(self) -> "pd.DataFrame":
+    def all_snapshots(self) -> pd.DataFrame:
         """Columns SNAPSHOT_COLUMNS + flag_<name> for every citizen (Spark and the assets)."""
 
     def close(self) -> None: ...
 
 
-def open_documents(settings: "Settings") -> DocumentStore:
+def open_documents(settings: Settings) -> DocumentStore:
     """The documents adapter named by DDSS_DOCUMENTS_URL (embedded SQLite or MongoDB)."""
     if settings.documents.embedded:
         from ddss_platform.stores.documents.embedded import EmbeddedDocuments

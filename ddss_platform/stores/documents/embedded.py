@@ -11,13 +11,15 @@ scoring run dirties (and the WAL it writes) small. Reads put the document back t
 Snapshot updates run as one ``executemany`` in one transaction; the replay guard is in the
 UPDATE's WHERE clause, reading the topic-partition's offset out of the stored offsets JSON.
 """
+
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import orjson
 import pandas as pd
@@ -190,14 +192,16 @@ class EmbeddedDocuments:
         with transaction(self.conn):
             stored = dict(
                 self.conn.execute(
-                    "SELECT rule_id, doc FROM scoring_rule_definitions WHERE rule_id IN (SELECT value FROM json_each(?))",
+                    "SELECT rule_id, doc FROM scoring_rule_definitions"
+                    " WHERE rule_id IN (SELECT value FROM json_each(?))",
                     (json.dumps(list(latest)),),
                 )
             )
             changed = [d for rule_id, d in latest.items() if rule_id not in stored or json.loads(stored[rule_id]) != d]
             self.conn.executemany(
                 """INSERT INTO scoring_rule_definitions (rule_id, rule_set, status, doc) VALUES (?, ?, ?, ?)
-                   ON CONFLICT DO UPDATE SET rule_set = excluded.rule_set, status = excluded.status, doc = excluded.doc""",
+                   ON CONFLICT DO UPDATE SET
+                   rule_set = excluded.rule_set, status = excluded.status, doc = excluded.doc""",
                 [(d["ruleID"], d["ruleSet"], d["status"], _dumps(d)) for d in changed],
             )
         return len(changed)
@@ -213,8 +217,15 @@ class EmbeddedDocuments:
         stable["metadata"] = {k: v for k, v in metadata.items() if k not in ("version", "updatedAt")}
         return (
             (doc["nationalID"], doc["profile"].get("region"), _dumps(stable)),
-            (doc["nationalID"], snapshot["currentScore"], snapshot["tier"], snapshot["lastCalculated"],
-             _dumps(doc["appliedOffsets"]), metadata["version"], metadata["updatedAt"]),
+            (
+                doc["nationalID"],
+                snapshot["currentScore"],
+                snapshot["tier"],
+                snapshot["lastCalculated"],
+                _dumps(doc["appliedOffsets"]),
+                metadata["version"],
+                metadata["updatedAt"],
+            ),
         )
 
     def _insert_citizens(self, docs: Sequence[Mapping[str, Any]], verb: str) -> int:
@@ -225,7 +236,8 @@ class EmbeddedDocuments:
         created = self.conn.total_changes - before
         self.conn.executemany(
             """INSERT OR IGNORE INTO citizen_snapshots
-               (national_id, score, tier, last_calculated, applied_offsets, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+               (national_id, score, tier, last_calculated, applied_offsets, version, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
             [r[1] for r in rows],
         )
         return created
@@ -236,7 +248,9 @@ class EmbeddedDocuments:
             with transaction(self.conn):
                 return self._insert_citizens(valid, "INSERT OR IGNORE" if skip_existing else "INSERT")
         except sqlite3.IntegrityError:
-            raise DuplicateKeyError(CITIZENS, "nationalID", self._first_taken([d["nationalID"] for d in valid])) from None
+            raise DuplicateKeyError(
+                CITIZENS, "nationalID", self._first_taken([d["nationalID"] for d in valid])
+            ) from None
 
     def _first_taken(self, ids: list[str]) -> str | None:
         seen: set[str] = set()
@@ -245,7 +259,8 @@ class EmbeddedDocuments:
                 return national_id
             seen.add(national_id)
         row = self.conn.execute(
-            "SELECT min(national_id) FROM citizens WHERE national_id IN (SELECT value FROM json_each(?))", (json.dumps(ids),)
+            "SELECT min(national_id) FROM citizens WHERE national_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
         ).fetchone()
         return row[0]
 
@@ -273,8 +288,10 @@ class EmbeddedDocuments:
             settled = self._settle(ordered, scale)
             self.conn.executemany(
                 _GUARDED_UPDATE,
-                [(u.national_id, score, tier, u.calculated_at, f'$."{u.topic_partition}"', u.offset, now)
-                 for u, (score, tier) in zip(ordered, settled)],
+                [
+                    (u.national_id, score, tier, u.calculated_at, f'$."{u.topic_partition}"', u.offset, now)
+                    for u, (score, tier) in zip(ordered, settled)
+                ],
             )
             # total_changes also counted the snapshot rows inserted with the new citizens
             return self.conn.total_changes - before - created
@@ -319,8 +336,14 @@ class EmbeddedDocuments:
         where = " AND ".join(clause for clause, value in filters.items() if value is not None) or "1"
         rows = self.conn.execute(
             f"SELECT {_CITIZEN_DOC} FROM {_CITIZEN_ROWS} WHERE {where} ORDER BY c.national_id LIMIT :limit",
-            {"tier": tier, "region": region, "min_score": min_score, "max_score": max_score, "after_id": after_id,
-             "limit": int(limit)},
+            {
+                "tier": tier,
+                "region": region,
+                "min_score": min_score,
+                "max_score": max_score,
+                "after_id": after_id,
+                "limit": int(limit),
+            },
         )
         return [json.loads(doc) for (doc,) in rows]
 

@@ -12,10 +12,12 @@ only a creating update (new-citizen event) upserts, through ``$setOnInsert``. An
 the score is computed from the document as read and also filters on its ``metadata.version``
 (compare-and-set); the ones a concurrent writer made miss are read and written again.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import pandas as pd
 import pymongo
@@ -30,7 +32,6 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ddss_platform.schema_validation import DocumentValidationError
 from ddss_platform.settings import SettingsError, StoreURL
 from ddss_platform.stores.documents import (
     ACTIVE,
@@ -52,6 +53,7 @@ from ddss_platform.stores.documents import (
     refused,
     snapshot_frame,
 )
+from ddss_platform.stores.documents.validation import DocumentValidationError
 
 DEFAULT_DATABASE = "ddss"
 MOVE_ATTEMPTS = 30
@@ -156,15 +158,16 @@ class _MovesMissed(RuntimeError):
 
 
 class MongoDocuments:
-    def __init__(self, database: "pymongo.database.Database"):
+    def __init__(self, database: pymongo.database.Database):
         self.db = database
-        # refuse a bad batch before any of it is written, as the embedded adapter does; the server's validator stays the last word
+        # refuse a bad batch before any of it is written, as the embedded adapter does; the server's validator
+        # stays the last word
         self._snapshots = SnapshotChecker(load_schema(CITIZENS))
         self._checker = DocumentChecker()
         self._unguarded: set[str] | None = None  # collections without the server's validator
 
     @classmethod
-    def connect(cls, url: StoreURL, database: str | None = None) -> "MongoDocuments":
+    def connect(cls, url: StoreURL, database: str | None = None) -> MongoDocuments:
         """The database named by the URL path (default "ddss") unless ``database`` is given."""
         client = pymongo.MongoClient(url.raw, serverSelectionTimeoutMS=10_000)
         try:
@@ -186,8 +189,9 @@ class MongoDocuments:
                 actions.append(self._create_collection(name, validator))
             elif existing[name].get("validator") != validator:
                 try:
-                    self.db.command("collMod", name, validator=validator, validationLevel="strict",
-                                    validationAction="error")
+                    self.db.command(
+                        "collMod", name, validator=validator, validationLevel="strict", validationAction="error"
+                    )
                     actions.append(f"documents: updated the $jsonSchema validator of {name} (collMod)")
                 except OperationFailure as error:
                     if error.code != NOT_IMPLEMENTED:
@@ -208,15 +212,15 @@ class MongoDocuments:
                 raise
         self.db.create_collection(name)
         self._unguarded = None
-        return (f"documents: created collection {name}; this server cannot hold a $jsonSchema validator, so the "
-                "adapter checks each document itself")
+        return (
+            f"documents: created collection {name}; this server cannot hold a $jsonSchema validator, so the "
+            "adapter checks each document itself"
+        )
 
     def _check(self, collection: str, docs: Iterable[Mapping[str, Any]]) -> None:
         """Refuse documents breaking the schema here where the server would not (no validator on it)."""
         if self._unguarded is None:
-            self._unguarded = {
-                c["name"] for c in self.db.list_collections() if "validator" not in c.get("options", {})
-            }
+            self._unguarded = {c["name"] for c in self.db.list_collections() if "validator" not in c.get("options", {})}
         if collection in self._unguarded:
             for doc in docs:
                 self._checker.check(collection, doc)
@@ -322,7 +326,10 @@ class MongoDocuments:
 
     @classmethod
     def snapshot_operations(
-        cls, updates: Sequence[SnapshotUpdate], now_ms: int, stored: Mapping[str, _Stored] | None = None,
+        cls,
+        updates: Sequence[SnapshotUpdate],
+        now_ms: int,
+        stored: Mapping[str, _Stored] | None = None,
         scale: ScoreScale | None = None,
     ) -> tuple[list, list[dict]]:
         """The ordered bulk operations and, per operation, the document it concerns (for error messages).
@@ -341,7 +348,9 @@ class MongoDocuments:
                     continue  # unknown citizen (or created just above, this update included), or a replay
                 score, tier = moved(u, state.score, scale)
                 moved_to = _Moved(score, tier, state.version)
-                states[u.national_id] = _Stored(score, (state.version or 0) + 1, {**state.offsets, u.topic_partition: u.offset})
+                states[u.national_id] = _Stored(
+                    score, (state.version or 0) + 1, {**state.offsets, u.topic_partition: u.offset}
+                )
             ops.append(cls.guarded_update(u, now_ms, moved_to))
             concerns.append({"nationalID": u.national_id})
         return ops, concerns
@@ -352,12 +361,18 @@ class MongoDocuments:
             return {}
         found = self.db[CITIZENS].find(
             {"nationalID": {"$in": ids}},
-            {"_id": False, "nationalID": True, "scoreSnapshot.currentScore": True, "metadata.version": True,
-             "appliedOffsets": True},
+            {
+                "_id": False,
+                "nationalID": True,
+                "scoreSnapshot.currentScore": True,
+                "metadata.version": True,
+                "appliedOffsets": True,
+            },
         )
         return {
-            d["nationalID"]: _Stored(d["scoreSnapshot"]["currentScore"], d.get("metadata", {}).get("version"),
-                                     d.get("appliedOffsets", {}))
+            d["nationalID"]: _Stored(
+                d["scoreSnapshot"]["currentScore"], d.get("metadata", {}).get("version"), d.get("appliedOffsets", {})
+            )
             for d in found
         }
 
@@ -368,8 +383,12 @@ class MongoDocuments:
         applied, pending = 0, list(updates)
         # a move misses when another writer changed the citizen after it was read: it is read and computed
         # again, after a random pause so that two writers hammering the same citizens take turns
-        for attempt in Retrying(retry=retry_if_exception_type(_MovesMissed), stop=stop_after_attempt(MOVE_ATTEMPTS),
-                                wait=wait_random_exponential(multiplier=0.002, max=0.2), reraise=True):
+        for attempt in Retrying(
+            retry=retry_if_exception_type(_MovesMissed),
+            stop=stop_after_attempt(MOVE_ATTEMPTS),
+            wait=wait_random_exponential(multiplier=0.002, max=0.2),
+            reraise=True,
+        ):
             with attempt:
                 written, pending = self._write_round(pending, scale)
                 applied += written
@@ -392,8 +411,13 @@ class MongoDocuments:
         if result.matched_count + result.upserted_count == len(ops):
             return written, []  # every filter matched: no move missed
         now = self._stored(updates)
-        return written, [u for u in updates if u.change is not None and u.national_id in now
-                         and now[u.national_id].offsets.get(u.topic_partition, -1) < u.offset]
+        return written, [
+            u
+            for u in updates
+            if u.change is not None
+            and u.national_id in now
+            and now[u.national_id].offsets.get(u.topic_partition, -1) < u.offset
+        ]
 
     def find_citizens(
         self,
@@ -424,12 +448,24 @@ class MongoDocuments:
         return self.db[CITIZENS].count_documents({})
 
     def all_snapshots(self) -> pd.DataFrame:
-        projection = {"_id": False, "nationalID": True, "scoreSnapshot": True, "flags": True,
-                      **{f"profile.{name}": True for name in PROFILE_COLUMNS}}
+        projection = {
+            "_id": False,
+            "nationalID": True,
+            "scoreSnapshot": True,
+            "flags": True,
+            **{f"profile.{name}": True for name in PROFILE_COLUMNS},
+        }
         rows, flags = [], []
         for d in self.db[CITIZENS].find({}, projection).sort("nationalID", ASCENDING).batch_size(10_000):
             snapshot, profile = d["scoreSnapshot"], d.get("profile", {})
-            rows.append((d["nationalID"], snapshot["currentScore"], snapshot["tier"], snapshot["lastCalculated"],
-                         *(profile.get(name) for name in PROFILE_COLUMNS)))
+            rows.append(
+                (
+                    d["nationalID"],
+                    snapshot["currentScore"],
+                    snapshot["tier"],
+                    snapshot["lastCalculated"],
+                    *(profile.get(name) for name in PROFILE_COLUMNS),
+                )
+            )
             flags.append(d.get("flags", {}))
         return snapshot_frame(rows, flags)

@@ -4,12 +4,14 @@ Relationships are directed edges (source, target, type); a symmetric relationshi
 An edge is *active* at time t when start ≤ t < end (a missing start or end is open).
 Writes are idempotent: nodes by nationalID, edges by (source, target, type).
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Collection, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ddss_platform.events.vocabulary import RELATIONSHIP_TYPES
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from ddss_platform.settings import Settings
 
 
-Relationship = StrEnum("Relationship", {t.upper(): t for t in RELATIONSHIP_TYPES})
+Relationship = StrEnum("Relationship", {t.upper(): t for t in RELATIONSHIP_TYPES})  # type: ignore[misc]  # members from the vocabulary
 """The relationship types as an enum: Relationship.FAMILY == "family"."""
 
 # columns of all_edges() and of the edge frames the analysis functions take
@@ -28,7 +30,7 @@ AGGREGATE_COLUMNS = ["family_avg_score", "colleague_count", "colleague_density",
 
 
 @dataclass(frozen=True, slots=True)
-class Edge:
+class GraphEdge:
     source: str
     target: str
     type: str
@@ -40,7 +42,9 @@ class Edge:
         if self.type not in RELATIONSHIP_TYPES:
             raise ValueError(f"relationship type {self.type!r} is not one of {', '.join(RELATIONSHIP_TYPES)}")
         if not self.source or not self.target or self.source == self.target:
-            raise ValueError(f"relationship {self.type} needs two different citizens ({self.source!r} -> {self.target!r})")
+            raise ValueError(
+                f"relationship {self.type} needs two different citizens ({self.source!r} -> {self.target!r})"
+            )
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -67,7 +71,7 @@ class GraphStore(Protocol):
     def upsert_nodes(self, ids: Iterable[str]) -> int:
         """Create the citizen nodes that do not exist yet; returns how many were created."""
 
-    def upsert_relationships(self, edges: Iterable[Edge]) -> int:
+    def upsert_relationships(self, edges: Iterable[GraphEdge]) -> int:
         """Create or update edges by (source, target, type), creating missing nodes.
         Returns how many edges were created or had an attribute changed."""
 
@@ -75,7 +79,7 @@ class GraphStore(Protocol):
         """Set end_ms on existing edges (source, target, type, end_ms); unknown edges are ignored.
         Returns how many edges changed."""
 
-    def outgoing(self, ids: Iterable[str]) -> dict[str, list[Edge]]:
+    def outgoing(self, ids: Iterable[str]) -> dict[str, list[GraphEdge]]:
         """Every outgoing edge (active or ended) of each id, in one query; ids without edges map to []."""
 
     def neighbours(self, national_id: str, types: Collection[str] | None = None, at_ms: int | None = None) -> set[str]:
@@ -86,7 +90,7 @@ class GraphStore(Protocol):
     ) -> set[str]:
         """Citizens reachable in 1..hops steps over active edges (the start citizen excluded)."""
 
-    def neighbour_aggregates(self, values: "Mapping[str, float] | pd.Series", at_ms: int | None = None) -> "pd.DataFrame":
+    def neighbour_aggregates(self, values: Mapping[str, float] | pd.Series, at_ms: int | None = None) -> pd.DataFrame:
         """One row per node (index nationalID) with AGGREGATE_COLUMNS over its active outgoing edges
         (``values``: e.g. current scores by nationalID, a mapping or a Series):
         family_avg_score = mean of values over family targets (NaN when none or unknown),
@@ -94,10 +98,10 @@ class GraphStore(Protocol):
 
     def counts(self) -> GraphCounts: ...
 
-    def degree_distribution(self, types: Collection[str] | None = None, at_ms: int | None = None) -> "pd.DataFrame":
+    def degree_distribution(self, types: Collection[str] | None = None, at_ms: int | None = None) -> pd.DataFrame:
         """Columns degree, citizens: how many nodes have each out-degree (active edges)."""
 
-    def all_edges(self) -> "pd.DataFrame":
+    def all_edges(self) -> pd.DataFrame:
         """Every edge, columns EDGE_COLUMNS (start_ms/end_ms nullable Int64)."""
 
     def close(self) -> None: ...
@@ -107,7 +111,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def open_graph(settings: "Settings") -> GraphStore:
+def open_graph(settings: Settings) -> GraphStore:
     """The graph adapter named by DDSS_GRAPH_URL (embedded SQLite or Dgraph)."""
     if settings.graph.embedded:
         from ddss_platform.stores.graph.embedded import EmbeddedGraph

@@ -1,25 +1,31 @@
-"""Graph computations shared by the adapters: traversal over the bulk ``outgoing`` call and the
-vectorised per-citizen neighbour aggregates (numpy over integer-coded edge arrays)."""
+"""Graph computations: traversal over the bulk ``outgoing`` call and the vectorised per-citizen neighbour
+aggregates (numpy over integer-coded edge arrays) that the adapters share, and the association risk of a
+citizen's neighbourhood over edge frames."""
+
 from __future__ import annotations
 
-from typing import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ddss_platform.stores.graph import AGGREGATE_COLUMNS, RELATIONSHIP_TYPES, Edge, Relationship
+from ddss_platform.stores.graph import AGGREGATE_COLUMNS, RELATIONSHIP_TYPES, GraphEdge, Relationship, now_ms
+
+if TYPE_CHECKING:
+    from ddss_platform.scoring import ScoringConfig
 
 _FAMILY = RELATIONSHIP_TYPES.index(Relationship.FAMILY)
 _COLLEAGUE = RELATIONSHIP_TYPES.index(Relationship.COLLEAGUE)
 _FRIEND = RELATIONSHIP_TYPES.index(Relationship.FRIEND)
 
 
-def active_targets(edges: Iterable[Edge], types: Collection[str] | None, at_ms: int) -> set[str]:
+def active_targets(edges: Iterable[GraphEdge], types: Collection[str] | None, at_ms: int) -> set[str]:
     return {e.target for e in edges if (types is None or e.type in types) and e.active_at(at_ms)}
 
 
 def reachable_within(
-    outgoing: Callable[[Iterable[str]], dict[str, list[Edge]]],
+    outgoing: Callable[[Iterable[str]], dict[str, list[GraphEdge]]],
     start: str,
     hops: int,
     types: Collection[str] | None,
@@ -38,6 +44,23 @@ def reachable_within(
         seen |= frontier
     seen.discard(start)
     return seen
+
+
+class NeighbourQueries:
+    """The GraphStore traversals, written once over the adapter's bulk ``outgoing``."""
+
+    def outgoing(self, ids: Iterable[str]) -> dict[str, list[GraphEdge]]:
+        raise NotImplementedError
+
+    def neighbours(self, national_id: str, types: Collection[str] | None = None, at_ms: int | None = None) -> set[str]:
+        at = now_ms() if at_ms is None else at_ms
+        return active_targets(self.outgoing([national_id])[national_id], types, at)
+
+    def neighbours_within(
+        self, national_id: str, hops: int, types: Collection[str] | None = None, at_ms: int | None = None
+    ) -> set[str]:
+        at = now_ms() if at_ms is None else at_ms
+        return reachable_within(self.outgoing, national_id, hops, types, at)
 
 
 def neighbour_aggregates(
@@ -79,7 +102,8 @@ def neighbour_aggregates(
 
 
 def _values_at(nodes: pd.Index, values: Mapping[str, float] | pd.Series) -> np.ndarray:
-    """values[node] per node (NaN where missing); object-dtype indexes on both sides keep the lookup a plain hash join."""
+    """values[node] per node (NaN where missing); object-dtype indexes on both sides keep the lookup a plain
+    hash join."""
     if not isinstance(values, pd.Series):
         values = pd.Series(list(values.values()), index=pd.Index(list(values.keys()), dtype=object), dtype="float64")
     return values.reindex(pd.Index(nodes, dtype=object)).to_numpy(dtype="float64")
@@ -138,3 +162,19 @@ def degree_table(source_positions: np.ndarray, node_count: int) -> pd.DataFrame:
     degree = np.bincount(source_positions, minlength=node_count) if node_count else np.zeros(0, dtype=np.int64)
     counts = pd.Series(degree).value_counts().sort_index()
     return pd.DataFrame({"degree": counts.index.astype("int64"), "citizens": counts.to_numpy(dtype="int64")})
+
+
+def tier_risk(config: ScoringConfig) -> dict[str, float]:
+    """Risk weight per tier: 1 for the lowest tier down to 0 for the highest, evenly spaced."""
+    ranks = len(config.tiers) - 1
+    return {tier.name: (ranks - i) / ranks if ranks else 0.0 for i, tier in enumerate(config.tiers)}
+
+
+def association_risk(active_edges: pd.DataFrame, tiers: pd.Series, risk: dict[str, float]) -> pd.Series:
+    """Per source citizen: the strength-weighted mean risk weight of its active neighbours' tiers (neighbours
+    without a snapshot are left out). Index nationalID."""
+    weights = active_edges["target"].map(tiers).map(risk)
+    known = active_edges.assign(weight=weights)[weights.notna()]
+    strength = known["strength"].astype(float)
+    weighted = (known["weight"] * strength).groupby(known["source"]).sum()
+    return (weighted / strength.groupby(known["source"]).sum()).rename("associationRisk")

@@ -8,21 +8,22 @@ all but one retry), conditional mutations create it (``@if(eq(len(r0), 0))``) or
 DQL cannot take a list-valued variable outside ``uid()``, so bulk lookups list one variable per
 id: ``eq(nationalID, [$i0, $i1, …])``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import pydgraph
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from ddss_platform.settings import SettingsError, StoreURL
-from ddss_platform.stores.graph import EDGE_COLUMNS, RELATIONSHIP_TYPES, Edge, GraphCounts, now_ms
-from ddss_platform.stores.graph import analysis
+from ddss_platform.stores.graph import EDGE_COLUMNS, RELATIONSHIP_TYPES, GraphCounts, GraphEdge, analysis, now_ms
 
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "dgraph.schema"
 BATCH = 200  # upserts per request (each is ~3 query blocks and 2 conditional mutations)
@@ -36,7 +37,7 @@ Request = tuple[str, dict[str, str], list[tuple[dict | list | None, dict | list 
 def iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def epoch_ms(value: str | None) -> int | None:
@@ -51,6 +52,7 @@ def _declare(names: Sequence[str]) -> str:
 
 # --- request builders (pure: what the adapter sends) -----------------------------------------
 
+
 def node_upsert(ids: Sequence[str]) -> Request:
     """Create the CitizenNodes whose nationalID is not there yet."""
     names = [f"n{i}" for i in range(len(ids))]
@@ -59,7 +61,11 @@ def node_upsert(ids: Sequence[str]) -> Request:
         ({"uid": f"_:{n}", "dgraph.type": "CitizenNode", "nationalID": national_id}, None, f"@if(eq(len({n}), 0))")
         for n, national_id in zip(names, ids)
     ]
-    return f"query upsert_nodes({_declare(names)}) {{\n{blocks}\n}}", dict(zip((f"${n}" for n in names), ids)), mutations
+    return (
+        f"query upsert_nodes({_declare(names)}) {{\n{blocks}\n}}",
+        dict(zip((f"${n}" for n in names), ids)),
+        mutations,
+    )
 
 
 def relationship_key(source: str, target: str, type_: str) -> str:
@@ -81,7 +87,7 @@ def _relationship_query(name: str, keys: Sequence[tuple[str, str, str]], nodes: 
     return f"query {name}({_declare(names)}) {{\n" + "\n".join(blocks) + "\n}", variables
 
 
-def relationship_upsert(edges: Sequence[Edge]) -> Request:
+def relationship_upsert(edges: Sequence[GraphEdge]) -> Request:
     """Create each relationship, or update its attributes; the citizen nodes must exist."""
     query, variables = _relationship_query("upsert_relationships", [e.key for e in edges], nodes=True)
     mutations = []
@@ -89,12 +95,21 @@ def relationship_upsert(edges: Sequence[Edge]) -> Request:
         attributes = {"strength": float(e.strength), "startDate": iso(e.start_ms), "endDate": iso(e.end_ms)}
         present = {k: v for k, v in attributes.items() if v is not None}
         cleared = {k: None for k, v in attributes.items() if v is None}
-        created = {"uid": f"_:r{i}", "dgraph.type": "Relationship", "relatedTo": {"uid": f"uid(t{i})"},
-                   "relationshipType": str(e.type), "relationshipKey": relationship_key(*e.key), **present}
+        created = {
+            "uid": f"_:r{i}",
+            "dgraph.type": "Relationship",
+            "relatedTo": {"uid": f"uid(t{i})"},
+            "relationshipType": str(e.type),
+            "relationshipKey": relationship_key(*e.key),
+            **present,
+        }
         mutations.append(({"uid": f"uid(s{i})", "relationships": [created]}, None, f"@if(eq(len(r{i}), 0))"))
         mutations.append(
-            ({"uid": f"uid(r{i})", **present}, {"uid": f"uid(r{i})", **cleared} if cleared else None,
-             f"@if(gt(len(r{i}), 0))")
+            (
+                {"uid": f"uid(r{i})", **present},
+                {"uid": f"uid(r{i})", **cleared} if cleared else None,
+                f"@if(gt(len(r{i}), 0))",
+            )
         )
     return query, variables, mutations
 
@@ -177,13 +192,13 @@ def server_schema(answer: Mapping[str, Any]) -> tuple[dict[str, dict], set[str]]
     return predicates, {t["name"] for t in answer.get("types", [])}
 
 
-class DgraphGraph:
+class DgraphGraph(analysis.NeighbourQueries):
     def __init__(self, client: Any, schema_file: Path = SCHEMA_FILE):
         self.client = client
         self.schema_file = schema_file
 
     @classmethod
-    def connect(cls, url: StoreURL) -> "DgraphGraph":
+    def connect(cls, url: StoreURL) -> DgraphGraph:
         stubs = [pydgraph.DgraphClientStub(f"{host}:{port or 9080}") for host, port in url.hosts]
         client = pydgraph.DgraphClient(*stubs)
         try:
@@ -209,14 +224,20 @@ class DgraphGraph:
             txn.discard()
 
     # a transaction conflict (another writer touched the same nodes) aborts the request: send it again
-    @retry(retry=retry_if_exception_type((pydgraph.errors.AbortedError, pydgraph.errors.RetriableError)),
-           stop=stop_after_attempt(5), wait=wait_exponential(0.05, max=2), reraise=True)
+    @retry(
+        retry=retry_if_exception_type((pydgraph.errors.AbortedError, pydgraph.errors.RetriableError)),
+        stop=stop_after_attempt(5),
+        wait=wait_exponential(0.05, max=2),
+        reraise=True,
+    )
     def _send(self, request: Request) -> Any:
         query, variables, mutations = request
         txn = self.client.txn()
         try:
             built = [txn.create_mutation(set_obj=s, del_obj=d, cond=c) for s, d, c in mutations]
-            return txn.do_request(txn.create_request(query=query, variables=variables, mutations=built, commit_now=True))
+            return txn.do_request(
+                txn.create_request(query=query, variables=variables, mutations=built, commit_now=True)
+            )
         finally:
             txn.discard()
 
@@ -241,7 +262,7 @@ class DgraphGraph:
             created += len(response.uids)
         return created
 
-    def upsert_relationships(self, edges: Iterable[Edge]) -> int:
+    def upsert_relationships(self, edges: Iterable[GraphEdge]) -> int:
         latest = {e.key: e for e in edges}
         if not latest:
             return 0
@@ -265,9 +286,9 @@ class DgraphGraph:
 
     # --- reads ----------------------------------------------------------------------------------
 
-    def outgoing(self, ids: Iterable[str]) -> dict[str, list[Edge]]:
+    def outgoing(self, ids: Iterable[str]) -> dict[str, list[GraphEdge]]:
         wanted = list(dict.fromkeys(ids))
-        result: dict[str, list[Edge]] = {i: [] for i in wanted}
+        result: dict[str, list[GraphEdge]] = {i: [] for i in wanted}
         for start in range(0, len(wanted), LOOKUP_BATCH):
             answer = self._read(*outgoing_query(wanted[start : start + LOOKUP_BATCH]))
             for node in answer.get("citizens", []):
@@ -275,22 +296,18 @@ class DgraphGraph:
                     target = rel.get("relatedTo", {}).get("nationalID")
                     if target and rel.get("relationshipType") in RELATIONSHIP_TYPES:
                         result[node["nationalID"]].append(
-                            Edge(node["nationalID"], target, rel["relationshipType"], float(rel.get("strength", 1.0)),
-                                 epoch_ms(rel.get("startDate")), epoch_ms(rel.get("endDate")))
+                            GraphEdge(
+                                node["nationalID"],
+                                target,
+                                rel["relationshipType"],
+                                float(rel.get("strength", 1.0)),
+                                epoch_ms(rel.get("startDate")),
+                                epoch_ms(rel.get("endDate")),
+                            )
                         )
         for listed in result.values():
             listed.sort(key=lambda e: (e.type, e.target))
         return result
-
-    def neighbours(self, national_id: str, types: Collection[str] | None = None, at_ms: int | None = None) -> set[str]:
-        at = now_ms() if at_ms is None else at_ms
-        return analysis.active_targets(self.outgoing([national_id])[national_id], types, at)
-
-    def neighbours_within(
-        self, national_id: str, hops: int, types: Collection[str] | None = None, at_ms: int | None = None
-    ) -> set[str]:
-        at = now_ms() if at_ms is None else at_ms
-        return analysis.reachable_within(self.outgoing, national_id, hops, types, at)
 
     def _pages(self, query: str) -> Iterable[dict]:
         after = "0x0"
@@ -310,8 +327,16 @@ class DgraphGraph:
             sources = rel.get("~relationships", [])
             target = rel.get("relatedTo", {}).get("nationalID")
             if sources and target:
-                rows.append((sources[0]["nationalID"], target, rel.get("relationshipType"), float(rel.get("strength", 1.0)),
-                             epoch_ms(rel.get("startDate")), epoch_ms(rel.get("endDate"))))
+                rows.append(
+                    (
+                        sources[0]["nationalID"],
+                        target,
+                        rel.get("relationshipType"),
+                        float(rel.get("strength", 1.0)),
+                        epoch_ms(rel.get("startDate")),
+                        epoch_ms(rel.get("endDate")),
+                    )
+                )
         frame = pd.DataFrame(rows, columns=EDGE_COLUMNS)
         for column in ("start_ms", "end_ms"):
             frame[column] = frame[column].astype("Int64")

@@ -4,11 +4,12 @@ Nodes get a small integer id so edges are compact integer rows; the bulk aggrega
 edge columns as one ``group_concat`` string each (one row across the Python boundary instead of
 500k) and computes in numpy.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Collection, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -16,11 +17,11 @@ import pandas as pd
 from ddss_platform.stores.graph import (
     EDGE_COLUMNS,
     RELATIONSHIP_TYPES,
-    Edge,
     GraphCounts,
+    GraphEdge,
+    analysis,
     now_ms,
 )
-from ddss_platform.stores.graph import analysis
 from ddss_platform.stores.sqlite import connect, transaction
 
 # schema object -> its DDL
@@ -50,7 +51,7 @@ def _ints(joined: str | None) -> np.ndarray:
     return np.fromstring(joined, dtype=np.int64, sep=",") if joined else np.zeros(0, dtype=np.int64)
 
 
-class EmbeddedGraph:
+class EmbeddedGraph(analysis.NeighbourQueries):
     def __init__(self, path: Path):
         self.path = path
         self.conn = connect(path)
@@ -87,7 +88,7 @@ class EmbeddedGraph:
         with transaction(self.conn):
             return self._create_nodes(wanted)
 
-    def upsert_relationships(self, edges: Iterable[Edge]) -> int:
+    def upsert_relationships(self, edges: Iterable[GraphEdge]) -> int:
         latest = {e.key: e for e in edges}  # the last write of a key wins, as in a replay
         if not latest:
             return 0
@@ -124,9 +125,9 @@ class EmbeddedGraph:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def outgoing(self, ids: Iterable[str]) -> dict[str, list[Edge]]:
+    def outgoing(self, ids: Iterable[str]) -> dict[str, list[GraphEdge]]:
         wanted = list(dict.fromkeys(ids))
-        result: dict[str, list[Edge]] = {i: [] for i in wanted}
+        result: dict[str, list[GraphEdge]] = {i: [] for i in wanted}
         rows = self.conn.execute(
             """SELECT s.national_id, t.national_id, e.type, e.strength, e.start_ms, e.end_ms
                FROM nodes s JOIN edges e ON e.source_id = s.id JOIN nodes t ON t.id = e.target_id
@@ -135,22 +136,13 @@ class EmbeddedGraph:
             (json.dumps(wanted),),
         )
         for row in rows:
-            result[row[0]].append(Edge(*row))
+            result[row[0]].append(GraphEdge(*row))
         return result
-
-    def neighbours(self, national_id: str, types: Collection[str] | None = None, at_ms: int | None = None) -> set[str]:
-        at = now_ms() if at_ms is None else at_ms
-        return analysis.active_targets(self.outgoing([national_id])[national_id], types, at)
-
-    def neighbours_within(
-        self, national_id: str, hops: int, types: Collection[str] | None = None, at_ms: int | None = None
-    ) -> set[str]:
-        at = now_ms() if at_ms is None else at_ms
-        return analysis.reachable_within(self.outgoing, national_id, hops, types, at)
 
     def _node_index(self) -> tuple[np.ndarray, pd.Index]:
         row_ids, names = self.conn.execute(
-            "SELECT group_concat(id, ','), group_concat(national_id, char(31)) FROM (SELECT id, national_id FROM nodes ORDER BY id)"
+            "SELECT group_concat(id, ','), group_concat(national_id, char(31))"
+            " FROM (SELECT id, national_id FROM nodes ORDER BY id)"
         ).fetchone()
         return _ints(row_ids), pd.Index(names.split("\x1f") if names else [], dtype="object")
 
@@ -182,7 +174,9 @@ class EmbeddedGraph:
     def counts(self) -> GraphCounts:
         nodes = self.conn.execute("SELECT count(*) FROM nodes").fetchone()[0]
         by_type = dict(self.conn.execute("SELECT type, count(*) FROM edges GROUP BY type"))
-        return GraphCounts(nodes=nodes, edges={t: by_type.get(t, 0) for t in sorted(set(RELATIONSHIP_TYPES) | set(by_type))})
+        return GraphCounts(
+            nodes=nodes, edges={t: by_type.get(t, 0) for t in sorted(set(RELATIONSHIP_TYPES) | set(by_type))}
+        )
 
     def degree_distribution(self, types: Collection[str] | None = None, at_ms: int | None = None) -> pd.DataFrame:
         names, source, _target, codes = self._snapshot(now_ms() if at_ms is None else at_ms)

@@ -7,11 +7,13 @@ declared type (so a Python ``int`` in a float field never creates an InfluxDB fi
 Derived metrics are the Flux tasks in ``flux/``; the embedded adapter computes the same numbers in SQL
 (``derived_sql.py``).
 """
+
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Protocol
+from typing import Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -54,34 +56,71 @@ MEASUREMENTS: Mapping[str, Measurement] = {
     m.name: m
     for m in (
         _measurement(
-            CITIZEN_EVENT, RAW_EVENTS, "citizenID eventType eventSubtype sourceSystem region city",
-            eventID="str", severity="float", confidence="float", latitude="float", longitude="float",
-            payload_amount="float", payload_full_json="str", score_impact="float",
+            CITIZEN_EVENT,
+            RAW_EVENTS,
+            "citizenID eventType eventSubtype sourceSystem region city",
+            eventID="str",
+            severity="float",
+            confidence="float",
+            latitude="float",
+            longitude="float",
+            payload_amount="float",
+            payload_full_json="str",
+            score_impact="float",
         ),
         _measurement(
-            SCORE_CHANGE_HISTORY, DERIVED_METRICS, "citizenID reasonCategory triggeringRuleID",
-            oldScore="float", newScore="float", changeAmount="float", relatedEventID="str", tier="str",
+            SCORE_CHANGE_HISTORY,
+            DERIVED_METRICS,
+            "citizenID reasonCategory triggeringRuleID",
+            oldScore="float",
+            newScore="float",
+            changeAmount="float",
+            relatedEventID="str",
+            tier="str",
         ),
         _measurement(CITIZEN_ACTIVITY_HOURLY, DERIVED_METRICS, "citizenID", eventCount="int", netScoreImpact="float"),
         _measurement(
-            CITIZEN_SUMMARY_DAILY, DERIVED_METRICS, "citizenID",
-            eventsTodayCount="int", netScoreChangeToday="float", dayEndScore="float", currentTier="str",
+            CITIZEN_SUMMARY_DAILY,
+            DERIVED_METRICS,
+            "citizenID",
+            eventsTodayCount="int",
+            netScoreChangeToday="float",
+            dayEndScore="float",
+            currentTier="str",
         ),
         _measurement(
-            SYSTEM_AGGREGATES_DAILY, DERIVED_METRICS, "region",
-            averageScore="float", medianScore="float", minScoreObserved="float", maxScoreObserved="float",
-            activeCitizensCount="int", tier_exemplary_count="int", tier_standard_count="int",
-            tier_caution_count="int", tier_highrisk_count="int",
+            SYSTEM_AGGREGATES_DAILY,
+            DERIVED_METRICS,
+            "region",
+            averageScore="float",
+            medianScore="float",
+            minScoreObserved="float",
+            maxScoreObserved="float",
+            activeCitizensCount="int",
+            tier_exemplary_count="int",
+            tier_standard_count="int",
+            tier_caution_count="int",
+            tier_highrisk_count="int",
         ),
         _measurement(
-            SYSTEM_AGGREGATES_MONTHLY, DERIVED_METRICS, "region",
-            averageScore="float", minScoreObserved="float", maxScoreObserved="float",
-            activeCitizenDays="int", daysReported="int",
+            SYSTEM_AGGREGATES_MONTHLY,
+            DERIVED_METRICS,
+            "region",
+            averageScore="float",
+            minScoreObserved="float",
+            maxScoreObserved="float",
+            activeCitizenDays="int",
+            daysReported="int",
         ),
         _measurement(
-            SOCIAL_GRAPH_DERIVED_METRICS, DERIVED_METRICS, "citizenID",
-            avgFamilyScore="float", familySize="int", colleagueNetworkSize="int",
-            colleagueNetworkDensity="float", associationRisk="float",
+            SOCIAL_GRAPH_DERIVED_METRICS,
+            DERIVED_METRICS,
+            "citizenID",
+            avgFamilyScore="float",
+            familySize="int",
+            colleagueNetworkSize="int",
+            colleagueNetworkDensity="float",
+            associationRisk="float",
         ),
     )
 }
@@ -162,7 +201,9 @@ def as_frame(spec: Measurement, df: pd.DataFrame) -> pd.DataFrame:
     """`df` with the columns every adapter returns: time_ns, every declared tag, every declared field (missing
     ones as nulls), numbers in their declared dtypes (nullable Int64 for int fields), oldest first."""
     out = df.reindex(columns=["time_ns", *spec.tags, *spec.fields])
-    out = out.astype({"time_ns": "int64"} | {f: _PANDAS_DTYPES[t] for f, t in spec.fields.items() if t in _PANDAS_DTYPES})
+    out = out.astype(
+        {"time_ns": "int64"} | {f: _PANDAS_DTYPES[t] for f, t in spec.fields.items() if t in _PANDAS_DTYPES}
+    )
     return out.sort_values(["time_ns", *spec.tags], kind="stable", ignore_index=True)
 
 

@@ -6,10 +6,11 @@ Each query reads CTEs named after its source measurements (already deduplicated 
 row for an aggregate it did not compute. Keep each query in step with its .flux file; the fixture tests in
 ``ddss_platform_tests/flux`` check the numbers against an independent pandas computation.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ddss_platform.stores.timeseries import (
     CITIZEN_ACTIVITY_HOURLY,
@@ -52,7 +53,9 @@ DERIVED: dict[str, DerivedMetric] = {
     m.name: m
     for m in (
         _metric(
-            CITIZEN_ACTIVITY_HOURLY, "hour", (CITIZEN_EVENT,),
+            CITIZEN_ACTIVITY_HOURLY,
+            "hour",
+            (CITIZEN_EVENT,),
             """
             SELECT {period_start} AS time_ns, "citizenID",
                    count("eventID") AS "eventCount", sum(score_impact) AS "netScoreImpact"
@@ -61,7 +64,9 @@ DERIVED: dict[str, DerivedMetric] = {
             """,
         ),
         _metric(
-            CITIZEN_SUMMARY_DAILY, "day", (CITIZEN_EVENT, SCORE_CHANGE_HISTORY),
+            CITIZEN_SUMMARY_DAILY,
+            "day",
+            (CITIZEN_EVENT, SCORE_CHANGE_HISTORY),
             """
             WITH events AS (
                 SELECT {period_start} AS day, "citizenID", count("eventID") AS "eventsTodayCount"
@@ -80,7 +85,9 @@ DERIVED: dict[str, DerivedMetric] = {
             """,
         ),
         _metric(
-            SYSTEM_AGGREGATES_DAILY, "day", (SCORE_CHANGE_HISTORY,),
+            SYSTEM_AGGREGATES_DAILY,
+            "day",
+            (SCORE_CHANGE_HISTORY,),
             f"""
             WITH last_score AS (
                 SELECT {{period_start}} AS day, "citizenID", arg_max("newScore", time_ns) AS score
@@ -103,7 +110,9 @@ DERIVED: dict[str, DerivedMetric] = {
             """,
         ),
         _metric(
-            SYSTEM_AGGREGATES_MONTHLY, "month", (SYSTEM_AGGREGATES_DAILY,),
+            SYSTEM_AGGREGATES_MONTHLY,
+            "month",
+            (SYSTEM_AGGREGATES_DAILY,),
             """
             SELECT {period_start} AS time_ns, region,
                    avg("averageScore") AS "averageScore",
@@ -120,18 +129,18 @@ DERIVED: dict[str, DerivedMetric] = {
 
 
 def _utc(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // 10**9, tz=timezone.utc)
+    return datetime.fromtimestamp(ns // 10**9, tz=UTC)
 
 
 def _month_floor(ns: int) -> int:
     d = _utc(ns)
-    return int(datetime(d.year, d.month, 1, tzinfo=timezone.utc).timestamp()) * 10**9
+    return int(datetime(d.year, d.month, 1, tzinfo=UTC).timestamp()) * 10**9
 
 
 def _next_month(ns: int) -> int:
     d = _utc(ns)
     year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
-    return int(datetime(year, month, 1, tzinfo=timezone.utc).timestamp()) * 10**9
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp()) * 10**9
 
 
 def periods(period: str, start_ns: int, stop_ns: int) -> list[tuple[int, int]]:

@@ -5,11 +5,12 @@ so a replayed batch replaces its own file and readers never see half a file. Eac
 written (``_written_ns``); a query merges the rows that share tags + time keeping, field by field, the newest
 value, which is how InfluxDB resolves a point written twice.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -119,7 +120,9 @@ class EmbeddedTimeSeries:
             folder = self._folder(spec)
             if not folder.is_dir():
                 folder.mkdir(parents=True, exist_ok=True)  # another process may be doing the same
-                actions.append(f"created {spec.bucket}/{spec.name} (retention {BUCKET_RETENTION_S[spec.bucket] // 86400}d)")
+                actions.append(
+                    f"created {spec.bucket}/{spec.name} (retention {BUCKET_RETENTION_S[spec.bucket] // 86400}d)"
+                )
         return actions
 
     def write(self, bucket: str, points: Iterable[Point], batch_id: str) -> int:
@@ -148,18 +151,24 @@ class EmbeddedTimeSeries:
 
     def _source_sql(self, spec: Measurement, params: dict, tag_filter: Mapping[str, str] | None = None) -> str:
         """SQL for the measurement's points in [$start, $stop): one row per tags + time, newest value per field."""
-        empty = "SELECT " + ", ".join(
-            ["NULL::BIGINT AS time_ns"]
-            + [f"NULL::VARCHAR AS {_quote(t)}" for t in spec.tags]
-            + [f"NULL::{_SQL_TYPE[typ]} AS {_quote(f)}" for f, typ in spec.fields.items()]
-            + [f"NULL::BIGINT AS {WRITTEN}"]
-        ) + " WHERE false"
+        empty = (
+            "SELECT "
+            + ", ".join(
+                ["NULL::BIGINT AS time_ns"]
+                + [f"NULL::VARCHAR AS {_quote(t)}" for t in spec.tags]
+                + [f"NULL::{_SQL_TYPE[typ]} AS {_quote(f)}" for f, typ in spec.fields.items()]
+                + [f"NULL::BIGINT AS {WRITTEN}"]
+            )
+            + " WHERE false"
+        )
         files = self._files(spec)
         rows = empty
         if files:
             params[f"files_{spec.name}"] = files
             # The typed empty row set supplies columns that older files may lack.
-            rows = f"SELECT * FROM read_parquet(${'files_' + spec.name}, union_by_name = true) UNION ALL BY NAME {empty}"
+            rows = (
+                f"SELECT * FROM read_parquet(${'files_' + spec.name}, union_by_name = true) UNION ALL BY NAME {empty}"
+            )
         where = ["time_ns >= $start", "time_ns < $stop"]
         for i, (tag, value) in enumerate((tag_filter or {}).items()):
             params[f"tag{i}"] = value
@@ -228,6 +237,10 @@ class EmbeddedTimeSeries:
         if table.num_rows:
             self._write_table(MEASUREMENTS[metric], table, f"{metric}-{lo}-{hi}")
         return self.query(DERIVED_METRICS, metric, lo, hi)
+
+    def deploy_tasks(self, names: Iterable[str] | None = None) -> list[str]:
+        """Nothing to deploy: ``compute_derived`` runs the tasks' definitions as SQL."""
+        return []
 
     @retry_vanished
     def _run_derived(self, metric: str, lo: int, hi: int) -> pa.Table:

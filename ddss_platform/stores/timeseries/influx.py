@@ -4,13 +4,14 @@ URL: ``influxdb://TOKEN@host:8086/ORG`` (``influxdbs://`` for TLS). Points are w
 so a failed write raises before the run commits its offsets; InfluxDB itself keeps one point per measurement +
 tags + time, which makes replays idempotent. Query values travel as Flux `params`, never inside the text.
 """
+
 from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import pandas as pd
 import pyarrow as pa
@@ -77,8 +78,12 @@ def flux_string(value: str) -> str:
     """``value`` as a Flux string literal. InfluxDB OSS has no query parameters (Flux `params` are a Cloud
     feature), so values go into the query text, escaped: backslash, double quote, interpolation, line breaks."""
     escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${").replace("\n", "\\n")
-        .replace("\r", "\\r").replace("\t", "\\t")
+        value.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("${", "\\${")
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
     )
     return f'"{escaped}"'
 
@@ -87,8 +92,9 @@ def flux_time(ns: int) -> str:
     return f"time(v: {int(ns)})"
 
 
-def query_flux(bucket: str, spec: Measurement, start_ns: int, stop_ns: int, tags: Mapping[str, str],
-               limit: int | None) -> str:
+def query_flux(
+    bucket: str, spec: Measurement, start_ns: int, stop_ns: int, tags: Mapping[str, str], limit: int | None
+) -> str:
     """The Flux text of a range query. Every value is a literal made here (names are declared ones, strings
     through ``flux_string``); ``time_ns`` is the point time as an integer, exact to the nanosecond (the client
     parses ``_time`` into datetimes, which keep microseconds)."""
@@ -148,7 +154,7 @@ class InfluxTimeSeries:
         self._org_id_cache: str | None = None
 
     @classmethod
-    def from_url(cls, url: StoreURL) -> "InfluxTimeSeries":
+    def from_url(cls, url: StoreURL) -> InfluxTimeSeries:
         host, port = url.hosts[0]
         if not url.user or not url.path:
             raise SettingsError(f"{url.setting}={url.raw!r}: expected influxdb://TOKEN@host:8086/ORG")
@@ -251,8 +257,9 @@ class InfluxTimeSeries:
             flux = task_flux(name)
             task = existing.get(name)
             if task is None:
-                tasks_api.create_task(task_create_request=TaskCreateRequest(org_id=self._org_id(), flux=flux,
-                                                                             status="active"))
+                tasks_api.create_task(
+                    task_create_request=TaskCreateRequest(org_id=self._org_id(), flux=flux, status="active")
+                )
                 actions.append(f"created task {name}")
             elif task.flux != flux or task.status != "active":
                 tasks_api.update_task_request(task.id, TaskUpdateRequest(flux=flux, status="active"))
@@ -269,7 +276,7 @@ class InfluxTimeSeries:
         # scheduled in the future would wait for that time
         latest = time.time_ns() // task_every_ns(metric) * task_every_ns(metric)
         run_times = sorted({min(hi, latest) for _lo, hi in covered})
-        self._run_task(task.id, [datetime.fromtimestamp(t // 10**9, tz=timezone.utc) for t in run_times])
+        self._run_task(task.id, [datetime.fromtimestamp(t // 10**9, tz=UTC) for t in run_times])
         lo, hi = (covered[0][0], covered[-1][1]) if covered else (start_ns, stop_ns)
         return self.query(DERIVED_METRICS, metric, lo, hi)
 

@@ -1,6 +1,7 @@
 """The archive adapters a contract test runs on: embedded, and the ScyllaDB adapter on a real CQL server (Apache
 Cassandra 5 started for the session, or the hosts DDSS_TEST_SCYLLA_HOSTS names); each test gets its own keyspace,
 replication factor 1, dropped afterwards."""
+
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,6 @@
 """What only the CQL server shows, on a real one (Apache Cassandra 5, run as a strict cluster: ALLOW FILTERING is
 refused by its guardrail, so every contract test there also proves its reads are keyed)."""
+
 from __future__ import annotations
 
 import time
@@ -33,13 +34,22 @@ def cassandra(cassandra_netloc):
 
 
 def _event(i: int, at_ms: int) -> dict:
-    return {"event_id": f"e{i}", "citizen_id": f"c{i}", "event_time": at_ms, "status": "scored",
-            "topic": "citizen-events", "partition": 0, "offset": i}
+    return {
+        "event_id": f"e{i}",
+        "citizen_id": f"c{i}",
+        "event_time": at_ms,
+        "status": "scored",
+        "topic": "citizen-events",
+        "partition": 0,
+        "offset": i,
+    }
 
 
 def test_the_server_refuses_allow_filtering_so_the_contract_runs_on_keyed_reads_only(cassandra):
     with pytest.raises(InvalidRequest, match="allow_filtering"):
-        cassandra._session.execute(f"SELECT * FROM {cassandra.keyspace}.events_archive WHERE status = 'x' ALLOW FILTERING")
+        cassandra._session.execute(
+            f"SELECT * FROM {cassandra.keyspace}.events_archive WHERE status = 'x' ALLOW FILTERING"
+        )
 
 
 def test_every_statement_runs_at_local_quorum_unless_the_url_says_otherwise(cassandra, cassandra_netloc):
@@ -56,7 +66,8 @@ def test_every_statement_runs_at_local_quorum_unless_the_url_says_otherwise(cass
 
 def _table_options(store: ScyllaArchive) -> dict[str, int]:
     rows = store._session.execute(
-        "SELECT table_name, default_time_to_live FROM system_schema.tables WHERE keyspace_name = %s", (store.keyspace,))
+        "SELECT table_name, default_time_to_live FROM system_schema.tables WHERE keyspace_name = %s", (store.keyspace,)
+    )
     return {r["table_name"]: r["default_time_to_live"] for r in rows}
 
 
@@ -69,7 +80,8 @@ def test_archived_rows_and_score_history_expire_after_five_years(cassandra):
 def test_cooldown_state_collections_are_frozen_single_cells(cassandra):
     rows = cassandra._session.execute(
         "SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = %s AND table_name = %s",
-        (cassandra.keyspace, "rule_application_state"))
+        (cassandra.keyspace, "rule_application_state"),
+    )
     types = {r["column_name"]: r["type"] for r in rows}
     assert types["applied_times"] == "frozen<list<bigint>>"
     assert types["guard_offsets"] == "frozen<map<text, bigint>>"

@@ -1,4 +1,5 @@
 """The archive port's contract: the same assertions on every configured adapter (see conftest.py)."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -15,12 +16,12 @@ from ddss_platform.stores.archive import (
     EVENTS_ARCHIVE,
     EVENTS_SUMMARY,
     EVENTS_TTL_MS,
-    SCORE_CHANGE_COLUMNS,
-    CooldownState,
-    ScoreChange,
+    SCORE_HISTORY_COLUMNS,
+    CooldownRow,
+    ScoreHistoryRow,
     day_start_ms,
+    lookup_index,
 )
-from ddss_platform.stores.archive import lookup_index
 from ddss_platform.stores.archive.embedded import EmbeddedArchive
 
 DAY1 = day_start_ms("2024-05-01")
@@ -28,10 +29,22 @@ DAY1 = day_start_ms("2024-05-01")
 
 def row(i: int, day: int = 0, citizen: str | None = None, **changes) -> dict:
     return {
-        "event_id": f"e{i}", "citizen_id": citizen or f"c{i % 3}", "event_time": DAY1 + day * DAY_MS + i * 1000,
-        "event_type": "financial", "event_subtype": "payment_completed", "source_system": "bank",
-        "region": "north", "city": "Oslo", "severity": 0.5, "confidence": 0.9, "payload": '{"amount": 12.5}',
-        "score_impact": float(i), "status": "scored", "topic": "citizen-events", "partition": 1, "offset": 100 + i,
+        "event_id": f"e{i}",
+        "citizen_id": citizen or f"c{i % 3}",
+        "event_time": DAY1 + day * DAY_MS + i * 1000,
+        "event_type": "financial",
+        "event_subtype": "payment_completed",
+        "source_system": "bank",
+        "region": "north",
+        "city": "Oslo",
+        "severity": 0.5,
+        "confidence": 0.9,
+        "payload": '{"amount": 12.5}',
+        "score_impact": float(i),
+        "status": "scored",
+        "topic": "citizen-events",
+        "partition": 1,
+        "offset": 100 + i,
     } | changes
 
 
@@ -39,9 +52,19 @@ def aggregate_rows(regions: list[str], citizens: int = 3) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "region": r, "citizens": citizens, "avg_score": 500.5, "median_score": 501.0, "min_score": 400.0,
-                "max_score": 600.0, "tier_exemplary_count": 1, "tier_standard_count": 1, "tier_caution_count": 1,
-                "tier_highrisk_count": 0, "improvements": 2, "deteriorations": 1, "last_updated": DAY1 + 5,
+                "region": r,
+                "citizens": citizens,
+                "avg_score": 500.5,
+                "median_score": 501.0,
+                "min_score": 400.0,
+                "max_score": 600.0,
+                "tier_exemplary_count": 1,
+                "tier_standard_count": 1,
+                "tier_caution_count": 1,
+                "tier_highrisk_count": 0,
+                "improvements": 2,
+                "deteriorations": 1,
+                "last_updated": DAY1 + 5,
             }
             for r in regions
         ]
@@ -72,7 +95,11 @@ def test_filters_by_day_citizen_event_time_range_and_limit(archive):
     assert archive.read_events(citizen_id="c2", event_id="e8")["offset"].tolist() == [108]
     window = archive.read_events(start_ms=DAY1 + 2000, end_ms=DAY1 + 6000)
     assert window["event_id"].tolist() == ["e4", "e2"]
-    assert archive.read_events(start_ms=DAY1, end_ms=DAY1 + 3 * DAY_MS, limit=3)["event_id"].tolist() == ["e7", "e5", "e3"]
+    assert archive.read_events(start_ms=DAY1, end_ms=DAY1 + 3 * DAY_MS, limit=3)["event_id"].tolist() == [
+        "e7",
+        "e5",
+        "e3",
+    ]
     assert archive.read_events(citizen_id="nobody").empty
 
 
@@ -113,31 +140,43 @@ def test_bad_rows_are_refused_naming_the_problem(archive, bad, message):
 
 def test_cooldowns_round_trip_in_one_call_with_the_offset_guard(archive):
     rows = [
-        CooldownState("c1", "R1", (1000, 2000), {"citizen-events/0": 10}),
-        CooldownState("c1", "R2", (1500,), {"citizen-events/0": 11}),
-        CooldownState("c2", "R1", (), {"citizen-events/1": 3}),
+        CooldownRow("c1", "R1", (1000, 2000), {"citizen-events/0": 10}),
+        CooldownRow("c1", "R2", (1500,), {"citizen-events/0": 11}),
+        CooldownRow("c2", "R1", (), {"citizen-events/1": 3}),
     ]
     assert archive.save_cooldowns(rows) == 3
     loaded = archive.load_cooldowns(["c1", "c2", "c3"])
     assert loaded == {(r.citizen_id, r.rule_id): r for r in rows}
     # a replay (offset not newer) changes nothing; a newer offset of another partition adds to the guard
-    assert archive.save_cooldowns([CooldownState("c1", "R1", (9,), {"citizen-events/0": 10})]) == 0
-    assert archive.save_cooldowns([CooldownState("c1", "R1", (2000, 3000), {"citizen-events/2": 1})]) == 1
-    assert archive.load_cooldowns(["c1"])[("c1", "R1")] == CooldownState(
+    assert archive.save_cooldowns([CooldownRow("c1", "R1", (9,), {"citizen-events/0": 10})]) == 0
+    assert archive.save_cooldowns([CooldownRow("c1", "R1", (2000, 3000), {"citizen-events/2": 1})]) == 1
+    assert archive.load_cooldowns(["c1"])[("c1", "R1")] == CooldownRow(
         "c1", "R1", (2000, 3000), {"citizen-events/0": 10, "citizen-events/2": 1}
     )
     assert archive.load_cooldowns([]) == {}
 
 
 def test_score_history_is_keyed_and_newest_first(archive):
-    changes = [ScoreChange("c1", DAY1 + i, f"e{i}", "R1", 500.0 + i, 501.0 + i, 1.0, "EVENT_IMPACT", "Standard") for i in range(4)]
-    decay = {"citizen_id": "c1", "changed_at": DAY1 + 10, "event_id": "", "rule_id": "", "old_score": 504.0,
-             "new_score": 503.0, "change": -1.0, "reason": "DECAY_ADJUSTMENT", "tier": "Standard"}
+    changes = [
+        ScoreHistoryRow("c1", DAY1 + i, f"e{i}", "R1", 500.0 + i, 501.0 + i, 1.0, "EVENT_IMPACT", "Standard")
+        for i in range(4)
+    ]
+    decay = {
+        "citizen_id": "c1",
+        "changed_at": DAY1 + 10,
+        "event_id": "",
+        "rule_id": "",
+        "old_score": 504.0,
+        "new_score": 503.0,
+        "change": -1.0,
+        "reason": "DECAY_ADJUSTMENT",
+        "tier": "Standard",
+    }
     assert archive.write_score_history(changes + [decay], "h") == 5
     archive.write_score_history(changes + [decay], "h")  # replayed run
     archive.write_score_history(changes[2:], "h2")  # overlapping batch
     df = archive.read_score_history("c1", limit=3)
-    assert list(df.columns) == SCORE_CHANGE_COLUMNS
+    assert list(df.columns) == SCORE_HISTORY_COLUMNS
     assert df["changed_at"].tolist() == [DAY1 + 10, DAY1 + 3, DAY1 + 2]
     assert df.iloc[0]["reason"] == "DECAY_ADJUSTMENT" and df.iloc[0]["rule_id"] == ""
     assert len(archive.read_score_history("c1")) == 5 and archive.read_score_history("c2").empty
@@ -148,18 +187,30 @@ def test_aggregates_replace_a_day_and_filter(archive):
     archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregate_rows(["north"], citizens=9), "2024-05-02")
     archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregate_rows(["north"], citizens=4), "2024-05-01")  # rerun
     df = archive.read_aggregates(CREDIT_SCORE_AGGREGATES)
-    assert list(zip(df["aggregation_date"], df["region"], df["citizens"])) == [("2024-05-01", "north", 4), ("2024-05-02", "north", 9)]
+    assert list(zip(df["aggregation_date"], df["region"], df["citizens"])) == [
+        ("2024-05-01", "north", 4),
+        ("2024-05-02", "north", 9),
+    ]
     assert df.iloc[0]["avg_score"] == 500.5 and df.iloc[0]["last_updated"] == DAY1 + 5
-    assert archive.read_aggregates(CREDIT_SCORE_AGGREGATES, region="north", start_day="2024-05-02")["citizens"].tolist() == [9]
+    assert archive.read_aggregates(CREDIT_SCORE_AGGREGATES, region="north", start_day="2024-05-02")[
+        "citizens"
+    ].tolist() == [9]
     assert archive.read_aggregates(CREDIT_SCORE_AGGREGATES, end_day="2024-05-01")["citizens"].tolist() == [4]
     assert archive.read_aggregates(CREDIT_SCORE_AGGREGATES, region="west").empty
 
 
 def test_events_summary_table(archive):
     rows = pd.DataFrame(
-        {"event_type": ["financial", "social"], "region": ["north", "north"], "event_count": [5, 2],
-         "total_score_impact": [10.0, 4.0], "avg_score_impact": [2.0, 2.0], "distinct_citizens": [3, 2],
-         "last_updated": [DAY1, DAY1], "aggregation_date": ["2024-05-01"] * 2}
+        {
+            "event_type": ["financial", "social"],
+            "region": ["north", "north"],
+            "event_count": [5, 2],
+            "total_score_impact": [10.0, 4.0],
+            "avg_score_impact": [2.0, 2.0],
+            "distinct_citizens": [3, 2],
+            "last_updated": [DAY1, DAY1],
+            "aggregation_date": ["2024-05-01"] * 2,
+        }
     )
     assert archive.write_aggregates(EVENTS_SUMMARY, rows, "2024-05-01") == 2
     df = archive.read_aggregates(EVENTS_SUMMARY, event_type="social", region="north")
@@ -172,7 +223,9 @@ def test_aggregate_misuse_is_refused(archive):
     with pytest.raises(ValueError, match="no column 'event_type'"):
         archive.read_aggregates(CREDIT_SCORE_AGGREGATES, event_type="financial")
     with pytest.raises(ValueError, match="missing column"):
-        archive.write_aggregates(CREDIT_SCORE_AGGREGATES, aggregate_rows(["north"]).drop(columns=["citizens"]), "2024-05-01")
+        archive.write_aggregates(
+            CREDIT_SCORE_AGGREGATES, aggregate_rows(["north"]).drop(columns=["citizens"]), "2024-05-01"
+        )
 
 
 def test_embedded_archive_is_a_hive_partitioned_parquet_dataset(embedded_archive):
@@ -180,7 +233,8 @@ def test_embedded_archive_is_a_hive_partitioned_parquet_dataset(embedded_archive
     archive.write_events([row(i, day=i % 2) for i in range(4)], "b")
     path = archive.archive_path()
     counts = duckdb.sql(
-        f"SELECT CAST(event_date AS VARCHAR), count(*) FROM read_parquet('{path}/*/*.parquet', hive_partitioning = true)"
+        "SELECT CAST(event_date AS VARCHAR), count(*)"
+        f" FROM read_parquet('{path}/*/*.parquet', hive_partitioning = true)"
         " GROUP BY 1 ORDER BY 1"
     ).fetchall()
     assert counts == [("2024-05-01", 2), ("2024-05-02", 2)]
@@ -212,7 +266,10 @@ def test_read_event_by_id(archive):
 
 
 def test_recent_score_history_is_read_score_history_as_dicts(archive):
-    changes = [ScoreChange("c1", DAY1 + i, f"e{i}", "R1", 500.0 + i, 501.0 + i, 1.0, "EVENT_IMPACT", "Standard") for i in range(4)]
+    changes = [
+        ScoreHistoryRow("c1", DAY1 + i, f"e{i}", "R1", 500.0 + i, 501.0 + i, 1.0, "EVENT_IMPACT", "Standard")
+        for i in range(4)
+    ]
     archive.write_score_history(changes, "h")
     recent = archive.recent_score_history("c1", 3)
     assert [r["changed_at"] for r in recent] == [DAY1 + 3, DAY1 + 2, DAY1 + 1]
@@ -233,9 +290,11 @@ def test_embedded_lookup_index_is_built_from_files_written_before_it(tmp_path):
     indexes the files already archived."""
     old = EmbeddedArchive(tmp_path)
     old.write_events([row(i) for i in range(3)], "b")
-    old.save_cooldowns([CooldownState("c0", "R1", (DAY1,), {"citizen-events/0": 0})])
+    old.save_cooldowns([CooldownRow("c0", "R1", (DAY1,), {"citizen-events/0": 0})])
     assert list(old.load_cooldowns(["c0"])) == [("c0", "R1")]
-    old.write_score_history([ScoreChange("c0", DAY1, "e0", "R1", 500.0, 501.0, 1.0, "EVENT_IMPACT", "Standard")], "b")
+    old.write_score_history(
+        [ScoreHistoryRow("c0", DAY1, "e0", "R1", 500.0, 501.0, 1.0, "EVENT_IMPACT", "Standard")], "b"
+    )
     old.close()
     assert not (tmp_path / "events_index.sqlite").exists() and not (tmp_path / "history_index.sqlite").exists()
     store = EmbeddedArchive(tmp_path)
@@ -264,35 +323,65 @@ def test_embedded_lookup_index_written_by_writers_is_rebuilt(tmp_path):
 def test_embedded_score_history_kept_in_sqlite_by_an_older_version_moves_to_parquet(tmp_path):
     """A data dir from before the history moved to Parquet keeps its rows, once, and reads them with the new ones."""
     legacy = sqlite3.connect(tmp_path / "archive_state.sqlite")
-    legacy.execute("CREATE TABLE citizen_score_history (citizen_id TEXT NOT NULL, changed_at INTEGER NOT NULL,"
-                   " event_id TEXT NOT NULL, rule_id TEXT NOT NULL, old_score REAL, new_score REAL, change REAL,"
-                   " reason TEXT, tier TEXT, PRIMARY KEY (citizen_id, changed_at, event_id, rule_id)) WITHOUT ROWID")
-    legacy.execute("INSERT INTO citizen_score_history VALUES ('c1', ?, 'e0', 'R1', 500, 501, 1, 'EVENT_IMPACT', 'Standard')",
-                   (DAY1,))
+    legacy.execute(
+        "CREATE TABLE citizen_score_history (citizen_id TEXT NOT NULL, changed_at INTEGER NOT NULL,"
+        " event_id TEXT NOT NULL, rule_id TEXT NOT NULL, old_score REAL, new_score REAL, change REAL,"
+        " reason TEXT, tier TEXT, PRIMARY KEY (citizen_id, changed_at, event_id, rule_id)) WITHOUT ROWID"
+    )
+    legacy.execute(
+        "INSERT INTO citizen_score_history VALUES ('c1', ?, 'e0', 'R1', 500, 501, 1, 'EVENT_IMPACT', 'Standard')",
+        (DAY1,),
+    )
     legacy.commit()
     legacy.close()
     store = EmbeddedArchive(tmp_path)
     assert "moved 1 score change(s) from archive_state.sqlite to citizen_score_history/" in store.ensure_schema()
     assert not any("score change" in action for action in store.ensure_schema())
-    store.write_score_history([ScoreChange("c1", DAY1 + 1, "e1", "R1", 501.0, 503.0, 2.0, "EVENT_IMPACT", "Standard")], "b")
-    assert [(r["event_id"], r["new_score"]) for r in store.recent_score_history("c1", 10)] == [("e1", 503.0), ("e0", 501.0)]
+    store.write_score_history(
+        [ScoreHistoryRow("c1", DAY1 + 1, "e1", "R1", 501.0, 503.0, 2.0, "EVENT_IMPACT", "Standard")], "b"
+    )
+    assert [(r["event_id"], r["new_score"]) for r in store.recent_score_history("c1", 10)] == [
+        ("e1", 503.0),
+        ("e0", 501.0),
+    ]
     store.close()
 
 
 def test_embedded_score_history_is_a_parquet_dataset_by_day(tmp_path):
     store = EmbeddedArchive(tmp_path)
-    store.write_score_history([ScoreChange("c1", DAY1 + d * DAY_MS, "e", "R1", 1.0, 2.0, 1.0, "EVENT_IMPACT", "Standard")
-                               for d in range(2)], "b")
-    files = sorted(p.relative_to(tmp_path / "citizen_score_history").as_posix()
-                   for p in (tmp_path / "citizen_score_history").rglob("*.parquet"))
+    store.write_score_history(
+        [
+            ScoreHistoryRow("c1", DAY1 + d * DAY_MS, "e", "R1", 1.0, 2.0, 1.0, "EVENT_IMPACT", "Standard")
+            for d in range(2)
+        ],
+        "b",
+    )
+    files = sorted(
+        p.relative_to(tmp_path / "citizen_score_history").as_posix()
+        for p in (tmp_path / "citizen_score_history").rglob("*.parquet")
+    )
     assert files == ["changed_date=2024-05-01/b.parquet", "changed_date=2024-05-02/b.parquet"]
     store.close()
 
 
 def test_score_history_rows_without_a_key_are_refused(archive):
     with pytest.raises(ValueError, match="event_id"):
-        archive.write_score_history([{"citizen_id": "c1", "changed_at": DAY1, "event_id": None, "rule_id": "R1",
-                                      "old_score": 1.0, "new_score": 2.0, "change": 1.0, "reason": "x", "tier": "y"}], "b")
+        archive.write_score_history(
+            [
+                {
+                    "citizen_id": "c1",
+                    "changed_at": DAY1,
+                    "event_id": None,
+                    "rule_id": "R1",
+                    "old_score": 1.0,
+                    "new_score": 2.0,
+                    "change": 1.0,
+                    "reason": "x",
+                    "tier": "y",
+                }
+            ],
+            "b",
+        )
 
 
 def test_embedded_lookups_follow_a_replay_that_rewrites_a_file(tmp_path):

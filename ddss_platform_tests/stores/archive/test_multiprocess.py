@@ -1,6 +1,7 @@
 """Four processes on one embedded archive at once: a scoring-style writer (event batches, some replayed,
 cooldowns, score history), a batch writer (daily aggregates, TTL sweeps), two readers. No errors, no lost
 or duplicated rows."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,11 +10,11 @@ import pandas as pd
 import pytest
 
 from ddss_platform.stores.archive import (
+    AGGREGATE_TABLES,
     CREDIT_SCORE_AGGREGATES,
     DAY_MS,
-    AGGREGATE_TABLES,
-    CooldownState,
-    ScoreChange,
+    CooldownRow,
+    ScoreHistoryRow,
     day_start_ms,
 )
 from ddss_platform.stores.archive.embedded import EmbeddedArchive
@@ -29,19 +30,33 @@ def scoring_writer(root: str) -> int:
     for b in range(BATCHES):
         offsets = range(b * PER_BATCH, (b + 1) * PER_BATCH)
         rows = [
-            {"event_id": f"e{o}", "citizen_id": f"c{o % CITIZENS}", "event_time": DAY1 + (o % DAYS) * DAY_MS + o,
-             "event_type": "financial", "score_impact": 1.0, "status": "scored", "topic": "citizen-events",
-             "partition": 0, "offset": o}
+            {
+                "event_id": f"e{o}",
+                "citizen_id": f"c{o % CITIZENS}",
+                "event_time": DAY1 + (o % DAYS) * DAY_MS + o,
+                "event_type": "financial",
+                "score_impact": 1.0,
+                "status": "scored",
+                "topic": "citizen-events",
+                "partition": 0,
+                "offset": o,
+            }
             for o in offsets
         ]
         batch_id = f"citizen-events-0-{offsets.start}-{offsets.stop}"
         for _ in range(2 if b % 5 == 0 else 1):  # every fifth range is replayed
             store.write_events(rows, batch_id)
             store.save_cooldowns(
-                CooldownState(f"c{c}", "R1", (offsets.stop,), {"citizen-events/0": offsets.stop - 1}) for c in range(CITIZENS)
+                CooldownRow(f"c{c}", "R1", (offsets.stop,), {"citizen-events/0": offsets.stop - 1})
+                for c in range(CITIZENS)
             )
             store.write_score_history(
-                [ScoreChange(f"c{o % CITIZENS}", DAY1 + o, f"e{o}", "R1", 500.0, 501.0, 1.0, "EVENT_IMPACT", "Standard") for o in offsets],
+                [
+                    ScoreHistoryRow(
+                        f"c{o % CITIZENS}", DAY1 + o, f"e{o}", "R1", 500.0, 501.0, 1.0, "EVENT_IMPACT", "Standard"
+                    )
+                    for o in offsets
+                ],
                 batch_id,
             )
     store.close()

@@ -1,5 +1,6 @@
 """The ScyllaDB adapter's pure parts: what the URL sets (replication, consistency, keyspace) and that the schema
 file matches the port. What the server does is in test_contract.py and test_cassandra_server.py."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ import pytest
 from cassandra import ConsistencyLevel
 
 from ddss_platform.settings import SettingsError, parse_store_url
-from ddss_platform.stores.archive import AGGREGATE_TABLES, EVENTS_ARCHIVE, SCORE_CHANGE_COLUMNS
+from ddss_platform.stores.archive import AGGREGATE_TABLES, EVENTS_ARCHIVE, SCORE_HISTORY_COLUMNS
 from ddss_platform.stores.archive.scylla import (
     DAY_BUCKETS,
     ScyllaArchive,
@@ -25,7 +26,8 @@ NTS3 = {"class": "NetworkTopologyStrategy", "replication_factor": 3}
 def test_replication_comes_from_the_url():
     assert replication_from_query("S", "") == NTS3
     assert replication_from_query("S", "replication_factor=1&replication_class=SimpleStrategy") == {
-        "class": "SimpleStrategy", "replication_factor": 1,
+        "class": "SimpleStrategy",
+        "replication_factor": 1,
     }
     assert keyspace_cql("ks", replication_from_query("S", "replication=dc1:3,dc2:2")) == (
         "CREATE KEYSPACE IF NOT EXISTS ks WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 2}"
@@ -60,7 +62,7 @@ def test_schema_file_columns_match_the_port():
 
     assert sorted(columns("events_archive")) == sorted(EVENTS_ARCHIVE.names)
     assert sorted(columns("events_by_day")) == sorted(["event_date", "bucket", *EVENTS_ARCHIVE.names])
-    assert sorted(columns("citizen_score_history")) == sorted(SCORE_CHANGE_COLUMNS)
+    assert sorted(columns("citizen_score_history")) == sorted(SCORE_HISTORY_COLUMNS)
     for name, spec in AGGREGATE_TABLES.items():
         assert sorted(columns(name)) == sorted(["aggregation_date", *spec.schema.names])
     assert columns("rule_application_state") == ["citizen_id", "rule_id", "applied_times", "guard_offsets"]

@@ -1,4 +1,5 @@
 """Small valid documents of each collection for the documents tests."""
+
 from __future__ import annotations
 
 from ddss_platform.stores.documents import new_citizen_document
@@ -9,8 +10,15 @@ T0 = 1_735_689_600_000  # 2025-01-01
 def citizen(national_id: str, score: float = 500.0, tier: str = "Standard", region: str = "North", **flags) -> dict:
     return new_citizen_document(
         national_id,
-        {"firstName": "Ada", "lastName": "Novak", "dateOfBirth": "1980-02-03", "gender": "female",
-         "region": region, "city": "Harbor City", "occupation": "nurse"},
+        {
+            "firstName": "Ada",
+            "lastName": "Novak",
+            "dateOfBirth": "1980-02-03",
+            "gender": "female",
+            "region": region,
+            "city": "Harbor City",
+            "occupation": "nurse",
+        },
         {"isPublicOfficial": False, "consentForDataProcessing": True, **flags},
         score,
         tier,

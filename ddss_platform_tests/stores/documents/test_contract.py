@@ -1,4 +1,5 @@
 """Contract of the documents port, run on every configured adapter (embedded, SecantusDB, live MongoDB)."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -75,8 +76,13 @@ def test_a_citizen_breaking_the_schema_is_refused_naming_the_field(documents, ch
 
 def test_snapshot_updates_apply_once_per_offset(documents):
     documents.create_citizens([citizen("CIT00000001"), citizen("CIT00000002")])
-    batch = [update("CIT00000001", 5, 520.0), update("CIT00000001", 3, 999.0), update("CIT00000001", 7, 480.0, "Caution"),
-             update("CIT00000002", 4, 700.0), update("CIT-unknown", 8)]
+    batch = [
+        update("CIT00000001", 5, 520.0),
+        update("CIT00000001", 3, 999.0),
+        update("CIT00000001", 7, 480.0, "Caution"),
+        update("CIT00000002", 4, 700.0),
+        update("CIT-unknown", 8),
+    ]
     assert documents.apply_snapshot_updates(batch) == 3  # offset 3 is older than 5; the unknown citizen is skipped
     first = documents.get_citizens(["CIT00000001"])["CIT00000001"]
     assert first["scoreSnapshot"] == {"currentScore": 480.0, "tier": "Caution", "lastCalculated": T0 + 7}
@@ -115,11 +121,19 @@ def test_a_score_change_moves_the_stored_score_clamped_and_re_tiered(documents):
     scale = load_configuration(configuration())
     documents.create_citizens([citizen("CIT00000001", 790.0), citizen("CIT00000002", 20.0, "HighRisk")])
     # the run saw other scores (another partition's runs moved these citizens meanwhile): the change is what counts
-    batch = [update("CIT00000001", 4, 510.0, change=15.5), update("CIT00000002", 4, 480.0, "Caution", change=-30.0),
-             update("CIT00000001", 6, 600.0, change=0.25), update("CIT-unknown", 6, change=1.0)]
+    batch = [
+        update("CIT00000001", 4, 510.0, change=15.5),
+        update("CIT00000002", 4, 480.0, "Caution", change=-30.0),
+        update("CIT00000001", 6, 600.0, change=0.25),
+        update("CIT-unknown", 6, change=1.0),
+    ]
     assert documents.apply_snapshot_updates(batch, scale) == 3
     found = documents.get_citizens(["CIT00000001", "CIT00000002"])
-    assert found["CIT00000001"]["scoreSnapshot"] == {"currentScore": 805.75, "tier": "Exemplary", "lastCalculated": T0 + 6}
+    assert found["CIT00000001"]["scoreSnapshot"] == {
+        "currentScore": 805.75,
+        "tier": "Exemplary",
+        "lastCalculated": T0 + 6,
+    }
     assert found["CIT00000002"]["scoreSnapshot"] == {"currentScore": 0.0, "tier": "HighRisk", "lastCalculated": T0 + 4}
     assert documents.apply_snapshot_updates(batch, scale) == 0  # a replay moves nothing
     assert documents.get_citizens(["CIT00000001", "CIT00000002"]) == found
@@ -129,8 +143,9 @@ def test_a_score_change_moves_the_stored_score_clamped_and_re_tiered(documents):
 
 def test_a_created_citizen_starts_from_the_batch_score_and_is_not_moved_twice(documents):
     scale = load_configuration(configuration())
-    creating = update("CIT00000100", 12, 512.5, profile={"firstName": "Nia", "lastName": "Okafor", "region": "East"},
-                      change=12.5)
+    creating = update(
+        "CIT00000100", 12, 512.5, profile={"firstName": "Nia", "lastName": "Okafor", "region": "East"}, change=12.5
+    )
     assert documents.apply_snapshot_updates([creating], scale) == 1
     assert documents.get_citizens(["CIT00000100"])["CIT00000100"]["scoreSnapshot"]["currentScore"] == 512.5
 
@@ -156,8 +171,11 @@ def test_score_changes_from_concurrent_writers_all_count(documents):
 
 @pytest.mark.parametrize(
     "bad, field",
-    [(dict(score=1000.5), "scoreSnapshot.currentScore"), (dict(tier="Gold"), "scoreSnapshot.tier"),
-     (dict(score=float("nan")), "scoreSnapshot.currentScore")],
+    [
+        (dict(score=1000.5), "scoreSnapshot.currentScore"),
+        (dict(tier="Gold"), "scoreSnapshot.tier"),
+        (dict(score=float("nan")), "scoreSnapshot.currentScore"),
+    ],
 )
 def test_a_bad_snapshot_update_refuses_the_whole_batch(documents, bad, field):
     documents.create_citizens([citizen("CIT00000001"), citizen("CIT00000002")])
@@ -170,13 +188,22 @@ def test_a_bad_snapshot_update_refuses_the_whole_batch(documents, bad, field):
 
 def test_find_citizens_filters_and_pages_by_national_id(documents):
     documents.create_citizens(
-        [citizen(f"CIT{i:08d}", 100.0 * i, "Caution" if i % 2 else "Standard", "North" if i < 6 else "South")
-         for i in range(1, 10)]
+        [
+            citizen(f"CIT{i:08d}", 100.0 * i, "Caution" if i % 2 else "Standard", "North" if i < 6 else "South")
+            for i in range(1, 10)
+        ]
     )
     assert [d["nationalID"] for d in documents.find_citizens(tier="Caution")] == [
-        "CIT00000001", "CIT00000003", "CIT00000005", "CIT00000007", "CIT00000009"]
+        "CIT00000001",
+        "CIT00000003",
+        "CIT00000005",
+        "CIT00000007",
+        "CIT00000009",
+    ]
     assert [d["nationalID"] for d in documents.find_citizens(region="South", min_score=650, max_score=850)] == [
-        "CIT00000007", "CIT00000008"]
+        "CIT00000007",
+        "CIT00000008",
+    ]
     pages, after = [], None
     while page := documents.find_citizens(after_id=after, limit=4):
         pages.append([d["nationalID"] for d in page])
@@ -186,13 +213,17 @@ def test_find_citizens_filters_and_pages_by_national_id(documents):
 
 
 def test_all_snapshots_has_a_row_per_citizen(documents):
-    documents.create_citizens([citizen("CIT00000001", isVeteran=True), citizen("CIT00000002", 820.0, "Exemplary", "South")])
+    documents.create_citizens(
+        [citizen("CIT00000001", isVeteran=True), citizen("CIT00000002", 820.0, "Exemplary", "South")]
+    )
     frame = documents.all_snapshots()
     assert list(frame["nationalID"]) == ["CIT00000001", "CIT00000002"]
     assert list(frame["score"]) == [500.0, 820.0]
     assert list(frame["region"]) == ["North", "South"]
     assert list(frame["flag_isVeteran"]) == [True, False]  # a flag one citizen lacks reads as False
-    assert {"tier", "lastCalculated", "city", "gender", "dateOfBirth", "occupation", "flag_isPublicOfficial"} <= set(frame.columns)
+    assert {"tier", "lastCalculated", "city", "gender", "dateOfBirth", "occupation", "flag_isPublicOfficial"} <= set(
+        frame.columns
+    )
 
 
 def test_configuration_is_stored_once_and_one_is_active(documents):
@@ -219,8 +250,11 @@ def test_rules_are_upserted_by_rule_id_and_filtered_by_set_and_status(documents)
 
 @pytest.mark.parametrize(
     "change, field",
-    [(lambda d: d.update(points="ten"), "points"), (lambda d: d.update(status="ON"), "status"),
-     (lambda d: d["multipliers"][0].pop("factor"), "multipliers.0.factor")],
+    [
+        (lambda d: d.update(points="ten"), "points"),
+        (lambda d: d.update(status="ON"), "status"),
+        (lambda d: d["multipliers"][0].pop("factor"), "multipliers.0.factor"),
+    ],
 )
 def test_a_rule_breaking_the_schema_is_refused_naming_rule_and_field(documents, change, field):
     bad = rule("R9")

@@ -1,5 +1,6 @@
 """Four processes on one embedded documents file at once: a scoring-style writer, a batch writer and
 two readers — no errors, no lost writes, no lock timeouts."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -28,8 +29,16 @@ def scoring_updates() -> list[list[SnapshotUpdate]]:
     for _ in range(BATCHES):
         batch = []
         for _ in range(BATCH):
-            batch.append(SnapshotUpdate(f"CIT{rng.randrange(SEEDED):08d}", round(rng.uniform(0, 1000), 2),
-                                        rng.choice(["Standard", "Caution"]), T0 + offset, P0, offset))
+            batch.append(
+                SnapshotUpdate(
+                    f"CIT{rng.randrange(SEEDED):08d}",
+                    round(rng.uniform(0, 1000), 2),
+                    rng.choice(["Standard", "Caution"]),
+                    T0 + offset,
+                    P0,
+                    offset,
+                )
+            )
             offset += 1
         batches.append(batch)
     return batches
@@ -52,10 +61,20 @@ def batch_writer(path: Path) -> int:
         created += store.create_citizens([citizen(f"CIT{i:08d}") for i in range(start, start + 100)])
         store.upsert_rules([rule(f"R{start}")])
         # new-citizen events on another partition
-        store.apply_snapshot_updates([
-            SnapshotUpdate(f"CIT{i:08d}", 505.0, "Standard", T0, P1, i, profile={"firstName": "N", "lastName": "C", "region": "East"})
-            for i in range(NEWCOMER_BASE + start, NEWCOMER_BASE + start + NEWCOMERS)
-        ])
+        store.apply_snapshot_updates(
+            [
+                SnapshotUpdate(
+                    f"CIT{i:08d}",
+                    505.0,
+                    "Standard",
+                    T0,
+                    P1,
+                    i,
+                    profile={"firstName": "N", "lastName": "C", "region": "East"},
+                )
+                for i in range(NEWCOMER_BASE + start, NEWCOMER_BASE + start + NEWCOMERS)
+            ]
+        )
     store.close()
     return created
 

@@ -1,5 +1,6 @@
 """The graph store under test: embedded, and the Dgraph adapter on a real Dgraph (started for the session, or the
 one DDSS_TEST_DGRAPH_URL names; emptied before each test)."""
+
 from __future__ import annotations
 
 import pytest

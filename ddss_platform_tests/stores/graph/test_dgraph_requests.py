@@ -1,5 +1,6 @@
 """What the Dgraph adapter sends: DQL with $variables only, and the mutation JSON — checked against a
 fake pydgraph client (the live contract runs when DDSS_TEST_DGRAPH_URL is set)."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from ddss_platform.stores.graph import Edge
+from ddss_platform.stores.graph import GraphEdge
 from ddss_platform.stores.graph.dgraph import (
     SCHEMA_FILE,
     DgraphGraph,
@@ -78,11 +79,15 @@ def test_node_upsert_passes_every_id_as_a_variable():
     assert variables == {"$n0": "CIT00000001", "$n1": NASTY}
     assert declared_variables(query) == used_variables(query) == {"n0", "n1"}
     assert "n1 as var(func: eq(nationalID, $n1))" in query
-    assert mutations[1] == ({"uid": "_:n1", "dgraph.type": "CitizenNode", "nationalID": NASTY}, None, "@if(eq(len(n1), 0))")
+    assert mutations[1] == (
+        {"uid": "_:n1", "dgraph.type": "CitizenNode", "nationalID": NASTY},
+        None,
+        "@if(eq(len(n1), 0))",
+    )
 
 
 def test_relationship_upsert_finds_the_edge_by_its_key():
-    edge = Edge("CIT00000001", NASTY, "family", 0.75, T0)
+    edge = GraphEdge("CIT00000001", NASTY, "family", 0.75, T0)
     query, variables, mutations = relationship_upsert([edge])
     assert NASTY not in query and "family" not in query
     key = relationship_key("CIT00000001", NASTY, "family")
@@ -91,15 +96,29 @@ def test_relationship_upsert_finds_the_edge_by_its_key():
     assert "r0 as var(func: eq(relationshipKey, $k0))" in query
     create, update = mutations
     assert create == (
-        {"uid": "uid(s0)", "relationships": [{"uid": "_:r0", "dgraph.type": "Relationship", "relatedTo": {"uid": "uid(t0)"},
-                                              "relationshipType": "family", "relationshipKey": key, "strength": 0.75,
-                                              "startDate": "2024-01-01T00:00:00.000Z"}]},
+        {
+            "uid": "uid(s0)",
+            "relationships": [
+                {
+                    "uid": "_:r0",
+                    "dgraph.type": "Relationship",
+                    "relatedTo": {"uid": "uid(t0)"},
+                    "relationshipType": "family",
+                    "relationshipKey": key,
+                    "strength": 0.75,
+                    "startDate": "2024-01-01T00:00:00.000Z",
+                }
+            ],
+        },
         None,
         "@if(eq(len(r0), 0))",
     )
     # an open relationship: the update also deletes a previous endDate (a START after an END reopens it)
-    assert update == ({"uid": "uid(r0)", "strength": 0.75, "startDate": "2024-01-01T00:00:00.000Z"},
-                      {"uid": "uid(r0)", "endDate": None}, "@if(gt(len(r0), 0))")
+    assert update == (
+        {"uid": "uid(r0)", "strength": 0.75, "startDate": "2024-01-01T00:00:00.000Z"},
+        {"uid": "uid(r0)", "endDate": None},
+        "@if(gt(len(r0), 0))",
+    )
 
 
 def test_outgoing_lists_one_variable_per_id():
@@ -117,27 +136,41 @@ def test_dates_round_trip_as_rfc3339():
 def test_upserting_relationships_sends_nodes_then_edges_in_committed_upsert_blocks():
     client = FakeClient({"outgoing": {"citizens": []}})
     graph = DgraphGraph(client)
-    assert graph.upsert_relationships([Edge("A", "B", "friend", 0.5, T0), Edge("B", "A", "friend", 0.5, T0)]) == 2
+    assert (
+        graph.upsert_relationships([GraphEdge("A", "B", "friend", 0.5, T0), GraphEdge("B", "A", "friend", 0.5, T0)])
+        == 2
+    )
     assert [r["commit_now"] for r in client.requests] == [True, True]
     nodes, edges = client.requests
     assert sorted(nodes["vars"].values()) == ["A", "B"]
-    assert edges["vars"] == {"$s0": "A", "$t0": "B", "$k0": relationship_key("A", "B", "friend"),
-                             "$s1": "B", "$t1": "A", "$k1": relationship_key("B", "A", "friend")}
+    assert edges["vars"] == {
+        "$s0": "A",
+        "$t0": "B",
+        "$k0": relationship_key("A", "B", "friend"),
+        "$s1": "B",
+        "$t1": "A",
+        "$k1": relationship_key("B", "A", "friend"),
+    }
     assert len(edges["mutations"]) == 4
 
 
 def test_unchanged_relationships_are_not_sent_again():
-    stored = {"nationalID": "A", "relationships": [
-        {"relationshipType": "friend", "strength": 0.5, "startDate": iso(T0), "relatedTo": {"nationalID": "B"}}]}
+    stored = {
+        "nationalID": "A",
+        "relationships": [
+            {"relationshipType": "friend", "strength": 0.5, "startDate": iso(T0), "relatedTo": {"nationalID": "B"}}
+        ],
+    }
     client = FakeClient({"outgoing": {"citizens": [stored]}})
     graph = DgraphGraph(client)
-    assert graph.upsert_relationships([Edge("A", "B", "friend", 0.5, T0)]) == 0
+    assert graph.upsert_relationships([GraphEdge("A", "B", "friend", 0.5, T0)]) == 0
     assert client.requests == []
-    assert graph.outgoing(["A"]) == {"A": [Edge("A", "B", "friend", 0.5, T0)]}
+    assert graph.outgoing(["A"]) == {"A": [GraphEdge("A", "B", "friend", 0.5, T0)]}
     assert graph.end_relationships([("A", "B", "friend", T0 + 9), ("A", "C", "friend", T0 + 9)]) == 1
     (ending,) = client.requests
-    assert ending["mutations"] == [{"set": {"uid": "uid(r0)", "endDate": iso(T0 + 9)}, "delete": None,
-                                    "cond": "@if(gt(len(r0), 0))"}]
+    assert ending["mutations"] == [
+        {"set": {"uid": "uid(r0)", "endDate": iso(T0 + 9)}, "delete": None, "cond": "@if(gt(len(r0), 0))"}
+    ]
 
 
 def test_schema_is_applied_only_when_the_server_lacks_it():
@@ -148,9 +181,18 @@ def test_schema_is_applied_only_when_the_server_lacks_it():
 
     predicates, types = expected_schema(SCHEMA_FILE.read_text())
     answer = {
-        "schema": [{"predicate": name, "type": spec["type"], "list": spec["list"], "tokenizer": spec["tokenizer"],
-                    "index": bool(spec["tokenizer"]), "reverse": spec["reverse"], "upsert": spec["upsert"]}
-                   for name, spec in predicates.items()],
+        "schema": [
+            {
+                "predicate": name,
+                "type": spec["type"],
+                "list": spec["list"],
+                "tokenizer": spec["tokenizer"],
+                "index": bool(spec["tokenizer"]),
+                "reverse": spec["reverse"],
+                "upsert": spec["upsert"],
+            }
+            for name, spec in predicates.items()
+        ],
         "types": [{"name": t} for t in types],
     }
     client = FakeClient({"schema": answer})
@@ -159,7 +201,13 @@ def test_schema_is_applied_only_when_the_server_lacks_it():
 
 def test_the_schema_file_declares_the_citizen_key_and_relationship_fields():
     predicates, types = expected_schema(SCHEMA_FILE.read_text())
-    assert predicates["nationalID"] == {"type": "string", "list": False, "tokenizer": ["exact"], "reverse": False, "upsert": True}
+    assert predicates["nationalID"] == {
+        "type": "string",
+        "list": False,
+        "tokenizer": ["exact"],
+        "reverse": False,
+        "upsert": True,
+    }
     assert predicates["relationshipType"]["tokenizer"] == ["exact"]
     assert {"strength", "startDate", "endDate", "relatedTo", "relationships"} <= set(predicates)
     assert types == {"CitizenNode", "Relationship"}
@@ -170,8 +218,17 @@ def test_all_edges_pages_through_relationships(monkeypatch, page_size):
     import ddss_platform.stores.graph.dgraph as dgraph
 
     monkeypatch.setattr(dgraph, "PAGE", page_size)
-    rels = [{"uid": f"0x{i}", "relationshipType": "family", "strength": 1.0, "startDate": iso(T0),
-             "relatedTo": {"nationalID": f"T{i}"}, "~relationships": [{"nationalID": "S"}]} for i in range(3)]
+    rels = [
+        {
+            "uid": f"0x{i}",
+            "relationshipType": "family",
+            "strength": 1.0,
+            "startDate": iso(T0),
+            "relatedTo": {"nationalID": f"T{i}"},
+            "~relationships": [{"nationalID": "S"}],
+        }
+        for i in range(3)
+    ]
     pages = iter([{"page": rels[:2]}, {"page": rels[2:]}])
     client = FakeClient()
     client.answer = lambda query, variables: next(pages)

@@ -1,4 +1,5 @@
 """What only a real Dgraph shows: concurrent transactions."""
+
 from __future__ import annotations
 
 import threading
@@ -7,7 +8,7 @@ import pydgraph
 import pytest
 
 from ddss_platform.settings import parse_store_url
-from ddss_platform.stores.graph import Edge
+from ddss_platform.stores.graph import GraphEdge
 from ddss_platform.stores.graph.dgraph import DgraphGraph
 
 pytestmark = pytest.mark.live
@@ -34,7 +35,7 @@ def test_concurrent_identical_relationship_upserts_leave_one_relationship(dgraph
         store = DgraphGraph.connect(parse_store_url("DDSS_GRAPH_URL", dgraph_url))
         try:
             start.wait(timeout=30)
-            store.upsert_relationships([Edge("A", "B", "family", strength, 1_000, None)])
+            store.upsert_relationships([GraphEdge("A", "B", "family", strength, 1_000, None)])
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:

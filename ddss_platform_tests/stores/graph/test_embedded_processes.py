@@ -1,5 +1,6 @@
 """Four processes on one embedded graph file at once: a scoring-style writer (relationship events),
 a batch writer (a bulk load) and two readers — no errors, no lost writes, no lock timeouts."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ddss_platform.stores.graph import RELATIONSHIP_TYPES, Edge
+from ddss_platform.stores.graph import RELATIONSHIP_TYPES, GraphEdge
 from ddss_platform.stores.graph.embedded import EmbeddedGraph
 
 T0 = 1_704_067_200_000
@@ -19,26 +20,30 @@ EVENTS = 1500
 BULK = 20_000
 
 
-def relationship_events() -> list[tuple[str, Edge]]:
+def relationship_events() -> list[tuple[str, GraphEdge]]:
     """START/END events among the first half of the people, as the scoring runs apply them."""
     rng = random.Random(11)
     events = []
     for i in range(EVENTS):
         a, b = rng.sample(range(PEOPLE // 2), 2)
-        edge = Edge(f"P{a}", f"P{b}", rng.choice(RELATIONSHIP_TYPES), 0.5, T0 + i)
+        edge = GraphEdge(f"P{a}", f"P{b}", rng.choice(RELATIONSHIP_TYPES), 0.5, T0 + i)
         events.append(("END" if i % 5 == 4 else "START", edge))
     return events
 
 
-def bulk_edges() -> list[Edge]:
+def bulk_edges() -> list[GraphEdge]:
     """A bulk load among the second half (disjoint from the events)."""
     rng = random.Random(12)
     half = PEOPLE // 2
-    return list({
-        (e.source, e.target, e.type): e
-        for e in (Edge(f"P{half + a}", f"P{half + b}", rng.choice(RELATIONSHIP_TYPES), 0.7, T0)
-                  for a, b in (rng.sample(range(half), 2) for _ in range(BULK)))
-    }.values())
+    return list(
+        {
+            (e.source, e.target, e.type): e
+            for e in (
+                GraphEdge(f"P{half + a}", f"P{half + b}", rng.choice(RELATIONSHIP_TYPES), 0.7, T0)
+                for a, b in (rng.sample(range(half), 2) for _ in range(BULK))
+            )
+        }.values()
+    )
 
 
 def scoring_writer(path: Path) -> None:
@@ -100,7 +105,9 @@ def test_four_processes_share_the_graph_file(tmp_path):
 
     ends, bulk = expected_keys()
     stored = graph.all_edges()
-    stored_ends = {(r.source, r.target, r.type): None if pd.isna(r.end_ms) else int(r.end_ms) for r in stored.itertuples()}
+    stored_ends = {
+        (r.source, r.target, r.type): None if pd.isna(r.end_ms) else int(r.end_ms) for r in stored.itertuples()
+    }
     assert set(stored_ends) == set(ends) | bulk
     assert {k: stored_ends[k] for k in ends} == ends
     graph.close()

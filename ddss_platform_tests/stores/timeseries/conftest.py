@@ -1,6 +1,7 @@
 """The time-series adapters a contract test runs on: embedded, and the InfluxDB adapter on a real InfluxDB 2 (started
 for the session, or the one DDSS_TEST_INFLUX_URL names). On InfluxDB each test gets an organisation of its own
 (its buckets and tasks), removed afterwards: system-wide metrics see only the test's points."""
+
 from __future__ import annotations
 
 import uuid

@@ -3,12 +3,14 @@
 Writers are called with no argument; readers get an Event that is set once every writer has finished, and
 loop until then. Each function must be picklable (a module-level function or a functools.partial of one).
 """
+
 from __future__ import annotations
 
 import functools
 import multiprocessing as mp
 import traceback
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 def _run(name, fn, barrier, done, results, reader):

@@ -1,4 +1,5 @@
 """The time-series port's contract: the same assertions on every configured adapter (see conftest.py)."""
+
 from __future__ import annotations
 
 import time
@@ -10,8 +11,8 @@ import pytest
 
 from ddss_platform.stores.timeseries import (
     BUCKET_RETENTION_S,
-    DAY_S,
     CITIZEN_EVENT,
+    DAY_S,
     DERIVED_METRICS,
     RAW_EVENTS,
     SCORE_CHANGE_HISTORY,
@@ -38,8 +39,20 @@ def citizen() -> str:
 def event(citizen: str, t_ns: int, event_id: str, impact: float = 1.0, **tags: str) -> Point:
     return Point(
         CITIZEN_EVENT,
-        {"citizenID": citizen, "eventType": "financial", "eventSubtype": "payment_completed", "region": "north", **tags},
-        {"eventID": event_id, "severity": 0.5, "confidence": 1, "score_impact": impact, "payload_full_json": '{"a": "b c"}'},
+        {
+            "citizenID": citizen,
+            "eventType": "financial",
+            "eventSubtype": "payment_completed",
+            "region": "north",
+            **tags,
+        },
+        {
+            "eventID": event_id,
+            "severity": 0.5,
+            "confidence": 1,
+            "score_impact": impact,
+            "payload_full_json": '{"a": "b c"}',
+        },
         t_ns,
     )
 
@@ -51,14 +64,24 @@ def test_ensure_schema_twice_reports_nothing_to_do(timeseries):
 def test_write_then_query_returns_points_in_range_oldest_first(timeseries, base_ns, citizen):
     points = [event(citizen, base_ns + i * SECOND_NS, f"e{i}", impact=i) for i in range(5)]
     assert timeseries.write(RAW_EVENTS, points, "batch-a") == 5
-    df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns + SECOND_NS, base_ns + 4 * SECOND_NS, {"citizenID": citizen})
+    df = timeseries.query(
+        RAW_EVENTS, CITIZEN_EVENT, base_ns + SECOND_NS, base_ns + 4 * SECOND_NS, {"citizenID": citizen}
+    )
     assert df["eventID"].tolist() == ["e1", "e2", "e3"]  # start inclusive, stop exclusive
     assert df["time_ns"].tolist() == [base_ns + i * SECOND_NS for i in (1, 2, 3)]
     assert df["score_impact"].tolist() == [1.0, 2.0, 3.0]
     assert df["confidence"].dtype == "float64" and df["confidence"].tolist() == [1.0] * 3  # int coerced to float
     assert df["payload_full_json"].tolist() == ['{"a": "b c"}'] * 3
     assert set(df["region"]) == {"north"} and df["city"].isna().all()
-    assert list(df.columns[:7]) == ["time_ns", "citizenID", "eventType", "eventSubtype", "sourceSystem", "region", "city"]
+    assert list(df.columns[:7]) == [
+        "time_ns",
+        "citizenID",
+        "eventType",
+        "eventSubtype",
+        "sourceSystem",
+        "region",
+        "city",
+    ]
 
 
 def test_writing_the_same_points_twice_leaves_one_copy(timeseries, base_ns, citizen):
@@ -108,8 +131,12 @@ def test_int_fields_and_other_measurements(timeseries, base_ns, citizen):
     df = timeseries.query(DERIVED_METRICS, SCORE_CHANGE_HISTORY, base_ns, base_ns + 1, {"citizenID": citizen})
     row = df.iloc[0]
     assert (row["oldScore"], row["newScore"], row["tier"], row["triggeringRuleID"]) == (500.0, 512.5, "Standard", "R-1")
-    decay = Point(SCORE_CHANGE_HISTORY, {"citizenID": citizen, "reasonCategory": "DECAY_ADJUSTMENT", "triggeringRuleID": ""},
-                  {"newScore": 511.5}, base_ns + 5)
+    decay = Point(
+        SCORE_CHANGE_HISTORY,
+        {"citizenID": citizen, "reasonCategory": "DECAY_ADJUSTMENT", "triggeringRuleID": ""},
+        {"newScore": 511.5},
+        base_ns + 5,
+    )
     timeseries.write(DERIVED_METRICS, [decay], "decay")
     df = timeseries.query(DERIVED_METRICS, SCORE_CHANGE_HISTORY, base_ns + 5, base_ns + 6, {"citizenID": citizen})
     assert df["triggeringRuleID"].isna().all() and df["newScore"].tolist() == [511.5]  # an empty tag is no tag
@@ -172,15 +199,17 @@ def test_a_reader_lists_again_when_a_file_vanishes_under_it(timeseries, base_ns,
 
 def test_a_columnar_batch_is_written_like_the_same_points(timeseries, base_ns, citizen):
     """write_table: absent columns and nulls are absent fields, an empty tag is no tag, a replay keeps one copy."""
-    table = pa.table({
-        "time_ns": [base_ns, base_ns + SECOND_NS],
-        "citizenID": [citizen, citizen],
-        "eventType": ["financial", "social"],
-        "city": ["", None],
-        "eventID": ["t0", "t1"],
-        "confidence": [1, 0.5],
-        "payload_amount": [12.5, None],
-    })
+    table = pa.table(
+        {
+            "time_ns": [base_ns, base_ns + SECOND_NS],
+            "citizenID": [citizen, citizen],
+            "eventType": ["financial", "social"],
+            "city": ["", None],
+            "eventID": ["t0", "t1"],
+            "confidence": [1, 0.5],
+            "payload_amount": [12.5, None],
+        }
+    )
     assert timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "columns") == 2
     assert timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "columns") == 2
     df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 2 * SECOND_NS, {"citizenID": citizen})
@@ -189,7 +218,9 @@ def test_a_columnar_batch_is_written_like_the_same_points(timeseries, base_ns, c
     assert df["payload_amount"].tolist()[0] == 12.5 and pd.isna(df["payload_amount"].tolist()[1])
     assert df["city"].isna().all() and df["severity"].isna().all()
     assert timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table.slice(0, 0), "columns") == 0  # a rerun with nothing
-    assert len(timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 2 * SECOND_NS, {"citizenID": citizen})) == 2
+    assert (
+        len(timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 2 * SECOND_NS, {"citizenID": citizen})) == 2
+    )
 
 
 def test_a_columnar_batch_with_an_undeclared_column_is_refused(timeseries, base_ns, citizen):
@@ -206,7 +237,9 @@ def test_points_older_than_the_bucket_retention_are_skipped_not_refused(timeseri
     too_old = base_ns - (BUCKET_RETENTION_S[RAW_EVENTS] + DAY_S) * SECOND_NS
     points = [event(citizen, too_old, "old"), event(citizen, base_ns, "fresh")]
     assert timeseries.write(RAW_EVENTS, points, "mixed-ages") == 1
-    table = pa.table({"time_ns": [too_old, base_ns + SECOND_NS], "citizenID": [citizen] * 2, "eventID": ["old2", "new2"]})
+    table = pa.table(
+        {"time_ns": [too_old, base_ns + SECOND_NS], "citizenID": [citizen] * 2, "eventID": ["old2", "new2"]}
+    )
     assert timeseries.write_table(RAW_EVENTS, CITIZEN_EVENT, table, "mixed-ages-columns") == 1
     df = timeseries.query(RAW_EVENTS, CITIZEN_EVENT, too_old - SECOND_NS, base_ns + HOUR_NS, {"citizenID": citizen})
     assert df["eventID"].tolist() == ["fresh", "new2"]

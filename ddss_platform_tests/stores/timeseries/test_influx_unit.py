@@ -1,5 +1,6 @@
 """What the InfluxDB adapter sends, as pure functions: line protocol, Flux literals and query text, the URL, how a
 422 is read. What the server does with it is in test_influx_server.py."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,9 +25,15 @@ def test_line_protocol_escapes_tags_and_writes_declared_field_types():
         1_700_000_000_123_456_789,
     )
     line = line_protocol(MEASUREMENTS[CITIZEN_EVENT], point)
-    assert line == 'citizen_event,citizenID=C\\ 1\\,x,eventType=financial eventID="e\\"1",score_impact=-3.5,severity=2 1700000000123456789'
+    assert line == (
+        'citizen_event,citizenID=C\\ 1\\,x,eventType=financial eventID="e\\"1",score_impact=-3.5,severity=2 '
+        "1700000000123456789"
+    )
     hourly = Point(CITIZEN_ACTIVITY_HOURLY, {"citizenID": "c"}, {"eventCount": 3.0, "netScoreImpact": 4}, 5)
-    assert line_protocol(MEASUREMENTS[CITIZEN_ACTIVITY_HOURLY], hourly) == "citizen_activity_hourly,citizenID=c eventCount=3i,netScoreImpact=4 5"
+    assert (
+        line_protocol(MEASUREMENTS[CITIZEN_ACTIVITY_HOURLY], hourly)
+        == "citizen_activity_hourly,citizenID=c eventCount=3i,netScoreImpact=4 5"
+    )
 
 
 @pytest.mark.parametrize("value", ["ends\\", "new\nline", "cr\rhere"])
@@ -54,9 +61,11 @@ def test_query_text_holds_escaped_literals_and_integer_times():
 
 
 def test_a_422_is_a_retention_drop_only_when_it_says_so():
-    body = ('{"code":"unprocessable entity","message":"failure writing points to database: partial write: points '
-            'beyond retention policy dropped... it violates a Retention Policy Lower Bound at 2026-01-01T00:00:00Z '
-            'dropped=3 for database: x"}')
+    body = (
+        '{"code":"unprocessable entity","message":"failure writing points to database: partial write: points '
+        "beyond retention policy dropped... it violates a Retention Policy Lower Bound at 2026-01-01T00:00:00Z "
+        'dropped=3 for database: x"}'
+    )
     retention = ApiException(status=422)
     retention.body = body
     other = ApiException(status=422)
@@ -66,7 +75,9 @@ def test_a_422_is_a_retention_drop_only_when_it_says_so():
 
 
 def test_url_gives_token_host_and_org():
-    store = InfluxTimeSeries.from_url(parse_store_url("DDSS_TIMESERIES_URL", "influxdb://s3cret@influx.local:9999/acme"))
+    store = InfluxTimeSeries.from_url(
+        parse_store_url("DDSS_TIMESERIES_URL", "influxdb://s3cret@influx.local:9999/acme")
+    )
     assert (store._client.url, store._client.token, store._org) == ("http://influx.local:9999", "s3cret", "acme")
     store.close()
     with pytest.raises(SettingsError, match="DDSS_TIMESERIES_URL"):

@@ -1,6 +1,7 @@
 """Four processes on one embedded time-series store at once: a scoring-style writer (many small batches, some
 replayed), a batch writer (graph metrics, derived metrics, retention), two readers. No errors, no lost or
 duplicated points."""
+
 from __future__ import annotations
 
 import time
@@ -29,9 +30,17 @@ def scoring_writer(root: str) -> int:
     store = EmbeddedTimeSeries(Path(root))
     for b in range(BATCHES):
         offsets = range(b * PER_BATCH, (b + 1) * PER_BATCH)
-        events = [Point(CITIZEN_EVENT, {"citizenID": f"c{o % 97}"}, {"eventID": f"e{o}", "score_impact": 1.0}, T0 + o * 10**6) for o in offsets]
+        events = [
+            Point(CITIZEN_EVENT, {"citizenID": f"c{o % 97}"}, {"eventID": f"e{o}", "score_impact": 1.0}, T0 + o * 10**6)
+            for o in offsets
+        ]
         changes = [
-            Point(SCORE_CHANGE_HISTORY, {"citizenID": f"c{o % 97}"}, {"newScore": 500.0 + o % 7, "tier": "Standard"}, T0 + o * 10**6)
+            Point(
+                SCORE_CHANGE_HISTORY,
+                {"citizenID": f"c{o % 97}"},
+                {"newScore": 500.0 + o % 7, "tier": "Standard"},
+                T0 + o * 10**6,
+            )
             for o in offsets
         ]
         batch_id = f"citizen-events-0-{offsets.start}-{offsets.stop}"

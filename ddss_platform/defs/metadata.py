@@ -1,12 +1,15 @@
 """Materialization metadata shared by the asset domains: preview tables and time ranges."""
+
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
 
+OWNERS = ["team:data-platform"]
+"""The owners of every asset."""
 PREVIEW_ROWS = 10
 
 
@@ -45,4 +48,4 @@ def time_range(start_ns: int, stop_ns: int) -> dict[str, dg.MetadataValue]:
 
 
 def utc_text(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 10**9, tz=timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    return datetime.fromtimestamp(ns / 10**9, tz=UTC).strftime("%Y-%m-%dT%H:%MZ")

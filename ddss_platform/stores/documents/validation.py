@@ -8,17 +8,19 @@ exactly what MongoDB would refuse:
 
 * ``double``: a Python float; ``int``: an int that fits in 32 bits (pymongo encodes those as int32);
   ``long``: an int that needs 64 bits (or a ``bson.Int64``); ``bool``, ``string``, ``object``, ``array``,
-  ``null``, ``objectId`` (a ``bson.ObjectId``), ``date`` (a ``datetime``) as expected. A field that may hold a small or a big integer therefore says ``["int", "long"]``.
+  ``null``, ``objectId`` (a ``bson.ObjectId``), ``date`` (a ``datetime``) as expected. A field that may hold
+  a small or a big integer therefore says ``["int", "long"]``.
 
 Keywords MongoDB's ``$jsonSchema`` does not accept (``$ref``, ``format``, ``default``, ...) are refused
 when a schema is loaded, so a schema that passes here also installs on MongoDB.
 """
+
 from __future__ import annotations
 
 import functools
 import json
-from datetime import datetime
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,8 +97,11 @@ def _native_check(names: list[str], node: Mapping[str, Any]) -> dict | None:
         return {"type": types}
     if others == {"int", "long"} and not node.keys() & {"maximum", "exclusiveMaximum", "exclusiveMinimum"}:
         # an int32 or an int64: any integer in the int64 range
-        return {"type": [*types, "integer"], "minimum": max(node.get("minimum", _LONG_RANGE[0]), _LONG_RANGE[0]),
-                "maximum": _LONG_RANGE[1]}
+        return {
+            "type": [*types, "integer"],
+            "minimum": max(node.get("minimum", _LONG_RANGE[0]), _LONG_RANGE[0]),
+            "maximum": _LONG_RANGE[1],
+        }
     if others == {"double"} and "not" not in node:
         return {"type": [*types, "number"], "not": {"type": "integer"}}  # Draft 4: 1.0 is not an integer
     return None

@@ -6,10 +6,11 @@ bus topic partition (first and last offset), the score_events runs whose offset 
 rows written, the Spark application, the job's code version and the durations. ``ddss lineage`` reads it
 back from the Dagster instance and prints the chain down to the topic offsets.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -19,7 +20,7 @@ _PAGE = 1000
 
 
 def _when(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="seconds")
 
 
 def input_versions(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[dict]:
@@ -46,7 +47,8 @@ def input_versions(instance: dg.DagsterInstance, keys: Iterable[str]) -> list[di
     return inputs
 
 
-def _materializations(instance: dg.DagsterInstance, key: str) -> Iterator[dg.EventLogRecord]:
+def materializations(instance: dg.DagsterInstance, key: str) -> Iterator[dg.EventLogRecord]:
+    """Every materialization of the asset, oldest first (paged)."""
     cursor = None
     while True:
         page = instance.fetch_materializations(dg.AssetKey(key), limit=_PAGE, cursor=cursor, ascending=True)
@@ -61,15 +63,22 @@ def writing_runs(instance: dg.DagsterInstance, archive_key: str, offsets: Iterab
     they scored) overlap the given offset ranges (topic, partition, first_offset, last_offset)."""
     wanted = {(o["topic"], int(o["partition"])): (int(o["first_offset"]), int(o["last_offset"])) for o in offsets}
     runs = []
-    for record in _materializations(instance, archive_key):
+    for record in materializations(instance, archive_key):
         meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
         span = wanted.get((meta.get("topic"), meta.get("partition")))
         if span is None or "start" not in meta or "end" not in meta:
             continue
         start, end = int(meta["start"]), int(meta["end"])
         if start <= span[1] and span[0] < end:
-            runs.append({"run_id": record.run_id, "topic": meta["topic"], "partition": meta["partition"],
-                         "start": start, "end": end})
+            runs.append(
+                {
+                    "run_id": record.run_id,
+                    "topic": meta["topic"],
+                    "partition": meta["partition"],
+                    "start": start,
+                    "end": end,
+                }
+            )
     return sorted(runs, key=lambda r: (r["topic"], r["partition"], r["start"]))
 
 
@@ -113,7 +122,8 @@ def format_lineage(lineage: Mapping) -> str:
             f"(materialized {item['materialized_at']} by run {item['run_id']})"
         )
     lines.append(
-        f"  <- events_archive [{lineage['partition']}]: {archive['rows']} rows, {archive['distinct_events']} distinct events"
+        f"  <- events_archive [{lineage['partition']}]: {archive['rows']} rows, "
+        f"{archive['distinct_events']} distinct events"
     )
     runs = lineage.get("scoring_runs", [])
     for offsets in archive["offsets"]:

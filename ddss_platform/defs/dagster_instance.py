@@ -11,6 +11,7 @@ its process group (daemon + code server + run workers); ``DagsterProcess.stop`` 
 SIGTERM to SIGKILL. Runs still marked in flight from a previous session whose workers are gone
 are marked failed before a new daemon starts, so the sensor does not wait on them forever.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import dagster as dg
 import yaml
 
+from ddss_platform.defs.scoring_runs import IN_FLIGHT, PARTITION_TAG
 from ddss_platform.settings import Settings
 
 CODE_MODULE = "ddss_platform.definitions"
-PARTITION_TAG = "ddss/partition"
 MAX_CONCURRENT_RUNS = 4
 DEQUEUE_INTERVAL_S = 1
 RUN_RETRIES = 2
@@ -85,22 +87,9 @@ def prepare_instance(settings: Settings, max_concurrent_runs: int = MAX_CONCURRE
     return home
 
 
-def dagster_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for Dagster processes: DAGSTER_HOME and every DDSS setting of this profile."""
-    env = dict(os.environ if base is None else base)
-    env.update(
-        DAGSTER_HOME=str(dagster_home(settings)),
-        DDSS_HOME=str(settings.home),
-        DDSS_BUS_URL=settings.bus.raw,
-        DDSS_DOCUMENTS_URL=settings.documents.raw,
-        DDSS_TIMESERIES_URL=settings.timeseries.raw,
-        DDSS_GRAPH_URL=settings.graph.raw,
-        DDSS_ARCHIVE_URL=settings.archive.raw,
-        DDSS_SPARK_MASTER=settings.spark_master,
-        DDSS_PARTITIONS=str(settings.partitions),
-    )
-    if settings.schema_registry_url:
-        env["DDSS_SCHEMA_REGISTRY_URL"] = settings.schema_registry_url
+def dagster_env(settings: Settings) -> dict[str, str]:
+    """The environment for Dagster processes: this one's, with DAGSTER_HOME and every DDSS setting of this profile."""
+    env = {**os.environ, **settings.to_env(), "DAGSTER_HOME": str(dagster_home(settings))}
     # Spark, when a run touches it, must not go looking for a routable interface
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     return env
@@ -108,9 +97,7 @@ def dagster_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
 
 def open_instance(settings: Settings):
     """The embedded DagsterInstance (for reading runs and metadata from a ddss command or a test)."""
-    from dagster import DagsterInstance
-
-    return DagsterInstance.from_config(str(prepare_instance(settings)))
+    return dg.DagsterInstance.from_config(str(prepare_instance(settings)))
 
 
 def fail_orphaned_runs(instance) -> list[str]:
@@ -118,14 +105,8 @@ def fail_orphaned_runs(instance) -> list[str]:
 
     Only call this while no daemon or webserver of this instance runs: their run workers were
     children of the stopped process group, so nothing will ever finish these runs."""
-    from dagster import DagsterRunStatus, RunsFilter
-
-    statuses = [
-        DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
-        DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING,
-    ]
     failed = []
-    for run in instance.get_runs(filters=RunsFilter(statuses=statuses)):
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=IN_FLIGHT)):
         instance.report_run_failed(run, "the ddss session that owned this run stopped before it finished")
         failed.append(run.run_id)
     return failed
@@ -182,9 +163,7 @@ def _spawn(name: str, argv: list[str], settings: Settings, log: Path | None) -> 
     home = prepare_instance(settings)
     instance = open_instance(settings)
     if daemon_running(instance):
-        raise RuntimeError(
-            f"a Dagster daemon of {home} is already running (heartbeat within 30 s); stop it first"
-        )
+        raise RuntimeError(f"a Dagster daemon of {home} is already running (heartbeat within 30 s); stop it first")
     fail_orphaned_runs(instance)
     instance.dispose()
     log = log or home / f"{name}.log"

@@ -1,4 +1,5 @@
 """The time partitions of the platform's assets (UTC) and their windows in the stores' units."""
+
 from __future__ import annotations
 
 import dagster as dg

@@ -4,6 +4,7 @@ social graph (households → family, workplaces → colleagues, same-region frie
 Pure and deterministic: the same (citizens, seed) always gives the same world. Home region and
 city come from ``citizen_home`` so the simulator's events agree with the profiles.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,22 +14,75 @@ import numpy as np
 
 from ddss_platform.events.simulator import citizen_id
 from ddss_platform.events.vocabulary import REGIONS, citizen_home
-from ddss_platform.stores.graph import Edge, Relationship
+from ddss_platform.stores.graph import GraphEdge, Relationship
 
 WORLD_EPOCH_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z: relationships started before it
 _DAY_MS = 86_400_000
 
 FIRST_NAMES = (
-    "Ada", "Bruno", "Clara", "Dmitri", "Elena", "Farah", "Gustav", "Hana", "Ivan", "Julia", "Kofi", "Lena",
-    "Marco", "Nadia", "Oskar", "Priya", "Quentin", "Rosa", "Samir", "Tilde", "Umar", "Vera", "Wen", "Yara",
+    "Ada",
+    "Bruno",
+    "Clara",
+    "Dmitri",
+    "Elena",
+    "Farah",
+    "Gustav",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kofi",
+    "Lena",
+    "Marco",
+    "Nadia",
+    "Oskar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Samir",
+    "Tilde",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Yara",
 )
 LAST_NAMES = (
-    "Andersen", "Baker", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Horvat", "Ivanova", "Jensen",
-    "Kowalski", "Larsen", "Moreau", "Novak", "Okafor", "Petrov", "Quist", "Rossi", "Silva", "Tanaka",
+    "Andersen",
+    "Baker",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Horvat",
+    "Ivanova",
+    "Jensen",
+    "Kowalski",
+    "Larsen",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Petrov",
+    "Quist",
+    "Rossi",
+    "Silva",
+    "Tanaka",
 )
 OCCUPATIONS = (
-    "teacher", "nurse", "engineer", "farmer", "clerk", "driver", "doctor", "electrician", "accountant",
-    "shop owner", "software developer", "police officer", "retired", "student", "unemployed",
+    "teacher",
+    "nurse",
+    "engineer",
+    "farmer",
+    "clerk",
+    "driver",
+    "doctor",
+    "electrician",
+    "accountant",
+    "shop owner",
+    "software developer",
+    "police officer",
+    "retired",
+    "student",
+    "unemployed",
 )
 GENDERS = ("female", "male", "other")
 _GENDER_P = (0.49, 0.49, 0.02)
@@ -53,7 +107,7 @@ class SeedCitizen:
 @dataclass(frozen=True)
 class World:
     citizens: list[SeedCitizen]
-    relationships: list[Edge]
+    relationships: list[GraphEdge]
 
 
 def generate_world(citizens: int, seed: int = 42) -> World:
@@ -65,10 +119,17 @@ def generate_world(citizens: int, seed: int = 42) -> World:
     employed = np.flatnonzero(rng.random(citizens) < EMPLOYED_SHARE)
     workplaces = _groups(rng, homes, employed, WORKPLACE_SIZES)
     edges = [
-        *_edges(rng, ids, _group_pairs(rng, households, 1.0, HOUSEHOLD_SIZES[1]),
-                Relationship.FAMILY, (0.7, 1.0), 20 * 365),
-        *_edges(rng, ids, _group_pairs(rng, workplaces, COLLEAGUE_LINK_P, WORKPLACE_SIZES[1]),
-                Relationship.COLLEAGUE, (0.3, 0.7), 8 * 365),
+        *_edges(
+            rng, ids, _group_pairs(rng, households, 1.0, HOUSEHOLD_SIZES[1]), Relationship.FAMILY, (0.7, 1.0), 20 * 365
+        ),
+        *_edges(
+            rng,
+            ids,
+            _group_pairs(rng, workplaces, COLLEAGUE_LINK_P, WORKPLACE_SIZES[1]),
+            Relationship.COLLEAGUE,
+            (0.3, 0.7),
+            8 * 365,
+        ),
         *_edges(rng, ids, _friend_pairs(rng, homes), Relationship.FRIEND, (0.4, 0.9), 5 * 365),
     ]
     return World(citizens=people, relationships=edges)
@@ -163,12 +224,12 @@ def _edges(
     kind: str,
     strength: tuple[float, float],
     max_age_days: int,
-) -> list[Edge]:
+) -> list[GraphEdge]:
     """Both directions of every pair, sharing strength and start date."""
     strengths = np.round(rng.uniform(*strength, len(pairs)), 3)
     starts = WORLD_EPOCH_MS - rng.integers(1, max_age_days, len(pairs)) * _DAY_MS
     edges = []
     for (a, b), s, start in zip(pairs.tolist(), strengths.tolist(), starts.tolist()):
-        edges.append(Edge(ids[a], ids[b], kind, s, start))
-        edges.append(Edge(ids[b], ids[a], kind, s, start))
+        edges.append(GraphEdge(ids[a], ids[b], kind, s, start))
+        edges.append(GraphEdge(ids[b], ids[a], kind, s, start))
     return edges
