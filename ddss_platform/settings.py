@@ -27,6 +27,8 @@ VARIABLES: dict[str, str] = {
     "graph": "DDSS_GRAPH_URL",
     "archive": "DDSS_ARCHIVE_URL",
     "spark_master": "DDSS_SPARK_MASTER",
+    "spark_packages": "DDSS_SPARK_PACKAGES",
+    "spark_jars": "DDSS_SPARK_JARS",
     "partitions": "DDSS_PARTITIONS",
     "schema_registry_url": "DDSS_SCHEMA_REGISTRY_URL",
     "api_token": "DDSS_API_TOKEN",
@@ -131,6 +133,10 @@ def _spark_master(raw: str) -> str:
     raise SettingsError(f"DDSS_SPARK_MASTER={raw!r}: expected local[*], spark://host:7077, k8s://… or yarn")
 
 
+def _listed(raw: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -140,6 +146,8 @@ class Settings:
     graph: StoreURL
     archive: StoreURL
     spark_master: str
+    spark_packages: tuple[str, ...]  # Maven coordinates spark-submit resolves (--packages)
+    spark_jars: tuple[str, ...]  # local jars for the Spark jobs (--jars), the connector among them when given
     partitions: int
     schema_registry_url: str | None
     api_token: str | None
@@ -176,6 +184,8 @@ class Settings:
             graph=urls["graph"],
             archive=urls["archive"],
             spark_master=_spark_master(value("spark_master") or "local[*]"),
+            spark_packages=_listed(value("spark_packages")),
+            spark_jars=_listed(value("spark_jars")),
             partitions=partitions,
             schema_registry_url=value("schema_registry_url"),
             api_token=value("api_token"),
@@ -189,6 +199,8 @@ class Settings:
             "home": str(self.home),
             **{store: getattr(self, store).raw for store in STORES},
             "spark_master": self.spark_master,
+            "spark_packages": ",".join(self.spark_packages) or None,
+            "spark_jars": ",".join(self.spark_jars) or None,
             "partitions": str(self.partitions),
             "schema_registry_url": self.schema_registry_url,
         }

@@ -28,7 +28,7 @@ import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -44,6 +44,7 @@ from ddss_platform.stores.archive import (
     EVENTS_SUMMARY,
     open_archive,
 )
+from ddss_platform.stores.archive.scylla import DAY_BUCKETS
 from ddss_platform.stores.documents import open_documents
 
 APP_NAME = "ddss-batch-aggregation"
@@ -80,6 +81,16 @@ class DayAggregates:
         return sum(o.rows for o in self.offsets)
 
 
+PER_CITIZEN_VIEW = "ddss_day_per_citizen"
+# per_citizen has one row per citizen, type and region: counting rows counts distinct citizens
+LEVELS_SQL = f"""
+SELECT event_type, region, citizen_id, grouping(citizen_id) AS is_summary,
+       sum(events) AS events, sum(score_impact) AS score_impact, count(1) AS citizens
+FROM {PER_CITIZEN_VIEW}
+GROUP BY GROUPING SETS ((event_type, region), (citizen_id))
+"""
+
+
 def aggregate_day(events: DataFrame, citizens: DataFrame) -> DayAggregates:
     """The two aggregate tables of one day's archive rows (``EVENTS_ARCHIVE`` columns) and the citizens
     (``CITIZENS_SCHEMA``), with the offset ranges the rows came from.
@@ -106,16 +117,9 @@ def aggregate_day(events: DataFrame, citizens: DataFrame) -> DayAggregates:
         .groupBy("citizen_id", "event_type", "region")
         .agg(F.count(F.lit(1)).alias("events"), F.sum("score_impact").alias("score_impact"))
     )
-    levels = (
-        per_citizen.groupingSets([["event_type", "region"], ["citizen_id"]], "event_type", "region", "citizen_id")
-        .agg(
-            F.grouping("citizen_id").alias("is_summary"),
-            F.sum("events").alias("events"),
-            F.sum("score_impact").alias("score_impact"),
-            F.count(F.lit(1)).alias("citizens"),  # per_citizen has one row per citizen, type and region
-        )
-        .cache()
-    )
+    # GROUPING SETS in SQL: the DataFrame method for it arrived in Spark 4, and the jobs run on Spark 3.5
+    per_citizen.createOrReplaceTempView(PER_CITIZEN_VIEW)
+    levels = per_citizen.sparkSession.sql(LEVELS_SQL).cache()
     try:
         summary = (
             levels.where("is_summary = 1")
@@ -180,9 +184,20 @@ def read_archive_day(spark: SparkSession, settings: Settings, day: str) -> DataF
         if not any(folder.glob("*.parquet")):
             return spark.createDataFrame([], from_arrow_schema(EVENTS_ARCHIVE))
         return spark.read.parquet(str(folder))
-    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=UTC)
-    table = spark.read.format(CASSANDRA_FORMAT).options(keyspace=settings.archive.path, table="events_archive").load()
-    return table.where((F.col("event_time") >= start) & (F.col("event_time") < start + timedelta(days=1)))
+    # The day's partitions of events_by_day, as a join on the whole partition key: the connector's direct join
+    # (spark.submit.cassandra_conf) reads exactly those DAY_BUCKETS partitions, one keyed query each, where a
+    # filtered table scan would visit the whole table (ALLOW FILTERING, which a strict cluster refuses).
+    table = (
+        spark.read.format(CASSANDRA_FORMAT)
+        .options(keyspace=settings.archive.path, table="events_by_day", directJoinSetting="on")
+        .load()
+    )
+    keys = spark.createDataFrame(
+        [(date.fromisoformat(day), b) for b in range(DAY_BUCKETS)], "event_date date, bucket int"
+    )
+    # Read once and kept: the job aggregates the day several ways, and a direct join whose output no column of
+    # is used (a bare count) fails inside the connector 3.5.1 ("Couldn't find none#0")
+    return table.join(keys, ["event_date", "bucket"]).select(*EVENTS_ARCHIVE.names).persist()
 
 
 def citizens_frame(spark: SparkSession, settings: Settings) -> DataFrame:

@@ -91,11 +91,16 @@ def day_bucket(event_id: str) -> int:
     return zlib.crc32(event_id.encode()) % DAY_BUCKETS
 
 
+def consistency_name(query: str) -> str:
+    """The consistency level ``?consistency=`` names (default LOCAL_QUORUM), upper case as CQL spells it."""
+    return ({k: v[-1] for k, v in parse_qs(query).items()}.get("consistency") or DEFAULT_CONSISTENCY).upper()
+
+
 def consistency_from_query(setting: str, query: str) -> int:
-    """The driver's consistency level named by ``?consistency=`` (default LOCAL_QUORUM)."""
+    """The driver's consistency level named by ``?consistency=``."""
     from cassandra import ConsistencyLevel
 
-    name = ({k: v[-1] for k, v in parse_qs(query).items()}.get("consistency") or DEFAULT_CONSISTENCY).upper()
+    name = consistency_name(query)
     level = ConsistencyLevel.name_to_value.get(name)
     if level is None:
         raise SettingsError(
