@@ -8,6 +8,7 @@ from ddss_platform.settings import Settings
 
 pytest_plugins: list[str] = [
     "ddss_platform_tests.fixtures.real_servers",
+    "ddss_platform_tests.fixtures.production",
     "ddss_platform_tests.fixtures.postgres",
 ]
 

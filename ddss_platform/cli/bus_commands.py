@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ddss_platform.cli.app import app
 from ddss_platform.events.codec import EventCodec
 from ddss_platform.events.manual import parse_event_json, prepare_manual_event
-from ddss_platform.events.simulator import DEFAULT_START_MS, simulate_records
+from ddss_platform.events.simulator import recent_start_ms, simulate_records
 from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
 from ddss_platform.events.validation import EventValidationError
 from ddss_platform.settings import Settings
@@ -57,11 +57,17 @@ def simulate(
         0.0, min=0.0, max=1.0, help="Share of malformed records (garbage, wrong schema, bad severity)."
     ),
     partitions: int | None = typer.Option(None, min=1, help="Partitions of a new topic (default DDSS_PARTITIONS)."),
-    start_ms: int = typer.Option(DEFAULT_START_MS, help="Timestamp (epoch ms) the simulated clock starts at."),
+    start_ms: int | None = typer.Option(
+        None,
+        help="Timestamp (epoch ms) the simulated clock starts at; the same seed and start give byte-identical "
+        "records. Default: recent, so that the stream ends about an hour ago.",
+    ),
 ) -> None:
     """Produce simulated citizen events to the citizen-events topic."""
     settings = Settings.from_env()
     bus, codec = _open(settings, partitions)
+    if start_ms is None:
+        start_ms = recent_start_ms(events, time.time_ns() // 1_000_000)
     records = simulate_records(codec, citizens, events, seed=seed, bad_fraction=bad_fraction, start_ms=start_ms)
     started = time.perf_counter()
     try:

@@ -116,6 +116,9 @@ def demo(
     events: int = typer.Option(20_000, min=1, help="Events to simulate."),
     bad_fraction: float = typer.Option(0.01, min=0.0, max=1.0, help="Share of malformed records."),
     seed: int = typer.Option(0, help="Simulator seed."),
+    start_ms: int | None = typer.Option(
+        None, help="Epoch ms the simulated clock starts at (default: recent, the stream ends about an hour ago)."
+    ),
     timeout: float = typer.Option(900.0, min=1.0, help="Seconds to wait for the runs to catch up."),
 ) -> None:
     """Run the platform once end to end: init → simulate → start the Dagster daemon → wait while the scoring
@@ -123,7 +126,7 @@ def demo(
     from ddss_platform.cli.bus_commands import produce_events
     from ddss_platform.cli.store_commands import SEED_DIR, initialise
     from ddss_platform.defs import dagster_instance
-    from ddss_platform.events.simulator import simulate_records
+    from ddss_platform.events.simulator import recent_start_ms, simulate_records
 
     settings = Settings.from_env()
     started = time.perf_counter()
@@ -134,9 +137,9 @@ def demo(
         typer.echo(f"      {action}")
     typer.echo(f"[2/4] ddss simulate: {events} events ({bad_fraction:.0%} malformed)")
     with open_stores(settings) as stores:
-        produce_events(
-            stores.bus, simulate_records(stores.codec, citizens, events, seed=seed, bad_fraction=bad_fraction), events
-        )
+        start = recent_start_ms(events, time.time_ns() // 1_000_000) if start_ms is None else start_ms
+        records = simulate_records(stores.codec, citizens, events, seed=seed, bad_fraction=bad_fraction, start_ms=start)
+        produce_events(stores.bus, records, events)
     instance = dagster_instance.open_instance(settings)
     daemon = None
     try:

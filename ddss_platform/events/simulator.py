@@ -31,8 +31,9 @@ from ddss_platform.events.vocabulary import (
     city_coordinates,
 )
 
-DEFAULT_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+DEFAULT_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z, for library callers that give no start
 MEAN_GAP_MS = 3_000  # mean time between two events of the whole population
+RECENT_MARGIN_MS = 3_600_000  # a recent stream ends about this long before now (its length varies a little)
 NEW_CITIZEN_SHARE = 0.03
 EVENT_MIX: tuple[tuple[str, float], ...] = (
     ("financial", 0.30),
@@ -130,6 +131,14 @@ SimulatedRecord = tuple[str, bytes]
 """(key = citizenId, value = encoded message). The event time travels inside the value; the record
 timestamp is left to the bus (produce time): a broker deletes records whose timestamps are older
 than the topic's retention, and simulated time starts in the past."""
+
+
+def recent_start_ms(events: int, now_ms: int) -> int:
+    """A start (whole minute) from which ``events`` simulated events end about an hour before ``now_ms``: recent
+    enough for every retention and every "last N days" view, and never in the future. The commands default to it;
+    an explicit start makes a stream byte-identical whenever it is made."""
+    start = now_ms - events * MEAN_GAP_MS - RECENT_MARGIN_MS
+    return start - start % 60_000
 
 
 def citizen_id(index: int) -> str:

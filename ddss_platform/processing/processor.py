@@ -192,18 +192,17 @@ def _write_chunk(
         rows["archive_events"] += writes(
             stores.archive.write_events, sinks.archive_table(columns, topic, partition), batch
         )
-        rows["raw_events"] += writes(
-            stores.timeseries.write_table, RAW_EVENTS, CITIZEN_EVENT, sinks.raw_event_table(columns), batch
-        )
+        points = sinks.raw_event_table(columns)
+        written_points = writes(stores.timeseries.write_table, RAW_EVENTS, CITIZEN_EVENT, points, batch)
+        rows["raw_events"] += written_points
+        # an event older than the bucket's retention is scored and archived; only its point is not kept
+        result.beyond_retention["raw_events"] += points.num_rows - written_points
     if outcome.score_changes:
         changes = sinks.ScoreChangeColumns(outcome.score_changes, config)
-        rows["score_change_history"] += writes(
-            stores.timeseries.write_table,
-            DERIVED_METRICS,
-            SCORE_CHANGE_HISTORY,
-            sinks.score_change_table(changes),
-            batch,
-        )
+        points = sinks.score_change_table(changes)
+        written_points = writes(stores.timeseries.write_table, DERIVED_METRICS, SCORE_CHANGE_HISTORY, points, batch)
+        rows["score_change_history"] += written_points
+        result.beyond_retention["score_change_history"] += points.num_rows - written_points
         rows["citizen_score_history"] += writes(
             stores.archive.write_score_history, sinks.score_history_table(changes), batch
         )

@@ -24,6 +24,8 @@ class RangeResult:
     new_citizens: int = 0
     relationship_changes: int = 0
     sink_rows: Counter = field(default_factory=Counter)  # sink name -> rows written
+    # time-series sink -> points not written because they are older than the bucket's retention
+    beyond_retention: Counter = field(default_factory=Counter)
     already_committed: bool = False  # the group had committed past this range: nothing to do
     elapsed_s: float = 0.0
     max_rss_mb: float = 0.0

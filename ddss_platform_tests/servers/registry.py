@@ -14,7 +14,8 @@ SERVERS: dict[str, Server] = {
     server.name: server
     for server in (Kafka(), Cassandra(), Dgraph(), InfluxDB(), FerretDB(), Secantus(), SparkCluster())
 }
-# The document store the production profile uses when both MongoDB-compatible servers run
-PRIMARY_DOCUMENTS = "ferretdb"
+# The document store the production profile uses: FerretDB 1.x on SQLite loses concurrent compare-and-set
+# updates and can wedge a database after a client dies mid-write (docs/mongodb-compatible-servers.md)
+PRIMARY_DOCUMENTS = "secantus"
 # Servers only the tests start (not part of the production profile)
 TEST_PEERS: dict[str, Server] = {"noida": NoidaKafka()}

@@ -43,11 +43,18 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
                 EVENTS_ARCHIVE_ASSET,
                 {"rows": sinks["archive_events"], "records": result.records, "dead_lettered": result.dead_lettered},
             ),
-            (RAW_EVENTS_ASSET, {"points": sinks["raw_events"]}),
+            (
+                RAW_EVENTS_ASSET,
+                {"points": sinks["raw_events"], "beyond_retention": result.beyond_retention["raw_events"]},
+            ),
             (SCORE_SNAPSHOTS_ASSET, {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens}),
             (
                 SCORE_CHANGE_HISTORY_ASSET,
-                {"points": sinks["score_change_history"], "net_score_change": result.net_score_change},
+                {
+                    "points": sinks["score_change_history"],
+                    "beyond_retention": result.beyond_retention["score_change_history"],
+                    "net_score_change": result.net_score_change,
+                },
             ),
         ):
             context.log_event(dg.AssetMaterialization(asset_key=key, metadata={**common, **rows}))
@@ -76,6 +83,7 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
             "new_citizens": result.new_citizens,
             "relationship_changes": result.relationship_changes,
             "sink_rows": dict(result.sink_rows),
+            "points_beyond_retention": dict(result.beyond_retention),
             "already_committed": result.already_committed,
             "elapsed_s": round(result.elapsed_s, 3),
             "events_per_s": round(result.events_per_s, 1),
