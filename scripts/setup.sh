@@ -2,7 +2,7 @@
 # Sets up (or refreshes) the development environment: .venv/ in the repository root with the
 # project and its dev extra installed, and a Java runtime for PySpark. Safe to rerun.
 #   scripts/setup.sh          the Python environment and a Java check
-#   scripts/setup.sh --full   also the system tools the full test suite uses (Chromium, the Flux parser)
+#   scripts/setup.sh --full   also what the full test suite uses: Chromium, the Flux parser, and the real servers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,5 +46,8 @@ if [ "${1:-}" = "--full" ]; then
   if [ -x scripts/install-flux-parser.sh ]; then
     scripts/install-flux-parser.sh
   fi
+  # The production profile's real servers the live tests start (Kafka, Cassandra, Dgraph, InfluxDB, FerretDB,
+  # the Spark connector), built once into DDSS_SERVERS_CACHE (~/.cache/ddss-servers) with mvn, go and cargo.
+  scripts/servers.sh build
 fi
 echo "setup: ready (.venv/bin/ddss --help)"
