@@ -15,7 +15,7 @@ SERVERS: dict[str, Server] = {
     for server in (Kafka(), Cassandra(), Dgraph(), InfluxDB(), FerretDB(), Secantus(), SparkCluster())
 }
 # The document store the production profile uses: FerretDB 1.x on SQLite loses concurrent compare-and-set
-# updates and can wedge a database after a client dies mid-write (docs/mongodb-compatible-servers.md)
+# updates and can wedge a database after a client dies mid-write (docs/real-servers.md)
 PRIMARY_DOCUMENTS = "secantus"
 # Servers only the tests start (not part of the production profile)
 TEST_PEERS: dict[str, Server] = {"noida": NoidaKafka()}

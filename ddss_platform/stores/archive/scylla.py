@@ -11,7 +11,7 @@ expire by the tables' default TTL. Daily reads go to the day-partitioned copy of
 and to the days listed in ``dataset_days``: no read that runs per day or per run scans a table.
 
 The same CQL runs on Apache Cassandra 5 (the test server here). What only ScyllaDB has (tablets, the
-shard-aware port) is used only when the server is ScyllaDB: see docs/scylla-and-cassandra.md.
+shard-aware port) is used only when the server is ScyllaDB: see docs/real-servers.md.
 """
 
 from __future__ import annotations
