@@ -228,6 +228,16 @@ def test_the_bus_url_matches_redpandas_internal_listener(services):
     assert env["DDSS_SCHEMA_REGISTRY_URL"] == "http://redpanda:8081"
 
 
+def test_redpanda_console_uses_its_v3_configuration_layout(services):
+    """Console v3 moved the schema registry out of the kafka section: KAFKA_SCHEMAREGISTRY_* is ignored there."""
+    console = services["redpanda-console"]
+    major = int(console["image"].rsplit(":v", 1)[1].split(".")[0])
+    env = console["environment"]
+    assert major == 3
+    assert env["SCHEMAREGISTRY_ENABLED"] == "true" and env["SCHEMAREGISTRY_URLS"] == "http://redpanda:8081"
+    assert not [key for key in env if key.startswith("KAFKA_SCHEMAREGISTRY")]
+
+
 def test_mongo_runs_a_replica_set_the_documents_url_names(services):
     assert services["mongo"]["command"][-3:] == ["--replSet", "rs0", "--bind_ip_all"]
     script = (DOCKER / "mongo" / "init-replica-set.js").read_text()
