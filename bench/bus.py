@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for the test ser
 
 from ddss_platform.events.codec import SINGLE_OBJECT_HEADER_LEN, EventCodec  # noqa: E402
 from ddss_platform.events.schema import CITIZEN_EVENT_SCHEMA  # noqa: E402
-from ddss_platform.events.simulator import simulate_records  # noqa: E402
+from ddss_platform.events.simulator import recent_start_ms, simulate_records  # noqa: E402
 from ddss_platform.stores.bus import EventBus  # noqa: E402
 from ddss_platform.stores.bus.embedded import EmbeddedBus  # noqa: E402
 from ddss_platform.stores.bus.kafka import KafkaBus  # noqa: E402
@@ -82,7 +82,15 @@ def main() -> None:
     args = parser.parse_args()
 
     codec = EventCodec()
-    records = list(simulate_records(codec, args.citizens, args.events, seed=1))
+    records = list(
+        simulate_records(
+            codec,
+            args.citizens,
+            args.events,
+            seed=1,
+            start_ms=recent_start_ms(args.events, time.time_ns() // 1_000_000),
+        )
+    )
     bodies = [value[SINGLE_OBJECT_HEADER_LEN:] for _, value in records]
     count = len(records)
 

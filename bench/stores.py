@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ddss_platform.cli.world import generate_world  # noqa: E402
-from ddss_platform.events.simulator import CitizenEventSimulator, citizen_id  # noqa: E402
+from ddss_platform.events.simulator import CitizenEventSimulator, citizen_id, recent_start_ms  # noqa: E402
 from ddss_platform.events.topics import CITIZEN_EVENTS  # noqa: E402
 from ddss_platform.processing import CHUNK_SIZE, sinks  # noqa: E402
 from ddss_platform.scoring.batch import SCORED, EventOutcome  # noqa: E402
@@ -168,7 +168,9 @@ def bench_documents(home: Path, citizens: int, size: int, rng: np.random.Generat
 
 def simulated_chunks(citizens: int, size: int) -> list[list[EventOutcome]]:
     """--size simulated events as the scoring runs' outcomes, in processor chunks."""
-    events = islice(CitizenEventSimulator(citizens, seed=1), size)
+    events = islice(
+        CitizenEventSimulator(citizens, seed=1, start_ms=recent_start_ms(size, time.time_ns() // 1_000_000)), size
+    )
     outcomes = [
         EventOutcome(offset=offset, event=event, status=SCORED, score_impact=1.0, applied_rule_ids=())
         for offset, event in enumerate(events)

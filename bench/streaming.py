@@ -37,7 +37,7 @@ import numpy as np
 
 from ddss_platform.cli.store_commands import SEED_DIR, initialise
 from ddss_platform.defs import dagster_instance
-from ddss_platform.events.simulator import DEFAULT_START_MS, MEAN_GAP_MS, simulate_records
+from ddss_platform.events.simulator import MEAN_GAP_MS, recent_start_ms, simulate_records
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import OffsetRange, process_range
 from ddss_platform.settings import Settings
@@ -56,9 +56,15 @@ def settings_for(home: Path, partitions: int | None) -> Settings:
     return Settings.from_env(env)
 
 
-def produce_backlog(settings: Settings, citizens: int, events: int) -> None:
+def backlog_start_ms(events: int) -> int:
+    """Recent enough that every point is inside its bucket's retention (older ones are skipped, which would
+    flatter the rate), early enough that the latency probes' later clocks stay in the past."""
+    return recent_start_ms(3 * events, time.time_ns() // 1_000_000)
+
+
+def produce_backlog(settings: Settings, citizens: int, events: int, start_ms: int) -> None:
     with open_stores(settings) as ports:
-        records = simulate_records(ports.codec, citizens, events, seed=0)
+        records = simulate_records(ports.codec, citizens, events, seed=0, start_ms=start_ms)
         while batch := list(islice(records, 10_000)):
             ports.bus.produce(CITIZEN_EVENTS, batch)
 
@@ -279,7 +285,8 @@ def main() -> None:
     citizens = args.citizens or max(100, args.events // 20)
     print(f"data dir {home}; {citizens} citizens, backlog {args.events} events, {partitions} partitions", flush=True)
     initialise(settings, citizens, 42, SEED_DIR / "system_configuration.json", SEED_DIR / "scoring_rules.json")
-    produce_backlog(settings, citizens, args.events)
+    start_ms = backlog_start_ms(args.events)
+    produce_backlog(settings, citizens, args.events, start_ms)
 
     bare_rates, passes = measure_throughput(home, partitions, args.repeat)
     rates = [scored["records"] / scored["elapsed_s"] for scored in passes]
@@ -292,7 +299,7 @@ def main() -> None:
     )
 
     # later simulated clocks, so each citizen's event times keep moving forward
-    clock = DEFAULT_START_MS + 2 * args.events * MEAN_GAP_MS
+    clock = start_ms + 2 * args.events * MEAN_GAP_MS
     probe = LatencyProbe(settings, citizens, args.rate, args.latency_seconds, clock, seed=1)
     sensor_p50, sensor_p95, runs_rss = sensor_mode(settings, probe)
     print(

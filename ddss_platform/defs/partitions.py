@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-# The simulator's clock starts here (ddss_platform.events.simulator.DEFAULT_START_MS): no data is older.
+# The first day partitions exist for (the platform keeps no older data: the archive's and buckets' retention)
 FIRST_DAY = "2025-01-01"
 
 HOURLY = dg.HourlyPartitionsDefinition(start_date=f"{FIRST_DAY}-00:00")

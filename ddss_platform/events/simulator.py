@@ -5,7 +5,8 @@ relationship 15 %; on top of that 3 % of all events register a new citizen
 (a fresh nationalID with a profile) who then takes part in later events.
 
 Everything random comes from one ``random.Random(seed)`` and the clock starts at
-a fixed instant, so the same seed gives byte-identical records. The clock only
+the given instant, so the same seed and start give byte-identical records (the
+commands default to a recent start: ``recent_start_ms``). The clock only
 moves forward, so each citizen's timestamps never decrease.
 """
 
@@ -31,7 +32,6 @@ from ddss_platform.events.vocabulary import (
     city_coordinates,
 )
 
-DEFAULT_START_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z, for library callers that give no start
 MEAN_GAP_MS = 3_000  # mean time between two events of the whole population
 RECENT_MARGIN_MS = 3_600_000  # a recent stream ends about this long before now (its length varies a little)
 NEW_CITIZEN_SHARE = 0.03
@@ -149,7 +149,7 @@ def citizen_id(index: int) -> str:
 class CitizenEventSimulator:
     """An endless, seeded stream of realistic events over ``citizens`` seeded citizens plus newcomers."""
 
-    def __init__(self, citizens: int, seed: int = 0, start_ms: int = DEFAULT_START_MS):
+    def __init__(self, citizens: int, seed: int = 0, *, start_ms: int):
         if citizens < 2:
             raise ValueError("the simulator needs at least 2 citizens (relationships join two)")
         self._rng = random.Random(seed)
@@ -348,7 +348,8 @@ def simulate_records(
     events: int,
     seed: int = 0,
     bad_fraction: float = 0.0,
-    start_ms: int = DEFAULT_START_MS,
+    *,
+    start_ms: int,
 ) -> Iterator[SimulatedRecord]:
     """``events`` encoded records; a ``bad_fraction`` of them replaced by malformed ones (see ``bad_record``).
 
@@ -356,7 +357,7 @@ def simulate_records(
     """
     if not 0.0 <= bad_fraction <= 1.0:
         raise ValueError(f"bad_fraction must be in [0, 1], got {bad_fraction}")
-    simulator = CitizenEventSimulator(citizens, seed, start_ms)
+    simulator = CitizenEventSimulator(citizens, seed, start_ms=start_ms)
     bad_rng = random.Random(f"{seed}:bad-records")
     for _ in range(events):
         event = simulator.next_event()

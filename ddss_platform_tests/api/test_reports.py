@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from ddss_platform.events.topics import CITIZEN_EVENTS_DLQ
@@ -69,7 +71,9 @@ def test_bad_region_is_422(api):
 
 
 def test_system_metrics_are_the_derived_points(api, ports, world):
-    params = {"from": world.days[0], "to": "2025-12-31"}
+    day_after = (date.fromisoformat(world.days[-1]) + timedelta(days=1)).isoformat()
+    month_start = date.fromisoformat(world.days[0]).replace(day=1).isoformat()  # the monthly points' time
+    params = {"from": month_start, "to": day_after}
     body = api.get("/metrics/system", params=params).json()
     stored = ports.timeseries.query(
         DERIVED_METRICS, SYSTEM_AGGREGATES_DAILY, body["start_ms"] * 10**6, body["end_ms"] * 10**6

@@ -25,6 +25,7 @@ from ddss_platform.stores import open_stores
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY, day_start_ms
 from ddss_platform.stores.documents import new_citizen_document
 from ddss_platform.stores.timeseries import SYSTEM_AGGREGATES_DAILY, SYSTEM_AGGREGATES_MONTHLY
+from ddss_platform_tests.recent import START_MS
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "schemas" / "seed"
 PRODUCE_BATCH = 5_000
@@ -60,7 +61,9 @@ def build_world(
 
         for topic in ALL_TOPICS:
             ports.bus.ensure_topic(topic, settings.partitions)
-        records = list(simulate_records(ports.codec, citizens, events, seed=seed, bad_fraction=bad_fraction))
+        records = list(
+            simulate_records(ports.codec, citizens, events, seed=seed, bad_fraction=bad_fraction, start_ms=START_MS)
+        )
         for start in range(0, len(records), PRODUCE_BATCH):
             ports.bus.produce(CITIZEN_EVENTS, records[start : start + PRODUCE_BATCH])
         for partition, end in ports.bus.end_offsets(CITIZEN_EVENTS).items():

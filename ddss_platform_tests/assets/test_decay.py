@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pandas as pd
 import pytest
 
@@ -71,7 +73,8 @@ def test_daily_decay_job_is_idempotent_per_day(scored_world):
     settings = world.settings
     resources = {"stores": StoresResource.from_settings(settings)}
     before = snapshots(settings)
-    day = "2025-01-04"
+    previous = world.days[-1]
+    day = (date.fromisoformat(previous) + timedelta(days=1)).isoformat()  # decay rows are recent points too
 
     first = daily_decay.execute_in_process(partition_key=day, instance=instance, resources=resources)
     after = snapshots(settings)
@@ -83,7 +86,7 @@ def test_daily_decay_job_is_idempotent_per_day(scored_world):
     again = daily_decay.execute_in_process(partition_key=day, instance=instance, resources=resources)
     assert again.success
     pd.testing.assert_series_equal(snapshots(settings), after)
-    older = daily_decay.execute_in_process(partition_key="2025-01-03", instance=instance, resources=resources)
+    older = daily_decay.execute_in_process(partition_key=previous, instance=instance, resources=resources)
     assert older.success
     pd.testing.assert_series_equal(snapshots(settings), after)
 

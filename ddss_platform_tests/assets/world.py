@@ -21,8 +21,9 @@ from ddss_platform.events.topics import CITIZEN_EVENTS
 from ddss_platform.settings import Settings
 from ddss_platform.stores.archive import DAY_MS, day_start_ms
 from ddss_platform.stores.bus import open_bus, open_codec
+from ddss_platform_tests.recent import recent_days
 
-DAYS = ("2025-01-01", "2025-01-02", "2025-01-03")
+DAYS = recent_days(3)  # whole days, recent: inside every retention
 CITIZENS = 150
 EVENTS = 1_200
 RANGE_SIZE = 200
@@ -38,7 +39,7 @@ class World:
 def stretched_events(citizens: int, events: int, seed: int) -> list[dict]:
     """The simulator's events with their times mapped linearly onto DAYS (order, hence each citizen's
     non-decreasing times, is kept); the last event falls an hour before the end of the last day."""
-    simulator = CitizenEventSimulator(citizens, seed, day_start_ms(DAYS[0]))
+    simulator = CitizenEventSimulator(citizens, seed, start_ms=day_start_ms(DAYS[0]))
     stream = [simulator.next_event() for _ in range(events)]
     first, last = stream[0]["timestamp"], stream[-1]["timestamp"]
     span = len(DAYS) * DAY_MS - 3_600_000

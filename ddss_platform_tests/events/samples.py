@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from ddss_platform.events.simulator import CitizenEventSimulator
+from ddss_platform_tests.recent import START_MS
 
 
 def _first_of_each_kind() -> dict[str, dict]:
     kinds: dict[str, dict] = {}
-    simulator = CitizenEventSimulator(50, seed=3)
+    simulator = CitizenEventSimulator(50, seed=3, start_ms=START_MS)
     while len(kinds) < 7:
         event = simulator.next_event()
         kind = event["eventSubtype"]

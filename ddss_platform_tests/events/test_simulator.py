@@ -14,6 +14,7 @@ from ddss_platform.events.simulator import (
     simulate_records,
 )
 from ddss_platform.events.validation import EventValidationError, validate_event
+from ddss_platform_tests.recent import START_MS
 
 codec = EventCodec()
 CITIZENS = 300
@@ -22,7 +23,7 @@ EVENTS = 20_000
 
 @pytest.fixture(scope="module")
 def events() -> list[dict]:
-    simulator = CitizenEventSimulator(CITIZENS, seed=5)
+    simulator = CitizenEventSimulator(CITIZENS, seed=5, start_ms=START_MS)
     return [simulator.next_event() for _ in range(EVENTS)]
 
 
@@ -32,9 +33,9 @@ def test_citizen_ids_are_zero_padded():
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes():
-    first = list(simulate_records(codec, 100, 500, seed=9, bad_fraction=0.1))
-    assert first == list(simulate_records(codec, 100, 500, seed=9, bad_fraction=0.1))
-    assert first != list(simulate_records(codec, 100, 500, seed=10, bad_fraction=0.1))
+    first = list(simulate_records(codec, 100, 500, seed=9, bad_fraction=0.1, start_ms=START_MS))
+    assert first == list(simulate_records(codec, 100, 500, seed=9, bad_fraction=0.1, start_ms=START_MS))
+    assert first != list(simulate_records(codec, 100, 500, seed=10, bad_fraction=0.1, start_ms=START_MS))
 
 
 def test_mix_follows_the_original_producer(events):
@@ -105,8 +106,8 @@ def test_subtypes_carry_their_payload(events):
 
 
 def test_bad_fraction_mixes_in_records_the_scoring_must_refuse():
-    records = list(simulate_records(codec, 200, 4000, seed=2, bad_fraction=0.1))
-    good = list(simulate_records(codec, 200, 4000, seed=2))
+    records = list(simulate_records(codec, 200, 4000, seed=2, bad_fraction=0.1, start_ms=START_MS))
+    good = list(simulate_records(codec, 200, 4000, seed=2, start_ms=START_MS))
     outcomes = collections.Counter()
     for (key, value), (good_key, good_value) in zip(records, good):
         assert key == good_key  # the good stream is the same

@@ -18,6 +18,7 @@ from ddss_platform.scoring import (
     reference_scores,
     score_batch,
 )
+from ddss_platform_tests.recent import START_MS
 
 from .builders import T0, TP, citizen, config, event, rule_doc, rules, sourced
 from .memory_stores import MemoryStores
@@ -105,7 +106,7 @@ def _world(citizens=40, events=1600, partitions=2, seed=11):
     }
     edges = [Edge(citizen_id(i), citizen_id((i + 1) % citizens), "family", 0.9, 0) for i in range(citizens)]
     by_partition: dict[str, list[SourcedEvent]] = {f"citizen-events/{p}": [] for p in range(partitions)}
-    simulator = CitizenEventSimulator(citizens, seed=seed)
+    simulator = CitizenEventSimulator(citizens, seed=seed, start_ms=START_MS)
     for _ in range(events):
         ev = simulator.next_event()
         log = by_partition[f"citizen-events/{int(ev['citizenId'][3:]) % partitions}"]

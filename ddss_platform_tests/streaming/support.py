@@ -17,6 +17,7 @@ from ddss_platform.processing import OffsetRange, read_dead_letters
 from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
 from ddss_platform.stores.timeseries import CITIZEN_EVENT, DERIVED_METRICS, RAW_EVENTS, SCORE_CHANGE_HISTORY
+from ddss_platform_tests.recent import START_MS
 
 REPO = Path(__file__).resolve().parents[2]
 ALL_TIME = (0, 2**62)
@@ -34,7 +35,9 @@ def seed_stores(settings: Settings, citizens: int, seed: int = 42) -> None:
 def produce(settings: Settings, citizens: int, events: int, seed: int = 0, bad_fraction: float = 0.0) -> int:
     """`ddss simulate` (the same records for the same arguments)."""
     with open_stores(settings) as ports:
-        records = list(simulate_records(ports.codec, citizens, events, seed=seed, bad_fraction=bad_fraction))
+        records = list(
+            simulate_records(ports.codec, citizens, events, seed=seed, bad_fraction=bad_fraction, start_ms=START_MS)
+        )
         return ports.bus.produce(CITIZEN_EVENTS, records)
 
 

@@ -14,6 +14,7 @@ from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import read_dead_letters
 from ddss_platform.stores import open_stores
 from ddss_platform.stores.bus.partitioner import partition_for
+from ddss_platform_tests.recent import START_MS
 from ddss_platform_tests.streaming.support import seed_stores
 
 CITIZENS, EVENTS, SEED = 400, 6_000, 5
@@ -22,8 +23,8 @@ CITIZENS, EVENTS, SEED = 400, 6_000, 5
 def expected_records(partitions: int):
     """(partition, offset) -> (event, whether the record is the event's good encoding), regenerated from the seed."""
     codec = EventCodec()
-    events = islice(CitizenEventSimulator(CITIZENS, SEED), EVENTS)
-    records = simulate_records(codec, CITIZENS, EVENTS, seed=SEED, bad_fraction=0.05)
+    events = islice(CitizenEventSimulator(CITIZENS, SEED, start_ms=START_MS), EVENTS)
+    records = simulate_records(codec, CITIZENS, EVENTS, seed=SEED, bad_fraction=0.05, start_ms=START_MS)
     next_offset = dict.fromkeys(range(partitions), 0)
     expected = {}
     for event, (key, value) in zip(events, records):
@@ -48,6 +49,8 @@ def test_every_bad_record_is_dead_lettered_and_every_good_one_scored(embedded_se
             str(SEED),
             "--bad-fraction",
             "0.05",
+            "--start-ms",
+            str(START_MS),
         ],
     )
     assert produced.exit_code == 0, produced.output
