@@ -24,10 +24,10 @@ class StoreUnreachableError(RuntimeError):
         self.cause = cause
 
 
-def unreachable(url: StoreURL, exc: BaseException) -> StoreUnreachableError:
-    """The error for ``url`` whose client raised ``exc``: its first line is the cause (client libraries put
-    whole reports, tracebacks of the server included, in their messages)."""
-    lines = str(exc).strip().splitlines()
+def unreachable(url: StoreURL, exc: BaseException, cause: str | None = None) -> StoreUnreachableError:
+    """The error for ``url`` whose client raised ``exc``; the cause is the first line of its message unless
+    given (client libraries put whole reports, the server's tracebacks included, in their messages)."""
+    lines = (cause or str(exc)).strip().splitlines()
     return StoreUnreachableError(url.setting, url.address, lines[0] if lines else type(exc).__name__)
 
 

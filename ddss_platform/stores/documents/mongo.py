@@ -181,7 +181,8 @@ class MongoDocuments:
             client.admin.command("ping")
         except pymongo.errors.PyMongoError as exc:
             client.close()
-            raise unreachable(url, exc) from exc
+            # "No servers found yet, Timeout: 10.0s, Topology Description: <…>": the part before the topology
+            raise unreachable(url, exc, str(exc).split(", Topology Description")[0]) from exc
         return cls(client[database or url.path or DEFAULT_DATABASE])
 
     def close(self) -> None:

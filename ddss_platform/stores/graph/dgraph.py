@@ -206,10 +206,11 @@ class DgraphGraph(analysis.NeighbourQueries):
         client = pydgraph.DgraphClient(*stubs)
         try:
             client.check_version(timeout=connect_timeout_s)
-        except Exception as exc:  # grpc raises its own error types
+        except Exception as exc:  # grpc raises its own error types; their details() is the cause
             for stub in stubs:
                 stub.close()
-            raise unreachable(url, exc) from exc
+            details = getattr(exc, "details", None)
+            raise unreachable(url, exc, details() if callable(details) else None) from exc
         return cls(client)
 
     def close(self) -> None:

@@ -21,11 +21,12 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.task_create_request import TaskCreateRequest
 from influxdb_client.domain.task_update_request import TaskUpdateRequest
 from influxdb_client.rest import ApiException
+from influxdb_client.service.ping_service import PingService
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 from urllib3.exceptions import HTTPError as TransportError
 
 from ddss_platform.settings import DEFAULT_CONNECT_TIMEOUT_S, SettingsError, StoreURL
-from ddss_platform.stores.reachability import require_reachable
+from ddss_platform.stores.reachability import require_reachable, unreachable
 from ddss_platform.stores.timeseries import (
     BUCKET_RETENTION_S,
     DERIVED_METRICS,
@@ -169,6 +170,13 @@ class InfluxTimeSeries:
             # (connect, read) in ms: a write or a query may take longer than a connection
             timeout=(max(1, int(connect_timeout_s * 1000)), READ_TIMEOUT_MS),
         )
+        try:  # the client connects lazily: ask now, so that a server that does not answer fails here
+            PingService(client.api_client).get_ping(
+                _request_timeout=connect_timeout_s * 1000
+            )  # ms, as the client reads it
+        except Exception as exc:  # urllib3's errors and the client's ApiException
+            client.close()
+            raise unreachable(url, exc) from exc
         return cls(client, url.path)
 
     def close(self) -> None:
