@@ -10,7 +10,10 @@ writes these variables.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,8 @@ VARIABLES: dict[str, str] = {
     "partitions": "DDSS_PARTITIONS",
     "schema_registry_url": "DDSS_SCHEMA_REGISTRY_URL",
     "api_token": "DDSS_API_TOKEN",
+    "connect_timeout_s": "DDSS_CONNECT_TIMEOUT_S",
+    "debug": "DDSS_DEBUG",
 }
 STORES = ("bus", "documents", "timeseries", "graph", "archive")
 """The Settings fields that hold a store URL (one per port)."""
@@ -45,6 +50,9 @@ _STORE_SCHEMES: dict[str, tuple[str, ...]] = {
     "DDSS_ARCHIVE_URL": ("scylla",),
 }
 
+
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+"""How long a client waits for a store's server to accept and answer it before the command gives up."""
 
 DEFAULT_PARTITIONS = 3
 """Partitions of citizen-events when DDSS_PARTITIONS is unset; on the embedded bus at most one per CPU core the
@@ -85,13 +93,28 @@ class StoreURL:
 
     @property
     def hosts(self) -> list[tuple[str, int | None]]:
-        """host[:port] pairs of a comma-separated netloc such as ``h1:9092,h2:9092``."""
+        """host[:port] pairs of a comma-separated netloc such as ``h1:9092,h2:9092`` or ``[::1]:9092``
+        (checked by ``parse_store_url``)."""
         netloc = self.parts().netloc.rsplit("@", 1)[-1]
-        pairs = []
-        for item in netloc.split(","):
-            host, _, port = item.partition(":")
-            pairs.append((host, int(port) if port else None))
-        return pairs
+        return [split_host_port(self.setting, item) for item in netloc.split(",")]
+
+    def endpoints(self, default_port: int) -> list[str]:
+        """``host:port`` of every host, the default port where the URL gives none, IPv6 hosts in brackets."""
+        return [f"[{h}]:{p or default_port}" if ":" in h else f"{h}:{p or default_port}" for h, p in self.hosts]
+
+    @property
+    def address(self) -> str:
+        """The URL's host[:port] list without credentials: what an error may show of the setting."""
+        return self.parts().netloc.rsplit("@", 1)[-1]
+
+    @property
+    def redacted(self) -> str:
+        """The URL with its credentials (a token, a password) replaced by ``***``."""
+        scheme, _, rest = self.raw.partition("://")
+        netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]  # by hand: it also serves URLs urlsplit refuses
+        if "@" not in netloc:
+            return self.raw
+        return f"{scheme}://***@{rest[netloc.rindex('@') + 1 :]}"
 
     @property
     def path(self) -> str:
@@ -103,38 +126,107 @@ class StoreURL:
         return netloc.rsplit("@", 1)[0] if "@" in netloc else None
 
 
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*\.?$")
+"""A DNS name (an IPv4 address is one too, syntactically); IPv6 addresses come in brackets."""
+
+
+def _split_url(setting: str, shown: str, raw: str):
+    """urlsplit, its ValueError (a bracket left open, a bracketed host that is no IP address) as SettingsError."""
+    try:
+        return urlsplit(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{setting}={shown!r}: {exc}") from None
+
+
+def split_host_port(setting: str, item: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` as (host, port or None); SettingsError naming ``setting``
+    unless the host is a DNS name or an IP address and the port a number in 1–65535."""
+    if item.startswith("["):
+        host, bracket, rest = item[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise SettingsError(f"{setting}: {item!r} is not [IPv6 address] or [IPv6 address]:port")
+        port_text = rest[1:] if rest else None
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise SettingsError(f"{setting}: {host!r} is not an IPv6 address") from None
+    else:
+        host, colon, port_text_or_empty = item.partition(":")
+        port_text = port_text_or_empty if colon else None
+        if not host:
+            raise SettingsError(f"{setting}: {item!r} names no host")
+        if not _HOST_NAME.match(host):
+            raise SettingsError(f"{setting}: {host!r} is not a host name or an IP address")
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise SettingsError(f"{setting}: port {port_text!r} of {host} is not a number in 1–65535")
+    return host, int(port_text)
+
+
 def parse_store_url(setting: str, raw: str) -> StoreURL:
     raw = raw.strip()
     if raw == EMBEDDED:
         return StoreURL(setting, raw)
     schemes = _STORE_SCHEMES[setting]
-    parsed = urlsplit(raw)
+    url = StoreURL(setting, raw)
+    parsed = _split_url(setting, url.redacted, raw)
     if parsed.scheme not in schemes:
         raise SettingsError(
-            f"{setting}={raw!r}: expected 'embedded' or a URL starting with " + " or ".join(f"{s}://" for s in schemes)
+            f"{setting}={url.redacted!r}: expected 'embedded' or a URL starting with "
+            + " or ".join(f"{s}://" for s in schemes)
         )
-    netloc = parsed.netloc.rsplit("@", 1)[-1]
-    if not netloc:
-        raise SettingsError(f"{setting}={raw!r}: the URL names no host")
-    url = StoreURL(setting, raw)
-    try:
-        for host, _port in url.hosts:
-            if not host:
-                raise ValueError("empty host")
-    except ValueError as exc:
-        raise SettingsError(f"{setting}={raw!r}: bad host or port ({exc})") from exc
+    if not url.address:
+        raise SettingsError(f"{setting}={url.redacted!r}: the URL names no host")
+    for item in url.address.split(","):
+        split_host_port(setting, item)
     return url
+
+
+def parse_http_url(setting: str, raw: str) -> str:
+    """An http(s):// URL whose host and port are checked (the schema registry's)."""
+    raw = raw.strip()
+    parsed = _split_url(setting, raw, raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise SettingsError(f"{setting}={raw!r}: expected an http:// or https:// URL")
+    split_host_port(setting, parsed.netloc.rsplit("@", 1)[-1])
+    return raw
 
 
 def _spark_master(raw: str) -> str:
     raw = raw.strip()
-    if raw.startswith("local") or raw.startswith(("spark://", "k8s://", "yarn")):
+    if raw.startswith("local") or raw.startswith("yarn"):
         return raw
+    if raw.startswith(("spark://", "k8s://")):
+        # spark://h1:7077,h2:7077 (standby masters); k8s:// names the API server as a URL of its own
+        netloc = _split_url(VARIABLES["spark_master"], raw, raw.removeprefix("k8s://")).netloc
+        for item in netloc.split(",") if netloc else ():
+            split_host_port(VARIABLES["spark_master"], item)
+        if netloc:
+            return raw
     raise SettingsError(f"DDSS_SPARK_MASTER={raw!r}: expected local[*], spark://host:7077, k8s://… or yarn")
 
 
 def _listed(raw: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
+
+
+def _positive_seconds(field: str, raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise SettingsError(f"{VARIABLES[field]}={raw!r}: expected a number of seconds > 0")
+    return seconds
+
+
+def debug_from_env(env: Mapping[str, str] | None = None) -> bool:
+    """DDSS_DEBUG=1 (or true/yes/on): errors show their traceback. Read on its own, so that it still applies
+    when another setting is malformed."""
+    env = os.environ if env is None else env
+    return env.get(VARIABLES["debug"], "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -151,6 +243,8 @@ class Settings:
     partitions: int
     schema_registry_url: str | None
     api_token: str | None
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    debug: bool = False
 
     @property
     def profile(self) -> str:
@@ -187,8 +281,16 @@ class Settings:
             spark_packages=_listed(value("spark_packages")),
             spark_jars=_listed(value("spark_jars")),
             partitions=partitions,
-            schema_registry_url=value("schema_registry_url"),
+            schema_registry_url=(
+                parse_http_url(VARIABLES["schema_registry_url"], registry)
+                if (registry := value("schema_registry_url"))
+                else None
+            ),
             api_token=value("api_token"),
+            connect_timeout_s=_positive_seconds(
+                "connect_timeout_s", value("connect_timeout_s") or str(DEFAULT_CONNECT_TIMEOUT_S)
+            ),
+            debug=debug_from_env(env),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -203,5 +305,7 @@ class Settings:
             "spark_jars": ",".join(self.spark_jars) or None,
             "partitions": str(self.partitions),
             "schema_registry_url": self.schema_registry_url,
+            "connect_timeout_s": repr(self.connect_timeout_s),
+            "debug": "1" if self.debug else None,
         }
         return {VARIABLES[field]: text for field, text in values.items() if text is not None}

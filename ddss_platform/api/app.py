@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from ddss_platform.api.app_stores import open_app_stores
-from ddss_platform.api.auth import require_token
+from ddss_platform.api.auth import UNAUTHORIZED, require_token
 from ddss_platform.api.routers import citizens, dashboard, events, health, metrics, reference, regions
 from ddss_platform.settings import Settings
 
@@ -17,8 +17,9 @@ recent events and derived metrics (time series), relationships (graph), archived
 Spark aggregates (archive), and the event bus's lag.
 
 When `DDSS_API_TOKEN` is set, every endpoint except `/health` needs `Authorization: Bearer <token>`
-(use **Authorize** on this page). The dashboard at `/` takes the token once as `/?token=…`, keeps it in
-the browser's localStorage and sends it as that header.
+(use **Authorize** on this page) and answers 401 without it; this document then says so on each of them.
+The dashboard at `/` takes the token once as `/?token=…`, keeps it in the browser's localStorage and sends
+it as that header.
 """
 
 
@@ -37,9 +38,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.api_token = settings.api_token
 
     app.include_router(health.router)
-    protected = [Depends(require_token)]
+    # Without a token the data endpoints are open, and the document declares no security for them: it says
+    # what the app does, and a client or a checker that believed a declared token would be misled.
+    guard = {"dependencies": [Depends(require_token)], "responses": UNAUTHORIZED} if settings.api_token else {}
     for module in (citizens, events, reference, regions, metrics):
-        app.include_router(module.router, dependencies=protected)
+        app.include_router(module.router, **guard)
     app.include_router(dashboard.router)
     app.mount("/static", dashboard.static_files(), name="static")
     return app

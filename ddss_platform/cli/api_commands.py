@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from ddss_platform.cli.app import app
+from ddss_platform.cli.app import app, check_stores
 from ddss_platform.settings import Settings
 
 # The simulator's clock moves MEAN_GAP_MS (3 s) per event, so at --rate R it gains 3R−1 s per wall second;
@@ -31,6 +31,7 @@ def api(
     import uvicorn
 
     settings = Settings.from_env()  # a bad setting fails here, naming the variable
+    check_stores(settings)  # and a store that cannot be reached, before uvicorn reports it its own way
     typer.echo(f"API and dashboard on http://{host}:{port}/ (API docs: /docs); profile {settings.profile}")
     uvicorn.run(
         "ddss_platform.api.asgi:app_from_env",
@@ -101,6 +102,7 @@ def up(
     from ddss_platform.defs import dagster_instance
 
     settings = Settings.from_env()
+    check_stores(settings)
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children: list = []

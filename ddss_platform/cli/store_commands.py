@@ -15,7 +15,7 @@ from ddss_platform.cli.app import app
 from ddss_platform.cli.world import World, generate_world
 from ddss_platform.events.topics import ALL_TOPICS
 from ddss_platform.scoring import ScoringDocumentError, load_configuration, load_rules
-from ddss_platform.settings import Settings, SettingsError
+from ddss_platform.settings import Settings
 from ddss_platform.stores.archive import open_archive
 from ddss_platform.stores.bus import UnknownTopicError, open_bus
 from ddss_platform.stores.documents import DocumentStore, DocumentValidationError, new_citizen_document, open_documents
@@ -171,7 +171,7 @@ def init(
     started = time.perf_counter()
     try:
         actions = initialise(Settings.from_env(), citizens, seed, configuration, rules)
-    except (SeedError, SettingsError) as error:
+    except SeedError as error:
         typer.echo(f"ddss init: {error}", err=True)
         raise typer.Exit(code=1) from None
     for action in actions:

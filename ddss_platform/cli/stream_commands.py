@@ -9,7 +9,7 @@ import time
 import typer
 from tqdm import tqdm
 
-from ddss_platform.cli.app import app
+from ddss_platform.cli.app import app, check_stores
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, next_range, process_range
 from ddss_platform.settings import Settings
@@ -56,28 +56,30 @@ def stream(
     sensor ticks. Shares the committed offsets with the scoring sensor: while it runs it owns the group and
     the sensor launches nothing; when it stops, the sensor takes over where it left off."""
     settings = Settings.from_env()
-    lease = GroupLease(settings.home)
-    if not lease.acquire(STREAM_OWNER, wait_s=10.0):
-        holder = lease.holder()
+    # the stores first: one that cannot be reached ends the command before it takes the group
+    with open_stores(settings) as stores:
+        lease = GroupLease(settings.home)
+        if not lease.acquire(STREAM_OWNER, wait_s=10.0):
+            holder = lease.holder()
+            owner = holder.describe() if holder else "another process"
+            typer.echo(f"consumer group {SCORING_GROUP} is owned by {owner}", err=True)
+            raise typer.Exit(1)
+        # both stop it cleanly, even when started from a script that had SIGINT ignored (as `cmd &` does)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGINT, _raise_interrupt)
         typer.echo(
-            f"consumer group {SCORING_GROUP} is owned by {holder.describe() if holder else 'another process'}", err=True
+            f"ddss stream owns consumer group {SCORING_GROUP}; the scoring sensor launches no runs until it stops"
         )
-        raise typer.Exit(1)
-    # both stop it cleanly, even when started from a script that had SIGINT ignored (as `cmd &` does)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    typer.echo(f"ddss stream owns consumer group {SCORING_GROUP}; the scoring sensor launches no runs until it stops")
-    try:
-        while (running := _sensor_runs_in_flight(settings)) > 0:
-            typer.echo(f"waiting for {running} sensor-launched scoring run(s) to finish")
-            time.sleep(2.0)
-        with open_stores(settings) as stores:
+        try:
+            while (running := _sensor_runs_in_flight(settings)) > 0:
+                typer.echo(f"waiting for {running} sensor-launched scoring run(s) to finish")
+                time.sleep(2.0)
             _consume(stores, batch_size, poll, linger, exit_when_idle)
-    except KeyboardInterrupt:
-        typer.echo("stopping")
-    finally:
-        lease.release()
-        typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
+        except KeyboardInterrupt:
+            typer.echo("stopping")
+        finally:
+            lease.release()
+            typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
 
 
 def _consume(stores: Stores, batch_size: int, poll: float, linger: float, exit_when_idle: float | None) -> None:
@@ -129,6 +131,7 @@ def demo(
     from ddss_platform.events.simulator import recent_start_ms, simulate_records
 
     settings = Settings.from_env()
+    check_stores(settings)
     started = time.perf_counter()
     typer.echo(f"[1/4] ddss init ({citizens} citizens) in {settings.home}")
     for action in initialise(

@@ -1,4 +1,21 @@
-"""Decode and validate one chunk of bus records: scoreable events, and dead letters for the rest."""
+"""Decode and validate one chunk of bus records: scoreable events, and dead letters for the rest.
+
+Whatever a producer sent, every record becomes exactly one of the two: nothing here raises for a record, so
+no record can stop its partition. The checks, in order, and the dead letter's reason when one fails:
+
+* ``tombstone``: the record has no value (a null value, Kafka's tombstone). The bus carries events only, and
+  nothing is deleted by key (a topic compacted by key would lose history), so a tombstone is a mistake.
+* the decoder's reason (``empty``, ``bad_magic``, ``truncated``, ``unknown_schema``, ``malformed_body``).
+* ``invalid``: ``validate_event`` refuses the decoded event (the field and why are in the letter).
+* ``key_mismatch``: the record's key is not its event's ``citizenId`` (a wrong key, or none).
+* ``wrong_partition``: the key is right, but the record is not in the partition that key hashes to (Kafka's
+  murmur2 over the topic's partition count, ``partitioner``): a producer that chose the partition itself, or
+  used another partitioner (librdkafka's default, ``consistent_random``, hashes with CRC32).
+
+The last two keep the one-writer-per-citizen rule: a partition's run is the only writer of its citizens
+(``processor``), and it owns exactly the citizens whose ids hash to it. An event scored anywhere else would
+make a second writer.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +23,14 @@ from dataclasses import dataclass, field
 
 from ddss_platform.events.codec import EventCodec, EventDecodeError
 from ddss_platform.events.validation import EventValidationError, validate_event
-from ddss_platform.processing.dead_letters import DeadLetter
+from ddss_platform.processing.dead_letters import DeadLetter, dead_letter
 from ddss_platform.scoring import SourcedEvent
 from ddss_platform.stores.bus import BusRecord
+from ddss_platform.stores.bus.partitioner import partition_for
+
+TOMBSTONE = "tombstone"
+KEY_MISMATCH = "key_mismatch"
+WRONG_PARTITION = "wrong_partition"
 
 
 @dataclass
@@ -18,34 +40,47 @@ class DecodedChunk:
 
 
 def decode_chunk(codec: EventCodec, records: list[BusRecord]) -> DecodedChunk:
-    """Every record becomes an event or a dead letter.
+    """Every record becomes an event or a dead letter (the checks of the module doc).
 
     "Now", for the check that an event's timestamp is not in the future, is the time the bus took the
     record (its record timestamp): a retried range then judges every record exactly as the first attempt."""
     out = DecodedChunk()
-    decoded = codec.decode_many([record.value for record in records])
-    for record, item in zip(records, decoded):
+    valued = [record for record in records if record.value is not None]
+    if len(valued) < len(records):
+        out.dead_letters.extend(
+            dead_letter(record, TOMBSTONE, "the record has no value (a tombstone)", None)
+            for record in records
+            if record.value is None
+        )
+    decoded = codec.decode_many([record.value for record in valued])
+    for record, item in zip(valued, decoded):
         if isinstance(item, EventDecodeError):
-            out.dead_letters.append(_dead_letter(record, item.reason, item.detail, None))
+            out.dead_letters.append(dead_letter(record, item.reason, item.detail, None))
             continue
         try:
             validate_event(item, record.timestamp_ms)
         except EventValidationError as exc:
-            out.dead_letters.append(_dead_letter(record, "invalid", exc.reason, exc.field))
+            out.dead_letters.append(dead_letter(record, "invalid", exc.reason, exc.field))
+            continue
+        citizen = item["citizenId"]
+        if record.key != citizen:
+            detail = f"the record's key {_shown(record.key)} is not the event's citizenId {citizen!r}"
+            out.dead_letters.append(dead_letter(record, KEY_MISMATCH, detail, "citizenId"))
+            continue
+        owner = partition_for(citizen, record.partition_count)
+        if owner != record.partition:
+            detail = (
+                f"citizenId {citizen!r} hashes to partition {owner} of {record.partition_count}, "
+                f"the record is in partition {record.partition}"
+            )
+            out.dead_letters.append(dead_letter(record, WRONG_PARTITION, detail, "citizenId"))
             continue
         out.events.append(SourcedEvent(record.offset, item))
+    out.dead_letters.sort(key=lambda letter: letter.source_offset)
     return out
 
 
-def _dead_letter(record: BusRecord, reason: str, detail: str, field_: str | None) -> DeadLetter:
-    return DeadLetter(
-        reason=reason,
-        detail=detail,
-        field=field_,
-        source_topic=record.topic,
-        source_partition=record.partition,
-        source_offset=record.offset,
-        source_key=record.key,
-        source_timestamp_ms=record.timestamp_ms,
-        original=bytes(record.value),
-    )
+def _shown(key: str | None) -> str:
+    if key is None:
+        return "(none)"
+    return repr(key) if len(key) <= 80 else f"{key[:80]!r}… ({len(key)} characters)"

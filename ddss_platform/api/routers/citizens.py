@@ -10,14 +10,22 @@ from ddss_platform.api import views
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import Citizen, CitizenPage
 from ddss_platform.api.pagination import decode_cursor, encode_cursor
-from ddss_platform.api.params import REGION_PATTERN, NationalID, TierName, unprocessable
+from ddss_platform.api.params import REGION_PATTERN, NationalID, TierName, refused, unprocessable
 from ddss_platform.stores import Stores
 from ddss_platform.stores.graph import now_ms
 
 router = APIRouter(tags=["citizens"])
 
 
-@router.get("/citizens", response_model=CitizenPage, summary="Search citizens, one page at a time")
+@router.get(
+    "/citizens",
+    response_model=CitizenPage,
+    summary="Search citizens, one page at a time",
+    responses=refused(
+        "A parameter is malformed, `min_score` is above `max_score`, or `cursor` is not a `next_cursor` this API "
+        "returned (the detail names the parameter)."
+    ),
+)
 def search_citizens(
     ports: Annotated[Stores, Depends(stores)],
     tier: Annotated[TierName | None, Query(description="Only this tier.")] = None,

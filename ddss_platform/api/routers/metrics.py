@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from ddss_platform.api import bus_state, views
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import Histogram, MinuteCount, Overview, SystemMetric, SystemMetrics
-from ddss_platform.api.params import TierName, TimeRange, time_range
+from ddss_platform.api.params import RANGE_REFUSED, TierName, TimeRange, time_range
 from ddss_platform.stores import Stores
 from ddss_platform.stores.documents import NoActiveConfiguration
 from ddss_platform.stores.timeseries import (
@@ -41,7 +41,10 @@ def _system_metrics(frame: pd.DataFrame, measurement: str) -> list[SystemMetric]
 
 
 @router.get(
-    "/metrics/system", response_model=SystemMetrics, summary="Daily and monthly system aggregates (time series)"
+    "/metrics/system",
+    response_model=SystemMetrics,
+    summary="Daily and monthly system aggregates (time series)",
+    responses=RANGE_REFUSED,
 )
 def system_metrics(
     window: Annotated[TimeRange, Depends(time_range(timedelta(days=30)))], ports: Annotated[Stores, Depends(stores)]

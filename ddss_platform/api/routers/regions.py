@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from ddss_platform.api import views
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import EventTypeAggregate, RegionAggregate, RegionAggregates, Regions
-from ddss_platform.api.params import DateRange, Region, date_range
+from ddss_platform.api.params import RANGE_REFUSED, DateRange, Region, date_range
 from ddss_platform.events.vocabulary import REGIONS
 from ddss_platform.stores import Stores
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
@@ -43,6 +43,7 @@ def list_regions(ports: Annotated[Stores, Depends(stores)]) -> Regions:
     "/regions/{region}/aggregates",
     response_model=RegionAggregates,
     summary="Daily score and event aggregates of a region (written by the Spark batch job)",
+    responses=RANGE_REFUSED,
 )
 def region_aggregates(
     region: Region, days: Annotated[DateRange, Depends(date_range)], ports: Annotated[Stores, Depends(stores)]

@@ -315,4 +315,4 @@ def open_archive(settings: Settings) -> Archive:
         return EmbeddedArchive(settings.home / "archive")
     from ddss_platform.stores.archive.scylla import ScyllaArchive
 
-    return ScyllaArchive.from_url(settings.archive)
+    return ScyllaArchive.from_url(settings.archive, settings.connect_timeout_s)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 import pandas as pd
 import pyarrow as pa
 
-from ddss_platform.settings import SettingsError, StoreURL
+from ddss_platform.settings import DEFAULT_CONNECT_TIMEOUT_S, SettingsError, StoreURL
 from ddss_platform.stores.archive import (
     DAY_MS,
     EVENTS_ARCHIVE,
@@ -42,7 +42,9 @@ from ddss_platform.stores.archive import (
     guarded_updates,
     score_change_rows,
 )
+from ddss_platform.stores.reachability import StoreUnreachableError, require_reachable
 
+DEFAULT_PORT = 9042
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "scylla.cql"
 CONCURRENCY = 64
 IN_CHUNK = 100  # partition keys per IN query (large IN lists overload one coordinator)
@@ -152,27 +154,39 @@ class ScyllaArchive:
         self._statements: dict[str, object] = {}
 
     @classmethod
-    def from_url(cls, url: StoreURL) -> ScyllaArchive:
+    def from_url(cls, url: StoreURL, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> ScyllaArchive:
         from cassandra.auth import PlainTextAuthProvider
-        from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+        from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
         from cassandra.query import dict_factory
 
         keyspace = url.path
         if not _IDENTIFIER.match(keyspace or ""):
-            raise SettingsError(f"{url.setting}={url.raw!r}: expected scylla://host1,host2:9042/KEYSPACE")
+            raise SettingsError(f"{url.setting}={url.redacted!r}: expected scylla://host1,host2:9042/KEYSPACE")
         user, _, password = (url.user or "").partition(":")
         ports = {port for _host, port in url.hosts if port}
+        if len(ports) > 1:
+            raise SettingsError(f"{url.setting}={url.redacted!r}: every host must use one port (the driver takes one)")
+        port = ports.pop() if ports else DEFAULT_PORT
+        require_reachable(url, port, connect_timeout_s)
         query = url.parts().query
         profile = ExecutionProfile(
             consistency_level=consistency_from_query(url.setting, query), row_factory=dict_factory
         )
         cluster = Cluster(
             contact_points=[host for host, _port in url.hosts],
-            port=ports.pop() if len(ports) == 1 else 9042,
+            port=port,
             auth_provider=PlainTextAuthProvider(user, password) if user else None,
             execution_profiles={EXEC_PROFILE_DEFAULT: profile},
+            connect_timeout=connect_timeout_s,
+            control_connection_timeout=connect_timeout_s,
         )
-        session = cluster.connect()
+        try:
+            session = cluster.connect()
+        except NoHostAvailable as exc:
+            cluster.shutdown()
+            # its message is a dict of every host's error: each host's cause, briefly
+            causes = "; ".join(f"{host} {error}" for host, error in exc.errors.items()) or str(exc)
+            raise StoreUnreachableError(url.setting, url.address, causes) from exc
         return cls(session, keyspace, replication_from_query(url.setting, query), cluster)
 
     def close(self) -> None:

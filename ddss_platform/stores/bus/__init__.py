@@ -24,12 +24,20 @@ Kafka applies time retention to record timestamps, so an old timestamp can get a
 
 @dataclass(slots=True)
 class BusRecord:
+    """One record as any producer left it: the bus checks nothing about its key or value.
+
+    ``key`` is None for a keyless record; a key that is not UTF-8 comes back with its bad bytes as lone
+    surrogates (``surrogateescape``), so it stays a ``str`` and still encodes back to the original bytes.
+    ``value`` is None for a tombstone (a null value). ``partition_count`` is the topic's partition count
+    when the record was read, against which a reader checks that the record's key owns its partition."""
+
     topic: str
     partition: int
     offset: int
     key: str | None
-    value: bytes
+    value: bytes | None
     timestamp_ms: int
+    partition_count: int
 
 
 class BusError(RuntimeError):
@@ -89,7 +97,7 @@ def open_bus(settings: Settings) -> EventBus:
         return EmbeddedBus(settings.home / "bus.sqlite")
     from ddss_platform.stores.bus.kafka import KafkaBus
 
-    return KafkaBus.from_url(settings.bus)
+    return KafkaBus.from_url(settings.bus, settings.connect_timeout_s)
 
 
 def open_codec(settings: Settings) -> EventCodec:
@@ -99,4 +107,7 @@ def open_codec(settings: Settings) -> EventCodec:
     from ddss_platform.events.topics import CITIZEN_EVENTS
     from ddss_platform.stores.bus.registry import ConfluentSchemaRegistry
 
-    return EventCodec(ConfluentSchemaRegistry(settings.schema_registry_url, subject=f"{CITIZEN_EVENTS}-value"))
+    registry = ConfluentSchemaRegistry(
+        settings.schema_registry_url, subject=f"{CITIZEN_EVENTS}-value", timeout_s=settings.connect_timeout_s
+    )
+    return EventCodec(registry)

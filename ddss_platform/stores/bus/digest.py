@@ -16,8 +16,10 @@ def topic_digest(bus: EventBus, topic: str) -> str:
         digest.update(f"partition {partition} end {end}\n".encode())
         for chunk in bus.iter_range(topic, partition, 0, end):
             for record in chunk:
-                key = (record.key or "").encode()
-                digest.update(b"%d %d %d " % (record.offset, len(key), len(record.value)))
+                key = (record.key or "").encode(errors="surrogateescape")
+                value = record.value or b""
+                # a tombstone (no value) hashes apart from an empty value: its length is -1
+                digest.update(b"%d %d %d " % (record.offset, len(key), -1 if record.value is None else len(value)))
                 digest.update(key)
-                digest.update(record.value)
+                digest.update(value)
     return digest.hexdigest()

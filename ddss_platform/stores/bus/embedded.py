@@ -156,11 +156,12 @@ class EmbeddedBus:
             raise OffsetRangeError(f"{topic}/{partition} ends at offset {available}; cannot read [{start}, {end})")
         return topic_id
 
-    @staticmethod
-    def _records(topic: str, partition: int, start: int, end: int, rows: list[tuple]) -> list[BusRecord]:
+    def _records(self, topic: str, partition: int, start: int, end: int, rows: list[tuple]) -> list[BusRecord]:
         if len(rows) != end - start:
             raise BusError(f"{topic}/{partition} [{start}, {end}) holds {len(rows)} records, expected {end - start}")
-        return list(map(BusRecord, repeat(topic), repeat(partition), *zip(*rows))) if rows else []
+        if not rows:
+            return []
+        return list(map(BusRecord, repeat(topic), repeat(partition), *zip(*rows), repeat(self._topic(topic)[1])))
 
     # -- consumer groups ---------------------------------------------------------------------
 

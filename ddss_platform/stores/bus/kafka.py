@@ -4,10 +4,16 @@ The producer is idempotent with ``acks=all`` and librdkafka's ``murmur2_random``
 partitioner (Java-compatible for keyed records, like the embedded log). Range
 reads assign one partition at the start offset and consume up to the end offset;
 group offsets are read and written explicitly (auto-commit is off).
+
+Opening checks that a bootstrap broker accepts connections (``require_reachable``); metadata requests wait at
+most the connect timeout (``DDSS_CONNECT_TIMEOUT_S``). librdkafka's own log lines go to the
+``ddss_platform.librdkafka`` logger, which shows nothing unless a handler is attached (``ddss --debug``): an
+unreachable broker makes it log every reconnection attempt, and every error that matters is raised anyway.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ddss_platform.settings import StoreURL
+from ddss_platform.settings import DEFAULT_CONNECT_TIMEOUT_S, StoreURL
 from ddss_platform.stores.bus import (
     DEFAULT_CHUNK,
     BusError,
@@ -24,7 +30,11 @@ from ddss_platform.stores.bus import (
     ProduceRecord,
     UnknownTopicError,
 )
+from ddss_platform.stores.reachability import StoreUnreachableError, require_reachable
 
+LIBRDKAFKA_LOG = logging.getLogger("ddss_platform.librdkafka")
+LIBRDKAFKA_LOG.addHandler(logging.NullHandler())
+LIBRDKAFKA_LOG.propagate = False
 DEFAULT_PORT = 9092
 _NO_OFFSET = -1001  # librdkafka's OFFSET_INVALID: the group has committed nothing for the partition
 
@@ -32,11 +42,22 @@ _NO_OFFSET = -1001  # librdkafka's OFFSET_INVALID: the group has committed nothi
 class KafkaBus:
     """``EventBus`` on a Kafka-protocol cluster. One range read at a time per instance (they share a consumer)."""
 
-    def __init__(self, bootstrap: str, setting: str = "DDSS_BUS_URL", timeout_s: float = 30.0):
+    def __init__(
+        self,
+        bootstrap: str,
+        setting: str = "DDSS_BUS_URL",
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    ):
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
         self._setting = setting
-        self._base = {"bootstrap.servers": bootstrap}
+        self._base = {
+            "bootstrap.servers": bootstrap,
+            "socket.connection.setup.timeout.ms": max(1, int(connect_timeout_s * 1000)),
+            "logger": LIBRDKAFKA_LOG,
+        }
         self._admin = AdminClient(self._base)
         self._producer: Producer | None = None
         self._reader: Consumer | None = None
@@ -44,8 +65,9 @@ class KafkaBus:
         self._partition_counts: dict[str, int] = {}
 
     @classmethod
-    def from_url(cls, url: StoreURL) -> KafkaBus:
-        return cls(",".join(f"{host}:{port or DEFAULT_PORT}" for host, port in url.hosts), setting=url.setting)
+    def from_url(cls, url: StoreURL, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> KafkaBus:
+        require_reachable(url, DEFAULT_PORT, connect_timeout_s)
+        return cls(",".join(url.endpoints(DEFAULT_PORT)), setting=url.setting, connect_timeout_s=connect_timeout_s)
 
     # -- topics ------------------------------------------------------------------------------
 
@@ -75,9 +97,9 @@ class KafkaBus:
     def _metadata_partitions(self, topic: str) -> int | None:
         try:
             # All topics: asking for one by name lets some brokers (noida-db) auto-create it.
-            metadata = self._admin.list_topics(timeout=self.timeout_s)
+            metadata = self._admin.list_topics(timeout=self.connect_timeout_s)
         except KafkaException as exc:
-            raise BusError(f"{self._setting}: the brokers {self.bootstrap} cannot be reached ({exc})") from exc
+            raise StoreUnreachableError(self._setting, self.bootstrap, exc.args[0].str()) from exc
         found = metadata.topics.get(topic)
         if found is None or found.error is not None or not found.partitions:
             return None
@@ -172,12 +194,19 @@ class KafkaBus:
         consumer = self._reader_consumer()
         consumer.assign([TopicPartition(topic, partition, start)])
         try:
-            yield from self._consume(consumer, topic, partition, start, end, chunk_size)
+            yield from self._consume(consumer, topic, partition, start, end, chunk_size, count)
         finally:
             consumer.unassign()
 
     def _consume(
-        self, consumer: Consumer, topic: str, partition: int, start: int, end: int, chunk_size: int
+        self,
+        consumer: Consumer,
+        topic: str,
+        partition: int,
+        start: int,
+        end: int,
+        chunk_size: int,
+        partition_count: int,
     ) -> Iterator[list[BusRecord]]:
         chunk: list[BusRecord] = []
         position = start
@@ -204,9 +233,10 @@ class KafkaBus:
                         topic,
                         partition,
                         offset,
-                        key.decode() if key is not None else None,
+                        key.decode(errors="surrogateescape") if key is not None else None,
                         message.value(),
                         message.timestamp()[1],
+                        partition_count,
                     )
                 )
                 position = offset + 1

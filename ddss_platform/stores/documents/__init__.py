@@ -325,4 +325,4 @@ def open_documents(settings: Settings) -> DocumentStore:
         return EmbeddedDocuments(settings.home / "documents.sqlite")
     from ddss_platform.stores.documents.mongo import MongoDocuments
 
-    return MongoDocuments.connect(settings.documents)
+    return MongoDocuments.connect(settings.documents, connect_timeout_s=settings.connect_timeout_s)

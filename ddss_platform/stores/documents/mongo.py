@@ -32,7 +32,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ddss_platform.settings import SettingsError, StoreURL
+from ddss_platform.settings import DEFAULT_CONNECT_TIMEOUT_S, StoreURL
 from ddss_platform.stores.documents import (
     ACTIVE,
     CITIZENS,
@@ -54,8 +54,10 @@ from ddss_platform.stores.documents import (
     snapshot_frame,
 )
 from ddss_platform.stores.documents.validation import DocumentValidationError
+from ddss_platform.stores.reachability import require_reachable, unreachable
 
 DEFAULT_DATABASE = "ddss"
+DEFAULT_PORT = 27017
 MOVE_ATTEMPTS = 30
 VALIDATION_FAILED = 121
 NOT_IMPLEMENTED = 238
@@ -167,14 +169,20 @@ class MongoDocuments:
         self._unguarded: set[str] | None = None  # collections without the server's validator
 
     @classmethod
-    def connect(cls, url: StoreURL, database: str | None = None) -> MongoDocuments:
+    def connect(
+        cls, url: StoreURL, database: str | None = None, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    ) -> MongoDocuments:
         """The database named by the URL path (default "ddss") unless ``database`` is given."""
-        client = pymongo.MongoClient(url.raw, serverSelectionTimeoutMS=10_000)
+        if url.scheme == "mongodb":  # mongodb+srv:// names DNS records, not hosts: the driver resolves them
+            require_reachable(url, DEFAULT_PORT, connect_timeout_s)
+        timeout_ms = max(1, int(connect_timeout_s * 1000))
+        client = pymongo.MongoClient(url.raw, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
         try:
             client.admin.command("ping")
         except pymongo.errors.PyMongoError as exc:
             client.close()
-            raise SettingsError(f"{url.setting}={url.raw!r}: cannot reach MongoDB ({exc})") from exc
+            # "No servers found yet, Timeout: 10.0s, Topology Description: <…>": the part before the topology
+            raise unreachable(url, exc, str(exc).split(", Topology Description")[0]) from exc
         return cls(client[database or url.path or DEFAULT_DATABASE])
 
     def close(self) -> None:

@@ -119,4 +119,4 @@ def open_graph(settings: Settings) -> GraphStore:
         return EmbeddedGraph(settings.home / "graph.sqlite")
     from ddss_platform.stores.graph.dgraph import DgraphGraph
 
-    return DgraphGraph.connect(settings.graph)
+    return DgraphGraph.connect(settings.graph, settings.connect_timeout_s)

@@ -22,9 +22,11 @@ import pandas as pd
 import pydgraph
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from ddss_platform.settings import SettingsError, StoreURL
+from ddss_platform.settings import DEFAULT_CONNECT_TIMEOUT_S, StoreURL
 from ddss_platform.stores.graph import EDGE_COLUMNS, RELATIONSHIP_TYPES, GraphCounts, GraphEdge, analysis, now_ms
+from ddss_platform.stores.reachability import require_reachable, unreachable
 
+DEFAULT_PORT = 9080  # the alpha's gRPC port
 SCHEMA_FILE = Path(__file__).resolve().parents[3] / "schemas" / "dgraph.schema"
 BATCH = 200  # upserts per request (each is ~3 query blocks and 2 conditional mutations)
 LOOKUP_BATCH = 500  # ids per bulk read
@@ -198,15 +200,17 @@ class DgraphGraph(analysis.NeighbourQueries):
         self.schema_file = schema_file
 
     @classmethod
-    def connect(cls, url: StoreURL) -> DgraphGraph:
-        stubs = [pydgraph.DgraphClientStub(f"{host}:{port or 9080}") for host, port in url.hosts]
+    def connect(cls, url: StoreURL, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> DgraphGraph:
+        require_reachable(url, DEFAULT_PORT, connect_timeout_s)
+        stubs = [pydgraph.DgraphClientStub(endpoint) for endpoint in url.endpoints(DEFAULT_PORT)]
         client = pydgraph.DgraphClient(*stubs)
         try:
-            client.check_version(timeout=10)
-        except Exception as exc:  # grpc raises its own error types
+            client.check_version(timeout=connect_timeout_s)
+        except Exception as exc:  # grpc raises its own error types; their details() is the cause
             for stub in stubs:
                 stub.close()
-            raise SettingsError(f"{url.setting}={url.raw!r}: cannot reach Dgraph ({exc})") from exc
+            details = getattr(exc, "details", None)
+            raise unreachable(url, exc, details() if callable(details) else None) from exc
         return cls(client)
 
     def close(self) -> None:

@@ -251,4 +251,4 @@ def open_timeseries(settings: Settings) -> TimeSeries:
         return EmbeddedTimeSeries(settings.home / "timeseries")
     from ddss_platform.stores.timeseries.influx import InfluxTimeSeries
 
-    return InfluxTimeSeries.from_url(settings.timeseries)
+    return InfluxTimeSeries.from_url(settings.timeseries, settings.connect_timeout_s)

@@ -21,10 +21,12 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.task_create_request import TaskCreateRequest
 from influxdb_client.domain.task_update_request import TaskUpdateRequest
 from influxdb_client.rest import ApiException
+from influxdb_client.service.ping_service import PingService
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 from urllib3.exceptions import HTTPError as TransportError
 
-from ddss_platform.settings import SettingsError, StoreURL
+from ddss_platform.settings import DEFAULT_CONNECT_TIMEOUT_S, SettingsError, StoreURL
+from ddss_platform.stores.reachability import require_reachable, unreachable
 from ddss_platform.stores.timeseries import (
     BUCKET_RETENTION_S,
     DERIVED_METRICS,
@@ -40,6 +42,8 @@ from ddss_platform.stores.timeseries import (
 )
 from ddss_platform.stores.timeseries.derived_sql import DERIVED, periods
 
+DEFAULT_PORT = 8086
+READ_TIMEOUT_MS = 30_000
 FLUX_DIR = Path(__file__).resolve().parents[3] / "flux"
 WRITE_CHUNK = 5_000
 TASK_RUN_TIMEOUT_S = 120
@@ -154,12 +158,25 @@ class InfluxTimeSeries:
         self._org_id_cache: str | None = None
 
     @classmethod
-    def from_url(cls, url: StoreURL) -> InfluxTimeSeries:
-        host, port = url.hosts[0]
-        if not url.user or not url.path:
-            raise SettingsError(f"{url.setting}={url.raw!r}: expected influxdb://TOKEN@host:8086/ORG")
+    def from_url(cls, url: StoreURL, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> InfluxTimeSeries:
+        if not url.user or not url.path or len(url.hosts) != 1:
+            raise SettingsError(f"{url.setting}={url.redacted!r}: expected influxdb://TOKEN@host:8086/ORG")
+        require_reachable(url, DEFAULT_PORT, connect_timeout_s)
         scheme = "https" if url.scheme == "influxdbs" else "http"
-        client = InfluxDBClient(url=f"{scheme}://{host}:{port or 8086}", token=url.user, org=url.path, timeout=30_000)
+        client = InfluxDBClient(
+            url=f"{scheme}://{url.endpoints(DEFAULT_PORT)[0]}",
+            token=url.user,
+            org=url.path,
+            # (connect, read) in ms: a write or a query may take longer than a connection
+            timeout=(max(1, int(connect_timeout_s * 1000)), READ_TIMEOUT_MS),
+        )
+        try:  # the client connects lazily: ask now, so that a server that does not answer fails here
+            PingService(client.api_client).get_ping(
+                _request_timeout=connect_timeout_s * 1000
+            )  # ms, as the client reads it
+        except Exception as exc:  # urllib3's errors and the client's ApiException
+            client.close()
+            raise unreachable(url, exc) from exc
         return cls(client, url.path)
 
     def close(self) -> None:

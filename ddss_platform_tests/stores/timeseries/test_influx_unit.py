@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from influxdb_client.rest import ApiException
 
@@ -75,10 +77,12 @@ def test_a_422_is_a_retention_drop_only_when_it_says_so():
 
 
 def test_url_gives_token_host_and_org():
-    store = InfluxTimeSeries.from_url(
-        parse_store_url("DDSS_TIMESERIES_URL", "influxdb://s3cret@influx.local:9999/acme")
-    )
-    assert (store._client.url, store._client.token, store._org) == ("http://influx.local:9999", "s3cret", "acme")
+    with socket.create_server(("127.0.0.1", 0)) as listening:  # opening checks that the port accepts connections
+        port = listening.getsockname()[1]
+        store = InfluxTimeSeries.from_url(
+            parse_store_url("DDSS_TIMESERIES_URL", f"influxdb://s3cret@127.0.0.1:{port}/acme")
+        )
+    assert (store._client.url, store._client.token, store._org) == (f"http://127.0.0.1:{port}", "s3cret", "acme")
     store.close()
     with pytest.raises(SettingsError, match="DDSS_TIMESERIES_URL"):
         InfluxTimeSeries.from_url(parse_store_url("DDSS_TIMESERIES_URL", "influxdb://influx.local:8086/acme"))
