@@ -150,8 +150,12 @@ def test_a_created_citizen_starts_from_the_batch_score_and_is_not_moved_twice(do
     assert documents.get_citizens(["CIT00000100"])["CIT00000100"]["scoreSnapshot"]["currentScore"] == 512.5
 
 
-def test_score_changes_from_concurrent_writers_all_count(documents):
+def test_score_changes_from_concurrent_writers_all_count(documents, request):
     """Two writers (two partitions' runs) move the same citizens at once: no change is lost."""
+    if request.node.callspec.params.get("unprepared_documents") == "ferretdb":
+        # FerretDB 1.x on SQLite applies an update's filter without isolation from a concurrent one: both writers
+        # match the same metadata.version and one change is lost (docs/real-servers.md)
+        request.applymarker(pytest.mark.xfail(strict=True, reason="FerretDB 1.x loses concurrent compare-and-set"))
     scale = load_configuration(configuration())
     ids = [f"CIT{i:08d}" for i in range(5)]
     documents.create_citizens([citizen(national_id) for national_id in ids])

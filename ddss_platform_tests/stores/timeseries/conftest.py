@@ -15,6 +15,15 @@ from ddss_platform_tests.fixtures.production import own_organisation
 ADAPTERS = ["embedded", pytest.param("influx", marks=pytest.mark.live)]
 
 
+@pytest.fixture
+def embedded_timeseries(tmp_path):
+    """The embedded adapter alone, for what only it has (files, the retention it enforces itself)."""
+    store = open_timeseries(Settings.from_env({"DDSS_HOME": str(tmp_path / "ddss")}))
+    store.ensure_schema()
+    yield store
+    store.close()
+
+
 @pytest.fixture(params=ADAPTERS)
 def timeseries(request, tmp_path):
     env = {"DDSS_HOME": str(tmp_path / "ddss")}

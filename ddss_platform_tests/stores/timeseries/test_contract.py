@@ -57,6 +57,17 @@ def event(citizen: str, t_ns: int, event_id: str, impact: float = 1.0, **tags: s
     )
 
 
+def test_influxdb_buckets_carry_the_retention_rules(timeseries):
+    """InfluxDB expires points by each bucket's retention rule (the embedded store enforces it itself, below)."""
+    if isinstance(timeseries, EmbeddedTimeSeries):
+        assert timeseries.ensure_schema() == []
+        return
+    buckets = {name: timeseries._bucket(name) for name in BUCKET_RETENTION_S}
+    assert {name: [r.every_seconds for r in b.retention_rules] for name, b in buckets.items()} == {
+        name: [seconds] for name, seconds in BUCKET_RETENTION_S.items()
+    }
+
+
 def test_ensure_schema_twice_reports_nothing_to_do(timeseries):
     assert timeseries.ensure_schema() == []
 
@@ -162,9 +173,8 @@ def test_query_on_an_undeclared_tag_is_refused(timeseries, base_ns):
         timeseries.query(RAW_EVENTS, CITIZEN_EVENT, base_ns, base_ns + 1, {"eventID": "x"})
 
 
-def test_retention_removes_expired_points_only(timeseries, base_ns, citizen):
-    if not isinstance(timeseries, EmbeddedTimeSeries):
-        pytest.skip("InfluxDB expires points by the bucket's retention rule (and refuses points older than it)")
+def test_embedded_retention_removes_expired_points_only(embedded_timeseries, base_ns, citizen):
+    timeseries = embedded_timeseries
     raw_ns = BUCKET_RETENTION_S[RAW_EVENTS] * SECOND_NS
     timeseries.write(RAW_EVENTS, [event(citizen, base_ns + i * SECOND_NS, f"e{i}") for i in range(4)], "mixed")
     timeseries.write(RAW_EVENTS, [event(citizen, base_ns - HOUR_NS, "old")], "old")
@@ -180,9 +190,8 @@ def test_query_of_an_empty_range_has_the_declared_columns(timeseries, base_ns):
     assert df.empty and "score_impact" in df.columns and isinstance(df, pd.DataFrame)
 
 
-def test_a_reader_lists_again_when_a_file_vanishes_under_it(timeseries, base_ns, citizen, monkeypatch):
-    if not isinstance(timeseries, EmbeddedTimeSeries):
-        pytest.skip("only the embedded adapter reads files")
+def test_a_reader_lists_again_when_a_file_vanishes_under_it(embedded_timeseries, base_ns, citizen, monkeypatch):
+    timeseries = embedded_timeseries
     timeseries.write(RAW_EVENTS, [event(citizen, base_ns, "e0")], "kept")
     listings = []
     real_files = timeseries._files
