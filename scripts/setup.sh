@@ -34,7 +34,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'  # the locked versions (scripts/lock.sh)
 # pip compiles no bytecode for an editable install: compile it here, so every process (each Dagster run
 # worker) loads bytecode even where PYTHONDONTWRITEBYTECODE keeps Python from caching it.
 .venv/bin/python -m compileall -q ddss_platform >/dev/null
