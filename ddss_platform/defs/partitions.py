@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
 import dagster as dg
 
 # The first day partitions exist for (the platform keeps no older data: the archive's and buckets' retention)
@@ -21,3 +24,13 @@ def window_ns(context: dg.AssetExecutionContext) -> tuple[int, int]:
 def window_ms(context: dg.AssetExecutionContext) -> tuple[int, int]:
     start_ns, stop_ns = window_ns(context)
     return start_ns // 10**6, stop_ns // 10**6
+
+
+EVENT_HOURS = "event_hours"
+"""The metadata key of a raw_events materialization: the hourly partition keys of the events written."""
+
+
+def hour_keys(event_times_ms: Iterable[int]) -> list[str]:
+    """The hourly partition keys of event times (ms since the epoch), sorted."""
+    hours = {t // 3_600_000 for t in event_times_ms}
+    return [datetime.fromtimestamp(h * 3600, UTC).strftime(HOURLY.fmt) for h in sorted(hours)]

@@ -46,6 +46,7 @@ from ddss_platform.stores.timeseries import CITIZEN_EVENT, DERIVED_METRICS, RAW_
 
 CHUNK_SIZE = 10_000
 """Records read, scored and written at a time: bounds a run's memory whatever the range size."""
+HOUR_MS = 3_600_000
 CRASH_ENV = "DDSS_CRASH_AT"
 """Test hook: ``DDSS_CRASH_AT=n`` kills the process (exit 137) just before its n-th sink write."""
 CRASH_EXIT_CODE = 137
@@ -197,6 +198,7 @@ def _write_chunk(
         rows["raw_events"] += written_points
         # an event older than the bucket's retention is scored and archived; only its point is not kept
         result.beyond_retention["raw_events"] += points.num_rows - written_points
+        result.event_hours_ms.update(t // HOUR_MS * HOUR_MS for t in columns.event_time)
     if outcome.score_changes:
         changes = sinks.ScoreChangeColumns(outcome.score_changes, config)
         points = sinks.score_change_table(changes)

@@ -26,6 +26,7 @@ class RangeResult:
     sink_rows: Counter = field(default_factory=Counter)  # sink name -> rows written
     # time-series sink -> points not written because they are older than the bucket's retention
     beyond_retention: Counter = field(default_factory=Counter)
+    event_hours_ms: set[int] = field(default_factory=set)  # hours (ms at the hour) of the events written
     already_committed: bool = False  # the group had committed past this range: nothing to do
     elapsed_s: float = 0.0
     max_rss_mb: float = 0.0

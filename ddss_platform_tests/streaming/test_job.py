@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from ddss_platform.defs.partitions import EVENT_HOURS, hour_keys
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.streaming import defs as streaming_defs
 from ddss_platform.defs.streaming.resources import ScoringTuning
@@ -60,6 +61,9 @@ def test_a_run_reports_its_range_counts_and_sinks(embedded_settings, instance):
     assert [(c.check_name, c.passed) for c in checks] == [("dead_letter_rate", True)]
     with open_stores(embedded_settings) as ports:
         assert ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)[0] == 200
+        archived = ports.archive.read_events()
+    # the hours the late-data sensor recomputes the derived metrics of
+    assert materialized["raw_events"][EVENT_HOURS].value == hour_keys(archived["event_time"])
 
 
 def test_a_failed_run_commits_nothing(embedded_settings, instance):

@@ -1,7 +1,8 @@
 """Dagster definitions of the metrics domain; merged by ddss_platform.definitions.
 
 The Flux-derived metrics (hourly, daily, monthly partitions), the asset deploying their Flux tasks, the
-freshness check of the hourly metric, and one schedule per cadence.
+freshness check of the hourly metric, one schedule per cadence, and the sensor that recomputes the
+computed partitions late events land in.
 """
 
 import dagster as dg
@@ -15,6 +16,7 @@ from ddss_platform.defs.metrics.assets import (
     system_aggregates_daily,
     system_aggregates_monthly,
 )
+from ddss_platform.defs.metrics.late_data import late_data_sensor
 from ddss_platform.defs.partitions import DAILY, HOURLY, MONTHLY
 
 hourly_metrics = dg.define_asset_job(
@@ -40,6 +42,7 @@ defs = dg.Definitions(
     assets=[flux_tasks, *DERIVED_METRIC_ASSETS],
     asset_checks=[hourly_metrics_fresh],
     jobs=[hourly_metrics, daily_metrics, monthly_metrics],
+    sensors=[late_data_sensor],
     schedules=[
         dg.build_schedule_from_partitioned_job(hourly_metrics, minute_of_hour=5),
         dg.build_schedule_from_partitioned_job(daily_metrics, hour_of_day=0, minute_of_hour=15),

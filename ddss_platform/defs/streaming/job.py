@@ -8,6 +8,7 @@ from ddss_platform.defs.asset_keys import (
     SCORE_CHANGE_HISTORY_ASSET,
     SCORE_SNAPSHOTS_ASSET,
 )
+from ddss_platform.defs.partitions import EVENT_HOURS, hour_keys
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.scoring_runs import SCORE_EVENTS_JOB
 from ddss_platform.defs.streaming.checks import dead_letter_evaluation
@@ -45,7 +46,11 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
             ),
             (
                 RAW_EVENTS_ASSET,
-                {"points": sinks["raw_events"], "beyond_retention": result.beyond_retention["raw_events"]},
+                {
+                    "points": sinks["raw_events"],
+                    "beyond_retention": result.beyond_retention["raw_events"],
+                    EVENT_HOURS: hour_keys(result.event_hours_ms),
+                },
             ),
             (SCORE_SNAPSHOTS_ASSET, {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens}),
             (
