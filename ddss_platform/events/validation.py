@@ -40,6 +40,8 @@ def validate_event(event: Mapping[str, Any], now_ms: int) -> None:
         raise EventValidationError("event", f"expected an object, got {type(event).__name__}")
     for name in ("eventId", "citizenId", "sourceSystem"):
         _text(event, name, name)
+    for name in ("citizenId", "sourceSystem"):
+        _tag_safe(event[name], name)
     timestamp = _required(event, "timestamp", "timestamp")
     if not _is_int(timestamp) or timestamp < 0:
         raise EventValidationError("timestamp", f"expected epoch milliseconds ≥ 0, got {timestamp!r}")
@@ -71,6 +73,8 @@ def _check_location(event: Mapping[str, Any]) -> None:
     location = _record(event, "location", "location")
     _text(location, "region", "location.region")
     _optional_text(location, "city", "location.city")
+    for name in ("region", "city"):
+        _tag_safe(location.get(name), f"location.{name}")
     for name, bound in (("latitude", 90.0), ("longitude", 180.0)):
         value = location.get(name)
         if value is not None and not (_is_number(value) and -bound <= value <= bound):
@@ -159,6 +163,13 @@ def _optional_text(record: Mapping[str, Any], name: str, path: str) -> None:
     value = record.get(name)
     if value is not None and not isinstance(value, str):
         raise EventValidationError(path, f"expected a string or null, got {value!r}")
+
+
+def _tag_safe(value: str | None, path: str) -> None:
+    """The time series keeps this field as a tag, and line protocol cannot carry a line break or a trailing
+    backslash in one exactly (a trailing backslash escapes the separator and swallows the next tag)."""
+    if value and (value.endswith("\\") or "\n" in value or "\r" in value):
+        raise EventValidationError(path, f"{value!r}: cannot end with a backslash or hold a line break")
 
 
 def _record(record: Mapping[str, Any], name: str, path: str) -> Mapping[str, Any]:

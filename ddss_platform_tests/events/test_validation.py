@@ -46,6 +46,11 @@ CASES = [
     ("violation", "confidence", _DELETE, "confidence", "missing"),
     ("violation", "location", _DELETE, "location", "missing"),
     ("violation", "location.region", _DELETE, "location.region", "missing"),
+    # fields kept as time-series tags: line protocol cannot carry these exactly
+    ("violation", "citizenId", "CIT00000001\\", "citizenId", "backslash"),
+    ("violation", "sourceSystem", "bank\nx=1", "sourceSystem", "line break"),
+    ("violation", "location.region", "North\\", "location.region", "backslash"),
+    ("violation", "location.city", "Old\r\nTown", "location.city", "line break"),
     ("violation", "location.latitude", 95.0, "location.latitude", "[-90, 90]"),
     ("violation", "payload.metadata.kind", 3, "payload.metadata.kind", "string"),
     ("payment_completed", "payload.amount", -5.0, "payload.amount", "≥ 0"),
