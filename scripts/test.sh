@@ -10,7 +10,11 @@ export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/ruff check . || exit 1
 .venv/bin/ruff format --check . || exit 1
 .venv/bin/mypy || exit 1
-.venv/bin/python -m pytest -ra "$@"
+# Its own temporary directory: pytest's default one is shared by every session of this user and keeps only the
+# newest three, so another pytest started meanwhile on this machine would delete this run's files under it.
+basetemp=$(mktemp -d -t ddss-tests.XXXXXX)
+trap 'rm -rf "$basetemp"' EXIT
+.venv/bin/python -m pytest -ra --basetemp "$basetemp" "$@"
 status=$?
 if [ "$status" -eq 5 ]; then
   echo "test: no tests were collected" >&2
