@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from ddss_platform.settings import DEFAULT_CONNECT_TIMEOUT_S, StoreURL
 from ddss_platform.stores.bus import (
@@ -121,9 +122,18 @@ class KafkaBus:
     def _end_offset(self, topic: str, partition: int) -> int:
         # Only the high watermark: noida-db sometimes reports the low one equal to the high one right
         # after a read. A start below a truncated log's beginning surfaces as a fetch error instead.
+        retrying = Retrying(
+            retry=retry_if_exception(_leader_moving),
+            stop=stop_after_delay(self.timeout_s),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        )
         try:
-            return self._reader_consumer().get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=self.timeout_s, cached=False
+            return retrying(
+                self._reader_consumer().get_watermark_offsets,
+                TopicPartition(topic, partition),
+                timeout=self.timeout_s,
+                cached=False,
             )[1]
         except KafkaException as exc:
             raise BusError(f"reading the offsets of {topic}/{partition} from {self.bootstrap}: {exc}") from exc
@@ -300,3 +310,12 @@ class KafkaBus:
             if consumer is not None:
                 consumer.close()
         self._reader, self._producer, self._groups = None, None, {}
+
+
+_LEADER_MOVING = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE}
+
+
+def _leader_moving(exc: BaseException) -> bool:
+    """A partition's leader is being elected or moved: right after a topic is created, Kafka's metadata can
+    already name a leader that does not yet serve the partition's offsets. Retried; anything else is not."""
+    return isinstance(exc, KafkaException) and exc.args[0].code() in _LEADER_MOVING
