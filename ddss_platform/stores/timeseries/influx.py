@@ -308,7 +308,9 @@ class InfluxTimeSeries:
                 try:
                     run = tasks_api.get_run(task_id, run_id)
                 except ApiException as exc:
-                    if exc.status == 404:  # between the queue and the run log, a run is briefly in neither
+                    # Between the queue and the run log a run is briefly in neither: a 404, or on 2.7.12 a 500
+                    # ("a panic has occurred ... nil pointer dereference"). Asked again until the deadline.
+                    if exc.status == 404 or exc.status >= 500:
                         continue
                     raise
                 if run.status == "success":
