@@ -165,10 +165,14 @@ def _optional_text(record: Mapping[str, Any], name: str, path: str) -> None:
         raise EventValidationError(path, f"expected a string or null, got {value!r}")
 
 
+def unsafe_tag_value(value: str | None) -> bool:
+    """A value the time series cannot keep as a tag exactly: line protocol cannot carry a line break or a trailing
+    backslash in one (a trailing backslash escapes the separator and swallows the next tag)."""
+    return bool(value) and (value.endswith("\\") or "\n" in value or "\r" in value)
+
+
 def _tag_safe(value: str | None, path: str) -> None:
-    """The time series keeps this field as a tag, and line protocol cannot carry a line break or a trailing
-    backslash in one exactly (a trailing backslash escapes the separator and swallows the next tag)."""
-    if value and (value.endswith("\\") or "\n" in value or "\r" in value):
+    if unsafe_tag_value(value):
         raise EventValidationError(path, f"{value!r}: cannot end with a backslash or hold a line break")
 
 

@@ -64,6 +64,12 @@ class KafkaBus:
         self._reader: Consumer | None = None
         self._groups: dict[str, Consumer] = {}
         self._partition_counts: dict[str, int] = {}
+        self._while_leader_moves = Retrying(
+            retry=retry_if_exception(_leader_moving),
+            stop=stop_after_delay(timeout_s),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        )
 
     @classmethod
     def from_url(cls, url: StoreURL, connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> KafkaBus:
@@ -122,14 +128,8 @@ class KafkaBus:
     def _end_offset(self, topic: str, partition: int) -> int:
         # Only the high watermark: noida-db sometimes reports the low one equal to the high one right
         # after a read. A start below a truncated log's beginning surfaces as a fetch error instead.
-        retrying = Retrying(
-            retry=retry_if_exception(_leader_moving),
-            stop=stop_after_delay(self.timeout_s),
-            wait=wait_exponential(multiplier=0.05, max=1.0),
-            reraise=True,
-        )
         try:
-            return retrying(
+            return self._while_leader_moves(
                 self._reader_consumer().get_watermark_offsets,
                 TopicPartition(topic, partition),
                 timeout=self.timeout_s,

@@ -18,6 +18,7 @@ from typing import Protocol
 import pandas as pd
 import pyarrow as pa
 
+from ddss_platform.events.validation import unsafe_tag_value
 from ddss_platform.settings import Settings
 
 RAW_EVENTS = "raw_events"
@@ -166,7 +167,7 @@ def check_tag_values(tags: Mapping[str, str]) -> None:
     (InfluxDB stores it as the two characters ``\\n``) or a trailing backslash (it escapes the separator after it
     and the value swallows the next tag). The event validation refuses such events before they reach a sink."""
     for key, value in tags.items():
-        if value and (value.endswith("\\") or "\n" in value or "\r" in value):
+        if unsafe_tag_value(value):
             raise ValueError(f"tag {key}={value!r}: a tag value cannot end with a backslash or hold a line break")
 
 
