@@ -8,9 +8,13 @@ import pytest
 
 from ddss_platform.scoring import load_configuration
 from ddss_platform.stores.documents import (
+    APPLIED,
+    EXPIRED,
+    PARKED,
     DocumentValidationError,
     DuplicateKeyError,
     NoActiveConfiguration,
+    ParkedEffect,
     SnapshotUpdate,
     offset_key,
 )
@@ -280,3 +284,45 @@ def test_a_configuration_breaking_the_schema_is_refused(documents):
 def test_offset_keys_are_safe_field_names():
     assert offset_key("citizen-events", 0) == "citizen-events/0"
     assert "." not in offset_key("ddss.citizen.events", 2) and "$" not in offset_key("$weird", 1)
+
+
+def parked(target: str, source_offset: int, time_ms: int = T0, partition: int = 0, source: str = P1) -> ParkedEffect:
+    return ParkedEffect(target, partition, source, source_offset, f"EV{source_offset}", time_ms, (("R1", 1.25),))
+
+
+def test_parked_effects_are_parked_once_and_read_back_in_source_order(documents):
+    effects = [parked("CIT00000002", 9), parked("CIT00000001", 7), parked("CIT00000001", 3, source=P0)]
+    assert documents.park_effects(effects) == 3
+    assert documents.park_effects([parked("CIT00000001", 7), parked("CIT00000001", 8)]) == 1
+    found = documents.parked_effects(["CIT00000001", "CIT-none"])
+    assert [(e.source, e.source_offset) for e in found] == [(P0, 3), (P1, 7), (P1, 8)]
+    assert found[1] == parked("CIT00000001", 7)
+    assert documents.parked_effect_counts() == {PARKED: 4}
+
+
+def test_a_parked_effect_is_settled_once(documents):
+    documents.park_effects([parked("CIT00000001", 7), parked("CIT00000001", 8)])
+    ids = [e.effect_id for e in documents.parked_effects(["CIT00000001"])]
+    assert documents.settle_parked_effects(ids[:1], APPLIED) == 1
+    assert documents.settle_parked_effects(ids, APPLIED) == 1
+    assert documents.settle_parked_effects(ids, EXPIRED) == 0
+    assert documents.parked_effects(["CIT00000001"]) == []
+    assert documents.parked_effect_counts() == {APPLIED: 2}
+
+
+def test_parked_effects_expire_by_partition_and_event_time(documents):
+    documents.park_effects(
+        [parked("CIT00000001", 1, T0), parked("CIT00000002", 2, T0 + 10), parked("CIT00000003", 3, T0, partition=1)]
+    )
+    assert documents.expire_parked_effects(0, T0 + 10) == 1
+    assert documents.expire_parked_effects(0, T0 + 10) == 0
+    assert [e.target_id for e in documents.parked_effects(["CIT00000001", "CIT00000002", "CIT00000003"])] == [
+        "CIT00000002",
+        "CIT00000003",
+    ]
+    assert documents.parked_effect_counts() == {EXPIRED: 1, PARKED: 2}
+
+
+def test_a_parked_effect_breaking_the_schema_is_refused(documents):
+    with pytest.raises(DocumentValidationError):
+        documents.park_effects([ParkedEffect("not a citizen id!", 0, P1, 1, "EV1", T0, ())])
