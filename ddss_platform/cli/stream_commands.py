@@ -229,6 +229,7 @@ def _print_summary(settings: Settings, instance, elapsed: float) -> None:
     succeeded = sum(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     with open_stores(settings) as stores:
         produced = sum(stores.bus.end_offsets(CITIZEN_EVENTS).values())
+        effect_records = sum(stores.bus.end_offsets(CITIZEN_EFFECTS).values())
         reasons: dict[str, int] = {}
         for letter in read_dead_letters(stores.bus):
             reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
@@ -245,6 +246,14 @@ def _print_summary(settings: Settings, instance, elapsed: float) -> None:
             "citizen-events-dlq",
             f"{dead} dead letters"
             + (f" ({', '.join(f'{k} {v}' for k, v in sorted(reasons.items()))})" if reasons else ""),
+        ),
+        (
+            "citizen-effects",
+            f"{effect_records} association effects; "
+            + ", ".join(
+                f"{name.replace('_', ' ')} {_materialized(instance, SCORE_SNAPSHOTS_ASSET, f'effects_{name}')}"
+                for name in ("delivered", "parked", "applied_late", "expired", "replayed")
+            ),
         ),
         (EVENTS_ARCHIVE_ASSET, f"{archived} events"),
         (RAW_EVENTS_ASSET, f"{_materialized(instance, RAW_EVENTS_ASSET, 'points')} points"),
