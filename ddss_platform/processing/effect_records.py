@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from ddss_platform.events.codec import EventCodec, EventDecodeError
 from ddss_platform.events.schema import CITIZEN_EFFECT_SCHEMA_JSON
 from ddss_platform.processing.dead_letters import DeadLetter, dead_letter
-from ddss_platform.processing.decoding import KEY_MISMATCH, TOMBSTONE, WRONG_PARTITION
+from ddss_platform.processing.decoding import TOMBSTONE, misplaced_letter
 from ddss_platform.scoring import EffectChange, RoutedEffect
 from ddss_platform.stores.bus import BusRecord, ProduceRecord
-from ddss_platform.stores.bus.partitioner import partition_for
 
 EFFECT_CODEC = EventCodec(
     writer_schema=CITIZEN_EFFECT_SCHEMA_JSON,
@@ -64,14 +63,9 @@ def decode_effects(records: list[BusRecord]) -> DecodedEffects:
             out.dead_letters.append(dead_letter(record, exc.reason, exc.detail, None))
             continue
         target = body["targetCitizenId"]
-        if record.key != target:
-            detail = f"the record's key {record.key!r} is not the effect's targetCitizenId {target!r}"
-            out.dead_letters.append(dead_letter(record, KEY_MISMATCH, detail, "targetCitizenId"))
-            continue
-        owner = partition_for(target, record.partition_count)
-        if owner != record.partition:
-            detail = f"targetCitizenId {target!r} hashes to partition {owner}, the record is in {record.partition}"
-            out.dead_letters.append(dead_letter(record, WRONG_PARTITION, detail, "targetCitizenId"))
+        misplaced = misplaced_letter(record, target, "targetCitizenId", "effect")
+        if misplaced is not None:
+            out.dead_letters.append(misplaced)
             continue
         changes = tuple(EffectChange(c["ruleId"], c["points"]) for c in body["changes"])
         out.effects.append(
