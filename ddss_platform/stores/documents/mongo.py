@@ -361,6 +361,11 @@ class MongoDocuments:
                 doc = created_by(u, now_ms)
                 ops.append(UpdateOne({"nationalID": u.national_id}, {"$setOnInsert": doc}, upsert=True))
                 concerns.append(doc)
+                # later updates of the batch (the citizen's parked effects) move the document this inserts
+                states.setdefault(
+                    u.national_id,
+                    _Stored(u.score, doc["metadata"]["version"], {u.topic_partition: u.offset}),
+                )
             moved_to = None
             if u.change is not None:
                 state = states.get(u.national_id)

@@ -145,6 +145,18 @@ def test_a_score_change_moves_the_stored_score_clamped_and_re_tiered(documents):
         documents.apply_snapshot_updates([update("CIT00000001", 9, change=1.0)])
 
 
+def test_a_citizen_created_in_a_batch_is_moved_by_its_later_updates_of_another_guard(documents):
+    """The effects parked for a citizen are applied in the batch that creates it, under their own guard key."""
+    scale = load_configuration(configuration())
+    creating = update("CIT00000100", 12, 512.5, profile={"firstName": "Nia", "lastName": "Okafor", "region": "East"})
+    effects = update("CIT00000100", 7, 0.0, partition="effects-from/citizen-events/1", change=-2.25)
+    assert documents.apply_snapshot_updates([creating, effects], scale) == 2
+    doc = documents.get_citizens(["CIT00000100"])["CIT00000100"]
+    assert doc["scoreSnapshot"]["currentScore"] == 510.25
+    assert doc["appliedOffsets"] == {P0: 12, "effects-from/citizen-events/1": 7}
+    assert documents.apply_snapshot_updates([creating, effects], scale) == 0
+
+
 def test_a_created_citizen_starts_from_the_batch_score_and_is_not_moved_twice(documents):
     scale = load_configuration(configuration())
     creating = update(
