@@ -5,9 +5,10 @@ sensor mode and in continuous mode, and the run workers' peak memory (embedded p
     python bench/streaming.py --events 20000 --latency-seconds 15 --rate 200 --repeat 1   # a quick run (< 1 min)
 
 1. throughput: `ddss init`, then a backlog of --events simulated events; the bare rate reads and decodes the whole
-   backlog in one process (one consumer); the end-to-end rate scores it (bus → every sink, committed) with one
-   worker process per partition, started together once all are up, as the sensor's runs go side by side, over the
-   time from the first worker's start of work to the last one's end; each reports its peak RSS (psutil, sampled
+   backlog in one process (one consumer); the end-to-end rate scores it (bus → every sink, committed, then the
+   association effects it sent applied on their targets' partitions) with one worker process per partition,
+   started together once all are up, as the sensor's runs go side by side, over the time from the first worker's
+   start of work to the last one's end (the effects included); each reports its peak RSS (psutil, sampled
    after every chunk). The two are measured alternately --repeat times, each scoring pass on a fresh copy of the
    backlog, and the best of each is reported (as timeit does: other load on the machine only ever slows a pass
    down); every pass is printed, and listed in the JSON.
@@ -38,7 +39,7 @@ import numpy as np
 from ddss_platform.cli.store_commands import SEED_DIR, initialise
 from ddss_platform.defs import dagster_instance
 from ddss_platform.events.simulator import MEAN_GAP_MS, recent_start_ms, simulate_records
-from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import OffsetRange, process_range
 from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
@@ -79,15 +80,26 @@ def bare_read_decode_rate(settings: Settings) -> float:
 
 
 def score_partition(settings: Settings, partition: int) -> dict:
-    """In this process (the --worker mode), as the run of that partition's whole backlog would: says "ready" once
-    its stores are open, and starts when told to (a line on stdin)."""
+    """In this process (the --worker mode), as the runs of that partition's whole backlog would: says "ready" once
+    its stores are open, scores its citizen-events backlog when told to (a line on stdin) and says "scored", then,
+    told again once every partition has scored, applies the association effects they sent it (citizen-effects)."""
     with open_stores(settings) as ports:
         end = ports.bus.end_offsets(CITIZEN_EVENTS)[partition]
         print("ready", flush=True)
         sys.stdin.readline()
         started = time.time()
         result = process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
-        return {"records": result.records, "started": started, "finished": time.time(), "max_rss_mb": result.max_rss_mb}
+        print("scored", flush=True)
+        sys.stdin.readline()
+        effects_end = ports.bus.end_offsets(CITIZEN_EFFECTS)[partition]
+        effects = process_range(ports, OffsetRange(CITIZEN_EFFECTS, partition, 0, effects_end))
+        return {
+            "records": result.records,
+            "effects": effects.records,
+            "started": started,
+            "finished": time.time(),
+            "max_rss_mb": max(result.max_rss_mb, effects.max_rss_mb),
+        }
 
 
 def measure_throughput(home: Path, partitions: int, repeat: int) -> tuple[list[float], list[dict]]:
@@ -105,7 +117,8 @@ def measure_throughput(home: Path, partitions: int, repeat: int) -> tuple[list[f
         rate = passes[-1]["records"] / passes[-1]["elapsed_s"]
         print(
             f"pass {attempt}: bare read + decode {bare_rates[-1]:,.0f} events/s; end to end (bus → every sink, "
-            f"committed) {rate:,.0f} events/s ({passes[-1]['records']} in {passes[-1]['elapsed_s']:.1f} s), "
+            f"committed, effects applied) {rate:,.0f} events/s ({passes[-1]['records']} events and "
+            f"{passes[-1]['effects']} effects in {passes[-1]['elapsed_s']:.1f} s), "
             f"worker peak RSS {passes[-1]['max_rss_mb']:.0f} MB",
             flush=True,
         )
@@ -132,9 +145,13 @@ def score_backlog(home: Path, partitions: int) -> dict:
         if worker.stdout.readline().strip() != "ready":
             raise RuntimeError(f"a scoring worker failed to start (exit {worker.wait()})")
     reports = []
-    for worker in workers:
-        worker.stdin.write("go\n")
-        worker.stdin.flush()
+    for step, answer in (("go", "scored"), ("effects", None)):
+        for worker in workers:
+            worker.stdin.write(f"{step}\n")
+            worker.stdin.flush()
+        for worker in workers if answer else ():
+            if worker.stdout.readline().strip() != answer:
+                raise RuntimeError(f"a scoring worker failed (exit {worker.wait()})")
     for worker in workers:
         out, _ = worker.communicate()
         if worker.returncode:
@@ -143,6 +160,7 @@ def score_backlog(home: Path, partitions: int) -> dict:
     elapsed = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
     return {
         "records": sum(r["records"] for r in reports),
+        "effects": sum(r["effects"] for r in reports),
         "elapsed_s": elapsed,
         "max_rss_mb": max(r["max_rss_mb"] for r in reports),
     }

@@ -36,6 +36,7 @@ VARIABLES: dict[str, str] = {
     "schema_registry_url": "DDSS_SCHEMA_REGISTRY_URL",
     "api_token": "DDSS_API_TOKEN",
     "connect_timeout_s": "DDSS_CONNECT_TIMEOUT_S",
+    "effect_park_window_s": "DDSS_EFFECT_PARK_WINDOW_S",
     "debug": "DDSS_DEBUG",
 }
 STORES = ("bus", "documents", "timeseries", "graph", "archive")
@@ -53,6 +54,10 @@ _STORE_SCHEMES: dict[str, tuple[str, ...]] = {
 
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 """How long a client waits for a store's server to accept and answer it before the command gives up."""
+
+DEFAULT_EFFECT_PARK_WINDOW_S = 7 * 24 * 3600.0
+"""How long, in event time, an association effect waits for its target citizen to register before it is recorded
+as expired (``docs/effects.md``)."""
 
 DEFAULT_PARTITIONS = 3
 """Partitions of citizen-events when DDSS_PARTITIONS is unset; on the embedded bus at most one per CPU core the
@@ -244,6 +249,7 @@ class Settings:
     schema_registry_url: str | None
     api_token: str | None
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    effect_park_window_s: float = DEFAULT_EFFECT_PARK_WINDOW_S
     debug: bool = False
 
     @property
@@ -290,6 +296,9 @@ class Settings:
             connect_timeout_s=_positive_seconds(
                 "connect_timeout_s", value("connect_timeout_s") or str(DEFAULT_CONNECT_TIMEOUT_S)
             ),
+            effect_park_window_s=_positive_seconds(
+                "effect_park_window_s", value("effect_park_window_s") or str(DEFAULT_EFFECT_PARK_WINDOW_S)
+            ),
             debug=debug_from_env(env),
         )
 
@@ -306,6 +315,7 @@ class Settings:
             "partitions": str(self.partitions),
             "schema_registry_url": self.schema_registry_url,
             "connect_timeout_s": repr(self.connect_timeout_s),
+            "effect_park_window_s": repr(self.effect_park_window_s),
             "debug": "1" if self.debug else None,
         }
         return {VARIABLES[field]: text for field, text in values.items() if text is not None}

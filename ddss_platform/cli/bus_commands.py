@@ -16,7 +16,7 @@ from ddss_platform.cli.app import app
 from ddss_platform.events.codec import EventCodec
 from ddss_platform.events.manual import parse_event_json, prepare_manual_event
 from ddss_platform.events.simulator import recent_start_ms, simulate_records
-from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
+from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.events.validation import EventValidationError
 from ddss_platform.settings import Settings
 from ddss_platform.stores.bus import EventBus, ProduceRecord, UnknownTopicError, lag, open_bus, open_codec
@@ -122,11 +122,12 @@ def emit(
 def topics(
     digest: bool = typer.Option(False, help="Also print a SHA-256 of each topic's contents (to compare runs)."),
 ) -> None:
-    """Show each topic's partitions, end offsets and the ddss-scoring group's committed offsets and lag."""
+    """Show each topic's partitions, end offsets and the ddss-scoring group's committed offsets and lag, and what
+    became of the association effects."""
     settings = Settings.from_env()
     bus = open_bus(settings)
     try:
-        for topic in (CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ):
+        for topic in ALL_TOPICS:
             try:
                 ends = bus.end_offsets(topic)
             except UnknownTopicError:
@@ -145,5 +146,30 @@ def topics(
                 )
             if digest:
                 typer.echo(f"  sha256 {topic_digest(bus, topic)}")
+        _effects_report(settings, bus)
     finally:
         bus.close()
+
+
+def _effects_report(settings: Settings, bus: EventBus) -> None:
+    """What became of the effects consumed from citizen-effects: applied when delivered, or parked (then applied
+    when the target registered, expired, or still waiting)."""
+    from ddss_platform.stores.documents import APPLIED, EXPIRED, PARKED, open_documents
+
+    try:
+        consumed = sum(bus.committed(SCORING_GROUP, CITIZEN_EFFECTS).values())
+        produced = sum(bus.end_offsets(CITIZEN_EFFECTS).values())
+    except UnknownTopicError:
+        return
+    documents = open_documents(settings)
+    try:
+        parked = documents.parked_effect_counts()
+    finally:
+        documents.close()
+    ever_parked = sum(parked.values())
+    typer.echo(
+        f"association effects: {produced} produced, {consumed} consumed: {consumed - ever_parked} applied on "
+        f"delivery (or dropped: replays of a retried range, dead letters), {ever_parked} parked for a citizen "
+        f"not registered yet: {parked.get(APPLIED, 0)} applied late, {parked.get(EXPIRED, 0)} expired, "
+        f"{parked.get(PARKED, 0)} waiting"
+    )

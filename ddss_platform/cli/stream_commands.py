@@ -5,12 +5,13 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections import Counter
 
 import typer
 from tqdm import tqdm
 
 from ddss_platform.cli.app import app, check_stores
-from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORED_TOPICS, SCORING_GROUP
 from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, next_range, process_range
 from ddss_platform.settings import Settings
 from ddss_platform.stores import Stores, open_stores
@@ -33,7 +34,7 @@ def _sensor_runs_in_flight(settings: Settings) -> int:
 
     instance = dagster_instance.open_instance(settings)
     try:
-        return len(in_flight_runs(instance, CITIZEN_EVENTS))
+        return sum(len(in_flight_runs(instance, topic)) for topic in SCORED_TOPICS)
     finally:
         instance.dispose()
 
@@ -70,29 +71,40 @@ def stream(
         typer.echo(
             f"ddss stream owns consumer group {SCORING_GROUP}; the scoring sensor launches no runs until it stops"
         )
+        effects: Counter = Counter()
         try:
             while (running := _sensor_runs_in_flight(settings)) > 0:
                 typer.echo(f"waiting for {running} sensor-launched scoring run(s) to finish")
                 time.sleep(2.0)
-            _consume(stores, batch_size, poll, linger, exit_when_idle)
+            _consume(stores, batch_size, poll, linger, exit_when_idle, effects)
         except KeyboardInterrupt:
             typer.echo("stopping")
         finally:
+            typer.echo(effects_summary(effects))
             lease.release()
             typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
 
 
-def _consume(stores: Stores, batch_size: int, poll: float, linger: float, exit_when_idle: float | None) -> None:
+def effects_summary(effects: Counter) -> str:
+    """One line of the association effects this command handled (``RangeResult.effect_counts``)."""
+    names = ("produced", "delivered", "parked", "applied_late", "expired", "replayed")
+    return "association effects: " + ", ".join(f"{name.replace('_', ' ')} {effects[name]}" for name in names)
+
+
+def _consume(
+    stores: Stores, batch_size: int, poll: float, linger: float, exit_when_idle: float | None, effects: Counter
+) -> None:
     bus = stores.bus
     idle_since = time.monotonic()
     pending_since = None
     while True:
-        try:
-            ends = bus.end_offsets(CITIZEN_EVENTS)
-            committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
-        except UnknownTopicError:  # nothing produced yet (`ddss init` or `ddss simulate` creates the topic)
-            ends = committed = {}
-        behind = sum(lag(ends, committed).values())
+        offsets = {}
+        for topic in (CITIZEN_EVENTS, CITIZEN_EFFECTS):
+            try:
+                offsets[topic] = bus.end_offsets(topic), bus.committed(SCORING_GROUP, topic)
+            except UnknownTopicError:  # nothing produced yet (`ddss init` or `ddss simulate` creates the topics)
+                pass
+        behind = sum(sum(lag(ends, committed).values()) for ends, committed in offsets.values())
         now = time.monotonic()
         if behind == 0:
             pending_since = None
@@ -104,10 +116,13 @@ def _consume(stores: Stores, batch_size: int, poll: float, linger: float, exit_w
         if behind < batch_size and now - pending_since < linger:
             time.sleep(min(poll, linger))
             continue
-        for partition in sorted(ends):
-            rng = next_range(CITIZEN_EVENTS, partition, committed[partition], ends[partition], batch_size)
-            if rng is not None:
-                typer.echo(process_range(stores, rng).summary())
+        for topic, (ends, committed) in offsets.items():
+            for partition in sorted(ends):
+                rng = next_range(topic, partition, committed[partition], ends[partition], batch_size)
+                if rng is not None:
+                    result = process_range(stores, rng)
+                    effects.update(result.effect_counts())
+                    typer.echo(result.summary())
         pending_since = None
         idle_since = time.monotonic()
 
@@ -214,6 +229,7 @@ def _print_summary(settings: Settings, instance, elapsed: float) -> None:
     succeeded = sum(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
     with open_stores(settings) as stores:
         produced = sum(stores.bus.end_offsets(CITIZEN_EVENTS).values())
+        effect_records = sum(stores.bus.end_offsets(CITIZEN_EFFECTS).values())
         reasons: dict[str, int] = {}
         for letter in read_dead_letters(stores.bus):
             reasons[letter.reason] = reasons.get(letter.reason, 0) + 1
@@ -230,6 +246,14 @@ def _print_summary(settings: Settings, instance, elapsed: float) -> None:
             "citizen-events-dlq",
             f"{dead} dead letters"
             + (f" ({', '.join(f'{k} {v}' for k, v in sorted(reasons.items()))})" if reasons else ""),
+        ),
+        (
+            "citizen-effects",
+            f"{effect_records} association effects; "
+            + ", ".join(
+                f"{name.replace('_', ' ')} {_materialized(instance, SCORE_SNAPSHOTS_ASSET, f'effects_{name}')}"
+                for name in ("delivered", "parked", "applied_late", "expired", "replayed")
+            ),
         ),
         (EVENTS_ARCHIVE_ASSET, f"{archived} events"),
         (RAW_EVENTS_ASSET, f"{_materialized(instance, RAW_EVENTS_ASSET, 'points')} points"),

@@ -3,8 +3,10 @@
 A Spark aggregation run records, as the ``lineage`` metadata (JSON) of both tables' materializations:
 the input assets with the materialization and data version it read, the archive rows of the day grouped by
 bus topic partition (first and last offset), the score_events runs whose offset ranges wrote those rows, the
-rows written, the Spark application, the job's code version and the durations. ``ddss lineage`` reads it
-back from the Dagster instance and prints the chain down to the topic offsets.
+offsets of both scored topics (citizen-events, and citizen-effects, where association effects reach their
+target) that the citizens' snapshots held when the job started, the rows written, the Spark application, the
+job's code version and the durations. ``ddss lineage`` reads it back from the Dagster instance and prints the
+chain down to the topic offsets.
 """
 
 from __future__ import annotations
@@ -99,6 +101,16 @@ def read_lineage(instance: dg.DagsterInstance, asset: str, partition: str | None
     return lineage
 
 
+def snapshot_offsets(committed: Mapping[str, Mapping[int, int]]) -> list[dict]:
+    """The scoring group's committed offsets per scored topic (``topic -> partition -> offset``), as recorded: every
+    snapshot the job joins holds at least what these ranges applied."""
+    return [
+        {"topic": topic, "partition": partition, "committed": offset}
+        for topic, by_partition in committed.items()
+        for partition, offset in sorted(by_partition.items())
+    ]
+
+
 def format_lineage(lineage: Mapping) -> str:
     """The chain as text: the materialization, its inputs, then the archive rows per topic partition with the
     offsets and the scoring runs that wrote them."""
@@ -134,4 +146,8 @@ def format_lineage(lineage: Mapping) -> str:
         )
         for run in (r for r in runs if r["topic"] == topic and r["partition"] == partition):
             lines.append(f"            written by score_events run {run['run_id']} over [{run['start']}, {run['end']})")
+    snapshots = lineage.get("snapshot_offsets", [])
+    if snapshots:
+        lines.append("  <- score_snapshots as of the scoring group's committed offsets")
+        lines.extend(f"       <- {o['topic']}/{o['partition']} up to offset {o['committed']}" for o in snapshots)
     return "\n".join(lines)

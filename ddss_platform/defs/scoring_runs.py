@@ -7,8 +7,8 @@ flight.
 
 import dagster as dg
 
-from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.stores.bus import EventBus, lag
+from ddss_platform.events.topics import SCORED_TOPICS, SCORING_GROUP
+from ddss_platform.stores.bus import EventBus, UnknownTopicError, lag
 
 SCORE_EVENTS_JOB = "score_events"
 TOPIC_TAG = "ddss/topic"
@@ -33,8 +33,16 @@ def in_flight_runs(instance: dg.DagsterInstance, topic: str) -> dict[int, dg.Dag
     return {int(run.tags[PARTITION_TAG]): run for run in runs if PARTITION_TAG in run.tags}
 
 
-def backlog(bus: EventBus, instance: dg.DagsterInstance, topic: str = CITIZEN_EVENTS) -> tuple[int, int, int]:
-    """(records produced, records not yet committed, scoring runs queued or running): done when both are 0."""
-    ends = bus.end_offsets(topic)
-    committed = bus.committed(SCORING_GROUP, topic)
-    return sum(ends.values()), sum(lag(ends, committed).values()), len(in_flight_runs(instance, topic))
+def backlog(bus: EventBus, instance: dg.DagsterInstance) -> tuple[int, int, int]:
+    """(records produced, records not yet committed, scoring runs queued or running), over both scored topics:
+    done when the last two are 0."""
+    produced = behind = running = 0
+    for topic in SCORED_TOPICS:
+        try:
+            ends = bus.end_offsets(topic)
+        except UnknownTopicError:
+            continue
+        produced += sum(ends.values())
+        behind += sum(lag(ends, bus.committed(SCORING_GROUP, topic)).values())
+        running += len(in_flight_runs(instance, topic))
+    return produced, behind, running

@@ -40,8 +40,6 @@ CONFLUENT_HEADER_LEN = 5
 
 Event = dict[str, Any]
 
-_CURRENT_FINGERPRINT = crc64_fingerprint(CITIZEN_EVENT_SCHEMA_JSON)
-
 
 class EventDecodeError(ValueError):
     """A message that cannot be decoded. ``reason`` is a stable short code (for the DLQ and metrics);
@@ -85,18 +83,21 @@ class SchemaRegistry(Protocol):
 
 
 class EventCodec:
-    """Encodes events with one writer schema; decodes messages written with any known schema."""
+    """Encodes events with one writer schema; decodes messages written with any known schema, read as
+    ``reader_schema`` (CitizenEvent by default; the effects topic's codec reads CitizenEffect)."""
 
     def __init__(
         self,
         registry: SchemaRegistry | None = None,
         writer_schema: dict = CITIZEN_EVENT_SCHEMA_JSON,
         known_schemas: Iterable[dict] = KNOWN_SCHEMAS_JSON,
+        reader_schema: dict = CITIZEN_EVENT_SCHEMA_JSON,
     ):
         self.registry = registry
         self._writer_json = writer_schema
         self._writer = parse_schema(writer_schema)
-        self._reader = cast(dict, parse_schema(CITIZEN_EVENT_SCHEMA_JSON))
+        self._reader = cast(dict, parse_schema(reader_schema))
+        self._reader_fingerprint = crc64_fingerprint(reader_schema)
         # fingerprint -> (parsed writer schema, reader schema for fastavro; None = same as writer, no resolution)
         self._by_fingerprint: dict[bytes, tuple[dict, dict | None]] = {}
         for schema_json in (writer_schema, *known_schemas):
@@ -105,7 +106,7 @@ class EventCodec:
         self._header: bytes | None = None
 
     def _reading_pair(self, schema_json: dict) -> tuple[dict, dict | None]:
-        if crc64_fingerprint(schema_json) == _CURRENT_FINGERPRINT:
+        if crc64_fingerprint(schema_json) == self._reader_fingerprint:
             return self._reader, None
         return cast(dict, parse_schema(schema_json)), self._reader
 
@@ -138,7 +139,7 @@ class EventCodec:
         except EOFError:
             raise TruncatedMessageError(f"the Avro body ends early ({len(value)} bytes)") from None
         except SchemaResolutionError as exc:
-            raise UnknownSchemaError(f"the writer schema cannot be read as CitizenEvent: {exc}") from None
+            raise UnknownSchemaError(f"the writer schema cannot be read as {self._reader['name']}: {exc}") from None
         except Exception as exc:  # fastavro raises many types (UnicodeDecodeError, IndexError, …) on garbage
             raise MalformedBodyError(f"{type(exc).__name__}: {exc}") from None
         if fo.tell() != len(value):

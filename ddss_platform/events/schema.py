@@ -31,5 +31,8 @@ CITIZEN_EVENT_V1_SCHEMA_JSON: dict = load_schema_json("citizen_event.v1.avsc")
 CITIZEN_EVENT_SCHEMA = parse_schema(CITIZEN_EVENT_SCHEMA_JSON)
 CITIZEN_EVENT_V1_SCHEMA = parse_schema(CITIZEN_EVENT_V1_SCHEMA_JSON)
 
+CITIZEN_EFFECT_SCHEMA_JSON: dict = load_schema_json("citizen_effect.avsc")
+"""The citizen-effects topic's records (single-object encoded: the topic is internal to the scoring runs)."""
+
 # Every version a consumer can decode without a registry, newest first.
 KNOWN_SCHEMAS_JSON: tuple[dict, ...] = (CITIZEN_EVENT_SCHEMA_JSON, CITIZEN_EVENT_V1_SCHEMA_JSON)

@@ -2,12 +2,14 @@
 
 ``process_range(stores, OffsetRange(topic, partition, start, end))`` reads exactly that range in
 chunks, dead-letters what it cannot decode or validate, scores the rest in offset order, writes
-every sink idempotently and only then commits the group offset (see ``processor``).
+every sink idempotently and only then commits the group offset (see ``processor``); ``process_backlog`` does
+every range of both scored topics until neither has lag.
 
 The daily jobs' computations live here too, as plain functions over the ports: ``decay`` (the score
 decay policy) and ``graph_metrics`` (the graph-derived metrics per citizen).
 """
 
+from ddss_platform.processing.backlog import process_backlog
 from ddss_platform.processing.dead_letters import DeadLetter, read_dead_letters
 from ddss_platform.processing.lease import GroupLease, LeaseHolder
 from ddss_platform.processing.processor import (
@@ -36,6 +38,7 @@ __all__ = [
     "SinkWrites",
     "load_scoring",
     "next_range",
+    "process_backlog",
     "process_range",
     "read_dead_letters",
 ]

@@ -62,22 +62,29 @@ def decode_chunk(codec: EventCodec, records: list[BusRecord]) -> DecodedChunk:
         except EventValidationError as exc:
             out.dead_letters.append(dead_letter(record, "invalid", exc.reason, exc.field))
             continue
-        citizen = item["citizenId"]
-        if record.key != citizen:
-            detail = f"the record's key {_shown(record.key)} is not the event's citizenId {citizen!r}"
-            out.dead_letters.append(dead_letter(record, KEY_MISMATCH, detail, "citizenId"))
-            continue
-        owner = partition_for(citizen, record.partition_count)
-        if owner != record.partition:
-            detail = (
-                f"citizenId {citizen!r} hashes to partition {owner} of {record.partition_count}, "
-                f"the record is in partition {record.partition}"
-            )
-            out.dead_letters.append(dead_letter(record, WRONG_PARTITION, detail, "citizenId"))
+        misplaced = misplaced_letter(record, item["citizenId"], "citizenId", "event")
+        if misplaced is not None:
+            out.dead_letters.append(misplaced)
             continue
         out.events.append(SourcedEvent(record.offset, item))
     out.dead_letters.sort(key=lambda letter: letter.source_offset)
     return out
+
+
+def misplaced_letter(record: BusRecord, owner_id: str, field: str, what: str) -> DeadLetter | None:
+    """The dead letter of a record whose key is not ``owner_id`` (the ``field`` of the decoded ``what``), or that is
+    not in the partition that id hashes to; None for a record in its place."""
+    if record.key != owner_id:
+        detail = f"the record's key {_shown(record.key)} is not the {what}'s {field} {owner_id!r}"
+        return dead_letter(record, KEY_MISMATCH, detail, field)
+    owner = partition_for(owner_id, record.partition_count)
+    if owner != record.partition:
+        detail = (
+            f"{field} {owner_id!r} hashes to partition {owner} of {record.partition_count}, "
+            f"the record is in partition {record.partition}"
+        )
+        return dead_letter(record, WRONG_PARTITION, detail, field)
+    return None
 
 
 def _shown(key: str | None) -> str:

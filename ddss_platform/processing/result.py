@@ -23,6 +23,15 @@ class RangeResult:
     net_score_change: float = 0.0
     new_citizens: int = 0
     relationship_changes: int = 0
+    # association effects (``docs/effects.md``): made by scoring this range's events, and, on the target's side,
+    # applied on delivery, parked for a target not registered yet, applied when the target registered, expired
+    # after the park window, or dropped as a replay the target already holds
+    effects_produced: int = 0
+    effects_delivered: int = 0
+    effects_parked: int = 0
+    effects_applied_late: int = 0
+    effects_expired: int = 0
+    effects_replayed: int = 0
     sink_rows: Counter = field(default_factory=Counter)  # sink name -> rows written
     # time-series sink -> points not written because they are older than the bucket's retention
     beyond_retention: Counter = field(default_factory=Counter)
@@ -40,6 +49,16 @@ class RangeResult:
     def events_per_s(self) -> float:
         return self.records / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    def effect_counts(self) -> dict[str, int]:
+        return {
+            "produced": self.effects_produced,
+            "delivered": self.effects_delivered,
+            "parked": self.effects_parked,
+            "applied_late": self.effects_applied_late,
+            "expired": self.effects_expired,
+            "replayed": self.effects_replayed,
+        }
+
     def summary(self) -> str:
         if self.already_committed:
             return f"{self.range}: already committed, nothing to do"
@@ -47,5 +66,6 @@ class RangeResult:
             f"{self.range}: {self.records} records in {self.elapsed_s:.2f} s ({self.events_per_s:,.0f}/s): "
             f"scored {self.scored}, no rule {self.no_rule}, cooldown {self.cooldown}, "
             f"unknown citizen {self.unknown_citizen}, replayed {self.duplicate}, dead-lettered {self.dead_lettered}; "
-            f"{self.score_changes} score changes"
+            f"{self.score_changes} score changes; effects "
+            + ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in self.effect_counts().items())
         )

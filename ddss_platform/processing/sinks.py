@@ -11,7 +11,14 @@ from collections.abc import Sequence
 import orjson
 import pyarrow as pa
 
-from ddss_platform.scoring import BatchOutcome, EventOutcome, ScoreChange, ScoringConfig
+from ddss_platform.scoring import (
+    BatchOutcome,
+    CreatedCitizen,
+    EventOutcome,
+    ScoreChange,
+    ScoredSnapshot,
+    ScoringConfig,
+)
 from ddss_platform.scoring.batch import COOLDOWN, DUPLICATE, NO_RULE
 from ddss_platform.stores.archive import EVENTS_ARCHIVE, CooldownRow
 from ddss_platform.stores.documents import SnapshotUpdate
@@ -129,7 +136,7 @@ def _change_keys(event_ids, citizen_ids, rule_ids, reasons) -> list[str]:
 class ScoreChangeColumns:
     """Score changes column by column, each with its new tier: the time series and the score history share them."""
 
-    def __init__(self, changes: tuple[ScoreChange, ...], config: ScoringConfig):
+    def __init__(self, changes: Sequence[ScoreChange], config: ScoringConfig):
         citizen_id, old_score, new_score, change, reason, rule_id, event_id, time_ms, _offset = _transposed(
             changes, ScoreChange
         )
@@ -181,13 +188,15 @@ def score_history_table(columns: ScoreChangeColumns) -> pa.Table:
     )
 
 
-def snapshot_updates(outcome: BatchOutcome) -> list[SnapshotUpdate]:
-    """One guarded update per changed citizen, moving the stored score by the batch's net change (another
-    partition's run may have moved it since this run read it); a created citizen's carries its profile."""
-    created = {c.citizen_id: c for c in outcome.created}
+def snapshot_updates(
+    snapshots: Sequence[ScoredSnapshot], created: Sequence[CreatedCitizen] = ()
+) -> list[SnapshotUpdate]:
+    """One guarded update per changed citizen (per source partition, for effects), moving the stored score by
+    the net change; a created citizen's carries its profile."""
+    by_id = {c.citizen_id: c for c in created}
     updates = []
-    for s in outcome.snapshots:
-        new = created.get(s.citizen_id)
+    for s in snapshots:
+        new = by_id.get(s.citizen_id)
         updates.append(
             SnapshotUpdate(
                 national_id=s.citizen_id,

@@ -58,10 +58,9 @@ class RunState:
 
     A chunk reads from the stores only what no earlier chunk of the run has read or changed (absent citizens are
     remembered as looked up), so chunks after the first cost almost no reads. Each chunk gets everything the run
-    holds, a superset of what its scoring reads, without building per-chunk copies. The run is the only writer of
-    what decides its scoring (its partition's cooldowns, edges and replay guards); another partition's run may
-    move a citizen's score meanwhile, which the snapshot update's added change keeps (see
-    ``processing.processor``), or create a citizen this run remembers as absent."""
+    holds, a superset of what its scoring reads, without building per-chunk copies. The run's partition owns its
+    citizens (their snapshots, cooldowns, outgoing edges), and one run at a time works on a partition (of either
+    scored topic), so what the run holds stays what the stores hold."""
 
     def __init__(self, documents, graph, archive):
         self.documents, self.graph, self.archive = documents, graph, archive
@@ -78,17 +77,22 @@ class RunState:
             stored = self.graph.outgoing(unread)
             for citizen in unread:
                 self.relationships[citizen] = [scoring_edge(e) for e in stored.get(citizen, ())]
-        unread = citizens_needed(events, self.relationships) - self.looked_up
-        if unread:
-            docs = self.documents.get_citizens(unread)
-            self.citizens.update((citizen, citizen_state(doc)) for citizen, doc in docs.items())
-            self.looked_up |= unread
+        self.read_citizens(citizens_needed(events))
         unread = event_citizens - self.cooldowns_read
         if unread:
             stored = self.archive.load_cooldowns(unread)
             self.cooldowns.update((key, scoring_cooldown(state)) for key, state in stored.items())
             self.cooldowns_read |= unread
         return ChunkState(self.citizens, self.cooldowns, self.relationships)
+
+    def read_citizens(self, ids: set[str]) -> dict[str, CitizenState]:
+        """Every citizen the run holds, after reading those of ``ids`` it has not looked up yet."""
+        unread = ids - self.looked_up
+        if unread:
+            docs = self.documents.get_citizens(unread)
+            self.citizens.update((citizen, citizen_state(doc)) for citizen, doc in docs.items())
+            self.looked_up |= unread
+        return self.citizens
 
     def absorb(self, outcome: BatchOutcome) -> None:
         """Take in a scored chunk's final states (what the sinks are about to write)."""

@@ -1,7 +1,8 @@
 """The pure scoring core: rules, conditions, cooldowns, tiers, decay and association effects; no I/O.
 
 Load documents with ``load_rules`` / ``load_configuration`` (refusing bad ones with RuleError /
-ConfigurationError), then ``score_batch`` one offset range of one topic-partition at a time.
+ConfigurationError), then ``score_batch`` one offset range of one topic-partition at a time; the association
+effects it emits are applied on their targets' partitions with ``apply_effects``.
 """
 
 from ddss_platform.scoring.batch import (
@@ -20,6 +21,7 @@ from ddss_platform.scoring.batch import (
 )
 from ddss_platform.scoring.conditions import Condition, ConditionGroup, Logic, Operator
 from ddss_platform.scoring.decay import decay
+from ddss_platform.scoring.effects import EffectsOutcome, apply_effects, guard_key
 from ddss_platform.scoring.loading import load_configuration, load_rule, load_rules
 from ddss_platform.scoring.model import (
     AssociationEffect,
@@ -37,7 +39,15 @@ from ddss_platform.scoring.model import (
 )
 from ddss_platform.scoring.reference import reference_scores
 from ddss_platform.scoring.safe_regex import MAX_PATTERN_CHARS, MAX_SUBJECT_CHARS, UnsafePatternError, compile_safe
-from ddss_platform.scoring.state import Application, CitizenState, CooldownState, Edge, SourcedEvent
+from ddss_platform.scoring.state import (
+    Application,
+    CitizenState,
+    CooldownState,
+    Edge,
+    EffectChange,
+    RoutedEffect,
+    SourcedEvent,
+)
 
 __all__ = [
     "ASSOCIATION_EFFECT",
@@ -57,11 +67,14 @@ __all__ = [
     "CreatedCitizen",
     "DecayPolicy",
     "Edge",
+    "EffectChange",
+    "EffectsOutcome",
     "EventOutcome",
     "Logic",
     "Multiplier",
     "Operator",
     "RelationshipChange",
+    "RoutedEffect",
     "Rule",
     "RuleError",
     "ScoreChange",
@@ -73,9 +86,11 @@ __all__ = [
     "UnsafePatternError",
     "ValidityPeriod",
     "active_rules_by_type",
+    "apply_effects",
     "citizens_needed",
     "compile_safe",
     "decay",
+    "guard_key",
     "load_configuration",
     "load_rule",
     "load_rules",

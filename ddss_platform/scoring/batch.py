@@ -14,16 +14,18 @@ Per event, in offset order:
    Status: ``scored`` (a rule applied), ``cooldown`` (rules matched, all in cooldown), ``no_rule``. The
    citizen's guard advances to the event's offset in each of these cases.
 4. Association effect: for each applied rule that has one, each citizen reached by an outgoing edge of the
-   event citizen, of a listed type, valid at the event time, gets impact x factor x strength (reason
-   ASSOCIATION_EFFECT).
+   event citizen, of a listed type, valid at the event time, is owed impact x factor x strength (reason
+   ASSOCIATION_EFFECT). The batch does not apply it: it emits one ``RoutedEffect`` per target, which the
+   target's partition applies (``scoring.effects``), so a citizen's state has one writer.
 
 Replay guard: every effect lands on a state with its own guard (citizen snapshot, cooldown state). An event
 whose offset the event citizen's guard already holds is ``duplicate``: no score change for that citizen, but
-effects on other states whose guards are older are still produced (cooldown, association targets), and
-relationship changes are always re-emitted (idempotent upserts), so a retried range converges whatever
-sink writes the failed attempt completed. This holds when the caller writes the sinks in this order:
-keyed rows (archive and raw events of non-duplicate outcomes, score changes) -> created citizens and
-snapshots -> cooldown states -> relationship changes -> commit the offset.
+effects on other states whose guards are older are still produced (cooldown), routed effects are emitted
+again (their targets' guards drop the replay) and relationship changes are always re-emitted (idempotent
+upserts), so a retried range converges whatever sink writes the failed attempt completed. This holds when
+the caller writes the sinks in this order: routed effects -> keyed rows (archive and raw events of
+non-duplicate outcomes, score changes) -> created citizens and snapshots -> cooldown states -> relationship
+changes -> commit the offset.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any, NamedTuple, cast
 
 from ddss_platform.scoring.cooldown import decide as decide_cooldown
 from ddss_platform.scoring.model import Cooldown, Rule, ScoringConfig, round_score
-from ddss_platform.scoring.state import CitizenState, CooldownState, Edge, SourcedEvent
+from ddss_platform.scoring.state import CitizenState, CooldownState, Edge, EffectChange, RoutedEffect, SourcedEvent
 
 NEW_CITIZEN = "new_citizen"
 RELATIONSHIP = "relationship"
@@ -47,8 +49,8 @@ NO_RULE = "no_rule"
 UNKNOWN_CITIZEN = "unknown_citizen"
 DUPLICATE = "duplicate"  # the citizen's snapshot already holds this offset
 STATUSES = (SCORED, COOLDOWN, NO_RULE, UNKNOWN_CITIZEN, DUPLICATE)
-# created citizens; association score changes; association targets absent from the citizens map
-EXTRA_COUNTS = ("created", "association_effects", "missing_targets")
+# created citizens; routed effects emitted (one per source event and target)
+EXTRA_COUNTS = ("created", "effects")
 
 _NO_APPLICATIONS = CooldownState()
 _PROFILE_FIELDS = ("firstName", "lastName", "dateOfBirth", "gender", "region", "city", "occupation")
@@ -125,6 +127,7 @@ class BatchOutcome:
     created: tuple[CreatedCitizen, ...]
     cooldowns: tuple[CooldownUpdate, ...]  # final state per changed (citizen, rule)
     relationship_changes: tuple[RelationshipChange, ...]
+    effects: tuple[RoutedEffect, ...]  # association effects owed to related citizens, in offset order
     counts: Mapping[str, int]  # every status and EXTRA_COUNTS
     citizens: Mapping[str, CitizenState] = field(repr=False)  # final state of every changed citizen
     relationships: Mapping[str, tuple[Edge, ...]] = field(repr=False)  # final outgoing edges where changed
@@ -139,15 +142,9 @@ def active_rules_by_type(rules: Iterable[Rule], config: ScoringConfig) -> dict[s
     return {event_type: tuple(group) for event_type, group in grouped.items()}
 
 
-def citizens_needed(events: Iterable[SourcedEvent], relationships: Mapping[str, Sequence[Edge]]) -> set[str]:
-    """Every citizen a batch may read or change: event citizens, related citizens, their edges' targets."""
-    needed = {event["citizenId"] for _offset, event in events}
-    for citizen in list(needed):  # each citizen once, however many events it has
-        needed.update(edge.to_id for edge in relationships.get(citizen, ()))
-    needed.update(
-        relationship["relatedCitizenId"] for _offset, event in events if (relationship := event.get("relationship"))
-    )
-    return needed
+def citizens_needed(events: Iterable[SourcedEvent]) -> set[str]:
+    """Every citizen a batch reads or changes: the event citizens (related citizens are reached by effects)."""
+    return {event["citizenId"] for _offset, event in events}
 
 
 def score_batch(
@@ -207,6 +204,7 @@ class _BatchScorer:
         self.changes: list[ScoreChange] = []
         self.created: list[CreatedCitizen] = []
         self.relationship_changes: list[RelationshipChange] = []
+        self.effects: list[RoutedEffect] = []
         self.changed_citizens: dict[str, None] = {}  # insertion-ordered set
         self.changed_cooldowns: set[tuple[str, str]] = set()
         self.changed_edges: set[str] = set()
@@ -276,8 +274,8 @@ class _BatchScorer:
         return allowed
 
     def _associate(self, citizen_id: str, applied, event, offset: int) -> None:
-        """Association effects of this event; each target is guarded by its own offset, checked before any."""
-        effects: dict[str, list[tuple[Rule, float]]] = defaultdict(list)
+        """The routed effects of this event: one per target, its amounts in rule then edge order."""
+        effects: dict[str, list[EffectChange]] = defaultdict(list)
         time_ms = event["timestamp"]
         for rule, impact in applied:
             effect = rule.association_effect
@@ -285,18 +283,10 @@ class _BatchScorer:
                 continue
             for edge in self._edges_of(citizen_id):
                 if edge.relationship_type in effect.relationship_types and edge.valid_at(time_ms):
-                    effects[edge.to_id].append((rule, impact * effect.factor * edge.strength))
-        for target_id, amounts in effects.items():
-            target = self._citizen(target_id)
-            if target is None:
-                self.counts["missing_targets"] += 1
-                continue
-            if target.applied_offsets.get(self.tp, -1) >= offset:
-                continue
-            for rule, amount in amounts:
-                self._move(target_id, target, amount, ASSOCIATION_EFFECT, rule.rule_id, event, offset)
-                self.counts["association_effects"] += 1
-            self._mark_applied(target_id, target, offset, time_ms)
+                    effects[edge.to_id].append(EffectChange(rule.rule_id, impact * effect.factor * edge.strength))
+        for target_id, changes in effects.items():
+            self.effects.append(RoutedEffect(target_id, self.tp, offset, event["eventId"], time_ms, tuple(changes)))
+        self.counts["effects"] += len(effects)
 
     # -- state changes -------------------------------------------------------------------------
 
@@ -413,6 +403,7 @@ class _BatchScorer:
             created=tuple(self.created),
             cooldowns=tuple(CooldownUpdate(*key, self.cooldowns[key]) for key in sorted(self.changed_cooldowns)),
             relationship_changes=tuple(self.relationship_changes),
+            effects=tuple(self.effects),
             counts=dict(self.counts),
             citizens={citizen_id: self.citizens[citizen_id].frozen(citizen_id) for citizen_id in self.changed_citizens},
             relationships={citizen_id: self._edges_of(citizen_id) for citizen_id in sorted(self.changed_edges)},

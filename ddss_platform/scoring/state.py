@@ -19,6 +19,22 @@ class SourcedEvent(NamedTuple):
     event: Mapping[str, Any]
 
 
+class EffectChange(NamedTuple):
+    rule_id: str
+    amount: float  # impact x factor x strength, before rounding
+
+
+class RoutedEffect(NamedTuple):
+    """What one source event does to one related citizen (``scoring.effects``)."""
+
+    target_id: str
+    source: str  # the source topic-partition, as an appliedOffsets key ("citizen-events/0")
+    source_offset: int
+    event_id: str
+    time_ms: int  # the source event's time
+    changes: tuple[EffectChange, ...]  # one per rule and relationship type, in rule order
+
+
 def applied_before(guard: Mapping[str, int], topic_partition: str, offset: int) -> bool:
     """True when the state already holds the effects of ``offset`` (its guard is not older)."""
     return guard.get(topic_partition, -1) >= offset

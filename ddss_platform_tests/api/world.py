@@ -17,8 +17,7 @@ from pathlib import Path
 from ddss_platform.cli.world import WORLD_EPOCH_MS, generate_world
 from ddss_platform.events.simulator import simulate_records
 from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EVENTS
-from ddss_platform.processing.processor import process_range
-from ddss_platform.processing.ranges import OffsetRange
+from ddss_platform.processing import process_backlog
 from ddss_platform.scoring import load_configuration
 from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
@@ -66,8 +65,7 @@ def build_world(
         )
         for start in range(0, len(records), PRODUCE_BATCH):
             ports.bus.produce(CITIZEN_EVENTS, records[start : start + PRODUCE_BATCH])
-        for partition, end in ports.bus.end_offsets(CITIZEN_EVENTS).items():
-            process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
+        process_backlog(ports)
 
         days = sorted(ports.archive.count_by_day())
         span = (day_start_ms(days[0]) * 1_000_000, (day_start_ms(days[-1]) + 86_400_000) * 1_000_000)

@@ -11,6 +11,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from ddss_platform.defs.dagster_instance import open_instance
+from ddss_platform.events.topics import CITIZEN_EFFECTS, SCORED_TOPICS
+from ddss_platform.stores import open_stores
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY, open_archive
 from ddss_platform.stores.documents import open_documents
 from ddss_platform_tests.assets.conftest import CODE, dagster, ddss
@@ -138,12 +140,18 @@ def test_lineage_reads_back_to_the_topic_offsets(materialized):
         runs = [r for r in lineage["scoring_runs"] if (r["topic"], r["partition"]) == (topic, partition)]
         assert runs and min(r["start"] for r in runs) <= first and max(r["end"] for r in runs) > last
     assert lineage["spark"]["app_id"] and lineage["code_version"]
+    # the snapshots it joined held every range of both scored topics, the association effects included
+    with open_stores(materialized.settings) as ports:
+        applied = {(topic, p): end for topic in SCORED_TOPICS for p, end in ports.bus.end_offsets(topic).items()}
+    assert {(o["topic"], o["partition"]): o["committed"] for o in lineage["snapshot_offsets"]} == applied
+    assert any(end > 0 for (topic, _p), end in applied.items() if topic == CITIZEN_EFFECTS)
 
     text = ddss(materialized, "lineage", CREDIT_SCORE_AGGREGATES, day)
     assert (
         "<- inputs" in text.stdout
         and "citizen-events/0 offsets" in text.stdout
         and "written by score_events run" in text.stdout
+        and "<- citizen-effects/0 up to offset" in text.stdout
     )
 
 

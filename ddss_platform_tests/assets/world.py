@@ -17,7 +17,7 @@ from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.events.simulator import CitizenEventSimulator
-from ddss_platform.events.topics import CITIZEN_EVENTS
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS
 from ddss_platform.settings import Settings
 from ddss_platform.stores.archive import DAY_MS, day_start_ms
 from ddss_platform.stores.bus import open_bus, open_codec
@@ -67,4 +67,16 @@ def build_world(settings: Settings, instance: dg.DagsterInstance, seed: int = 11
                 run_config={"ops": {"score_range": {"config": config}}}, instance=instance, resources=resources
             )
             assert result.success, f"score_events failed on partition {partition} [{start}, {config['end']})"
+    # then the association effects those runs sent to each partition, as the sensor's next runs would apply them
+    bus = open_bus(settings)
+    try:
+        effects = bus.end_offsets(CITIZEN_EFFECTS)
+    finally:
+        bus.close()
+    for partition, end in sorted(effects.items()):
+        config = {"topic": CITIZEN_EFFECTS, "partition": partition, "start": 0, "end": end}
+        result = score_events.execute_in_process(
+            run_config={"ops": {"score_range": {"config": config}}}, instance=instance, resources=resources
+        )
+        assert result.success, f"score_events failed on {CITIZEN_EFFECTS} partition {partition} [0, {end})"
     return World(settings, DAYS, EVENTS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 
-from ddss_platform.scoring import BatchOutcome, CitizenState
+from ddss_platform.scoring import BatchOutcome, CitizenState, apply_effects
 
 
 class MemoryStores:
@@ -15,6 +15,8 @@ class MemoryStores:
         self.edges = {edge.key: edge for edge in edges}
         self.history = {}  # keyed rows, like the time-series store
         self.raw_events = {}
+        self.effects_topic = []  # routed effects produced, in order (duplicates included, like the bus)
+        self.delivered = 0  # effects of effects_topic consumed
 
     def inputs(self):
         """What a run loads: citizens, cooldown states and outgoing edges."""
@@ -28,6 +30,7 @@ class MemoryStores:
         (a bulk update that is not atomic can stop half-way)."""
         half = len(outcome.snapshots) // 2
         return [
+            lambda: self.effects_topic.extend(outcome.effects),
             lambda: self._rows(outcome),
             lambda: self._created(outcome),
             lambda: self._snapshots(outcome.snapshots[:half]),
@@ -39,6 +42,18 @@ class MemoryStores:
     def write_all(self, outcome: BatchOutcome) -> None:
         for write in self.sink_writes(outcome):
             write()
+
+    def deliver(self, config) -> list:
+        """Consume the effects produced so far, as the targets' partitions do; returns those whose target is
+        unknown (they stay on the topic, to be delivered again: a stand-in for parking)."""
+        pending = self.effects_topic[self.delivered :]
+        outcome = apply_effects(pending, self.citizens, config)
+        for change in outcome.score_changes:
+            self.history[(change.citizen_id, change.offset, change.triggering_rule_id, change.reason_category)] = change
+        self.citizens.update(outcome.citizens)
+        self.effects_topic[self.delivered :] = outcome.unknown_target
+        self.delivered = len(self.effects_topic) - len(outcome.unknown_target)
+        return list(outcome.unknown_target)
 
     def content(self):
         return self.citizens, self.cooldowns, self.edges, self.history, self.raw_events

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ddss_platform.scoring import ASSOCIATION_EFFECT, CooldownState, Edge, score_batch
+from ddss_platform.scoring import (
+    ASSOCIATION_EFFECT,
+    CooldownState,
+    Edge,
+    EffectChange,
+    apply_effects,
+    guard_key,
+    score_batch,
+)
 from ddss_platform.scoring.batch import citizens_needed
 
 from .builders import DAY_MS, T0, TP, citizen, condition, config, event, relationship, rule_doc, rules, sourced
@@ -26,6 +34,12 @@ def run(events, rule_list, citizens=(), cooldowns=None, relationships=None, star
 
 def scores(outcome) -> dict[str, float]:
     return {citizen_id: state.score for citizen_id, state in outcome.citizens.items()}
+
+
+def delivered(outcome, citizens, configuration=CONFIG):
+    """The outcome's routed effects applied to ``citizens`` (after the batch), as their partitions do."""
+    states = {c.citizen_id: c for c in citizens} | dict(outcome.citizens)
+    return apply_effects(outcome.effects, states, configuration)
 
 
 # -- impact ----------------------------------------------------------------------------------------------
@@ -214,8 +228,7 @@ def test_a_cooldown_state_that_already_holds_the_offset_is_not_counted_twice():
 
 def test_citizens_the_caller_must_load():
     events = sourced(event("C1"), event("C2", "legal", "violation"), relationship("C3", "C4", "friend", "START", T0))
-    edges = {"C2": [Edge("C2", "C9", "family", 1.0, 0)]}
-    assert citizens_needed(events, edges) == {"C1", "C2", "C9", "C3", "C4"}
+    assert citizens_needed(events) == {"C1", "C2", "C3"}
 
 
 # -- new citizens ----------------------------------------------------------------------------------------
@@ -296,25 +309,42 @@ def test_association_effect_reaches_outgoing_edges_of_listed_types_valid_at_the_
     }  # incoming edges do not count
     people = [citizen(c) for c in ("C1", "FAM", "COL", "FRI", "OLD", "NEW", "IN")]
     outcome = run([legal(confidence=0.5)], SHARED, people, relationships=edges)
-    assert scores(outcome) == {"C1": 490.0, "FAM": 496.0, "COL": 498.0}
-    effects = [c for c in outcome.score_changes if c.reason_category == ASSOCIATION_EFFECT]
-    assert {(c.citizen_id, c.change, c.triggering_rule_id, c.offset) for c in effects} == {
-        ("FAM", -4.0, "SHARED", 0),
-        ("COL", -2.0, "SHARED", 0),
+    assert scores(outcome) == {"C1": 490.0}  # the batch moves only its event citizens
+    assert [(e.target_id, e.source, e.source_offset, e.changes) for e in outcome.effects] == [
+        ("COL", TP, 0, (EffectChange("SHARED", -2.0),)),
+        ("FAM", TP, 0, (EffectChange("SHARED", -4.0),)),
+    ]
+    assert outcome.counts["effects"] == 2
+    applied = delivered(outcome, people)
+    assert scores(applied) == {"FAM": 496.0, "COL": 498.0}
+    assert {
+        (c.citizen_id, c.change, c.triggering_rule_id, c.offset, c.reason_category) for c in applied.score_changes
+    } == {
+        ("FAM", -4.0, "SHARED", 0, ASSOCIATION_EFFECT),
+        ("COL", -2.0, "SHARED", 0, ASSOCIATION_EFFECT),
     }
-    assert outcome.counts["association_effects"] == 2
-    assert outcome.citizens["FAM"].applied_offsets == {TP: 0}
+    assert applied.citizens["FAM"].applied_offsets == {guard_key(TP): 0}
 
 
 def test_association_effect_uses_the_impact_before_clamping():
     edges = {"C1": [Edge("C1", "FAM", "family", 1.0, 0)]}
-    outcome = run([legal()], SHARED, [citizen("C1", score=5.0), citizen("FAM")], relationships=edges)
-    assert scores(outcome) == {"C1": 0.0, "FAM": 490.0}
+    people = [citizen("C1", score=5.0), citizen("FAM")]
+    outcome = run([legal()], SHARED, people, relationships=edges)
+    assert scores(outcome) == {"C1": 0.0} and scores(delivered(outcome, people)) == {"FAM": 490.0}
 
 
-def test_association_effect_to_a_citizen_not_loaded_is_counted_and_skipped():
+def test_association_effect_to_an_unknown_citizen_is_handed_back_to_park():
     outcome = run([legal()], SHARED, [citizen("C1")], relationships={"C1": [Edge("C1", "GONE", "family", 1.0, 0)]})
-    assert outcome.counts["missing_targets"] == 1 and scores(outcome) == {"C1": 480.0}
+    applied = delivered(outcome, [citizen("C1")])
+    assert [e.target_id for e in applied.unknown_target] == ["GONE"] and applied.score_changes == ()
+
+
+def test_an_effect_at_or_below_its_sources_guard_is_a_replay():
+    outcome = run([legal()], SHARED, [citizen("C1")], relationships={"C1": [Edge("C1", "FAM", "family", 1.0, 0)]})
+    twice = apply_effects(outcome.effects * 2, {"FAM": citizen("FAM")}, CONFIG)
+    assert len(twice.applied) == 1 and len(twice.replayed) == 1 and scores(twice) == {"FAM": 490.0}
+    (snapshot,) = twice.snapshots
+    assert (snapshot.topic_partition, snapshot.applied_offset, snapshot.score_delta) == (guard_key(TP), 0, -10.0)
 
 
 def test_relationship_start_and_end_change_the_edges_later_events_see():
@@ -325,11 +355,10 @@ def test_relationship_start_and_end_change_the_edges_later_events_see():
         relationship("C1", "C2", "family", "END", T0 + 30),
         legal(time_ms=T0 + 40, event_id="after"),
     ]
-    outcome = run(events, SHARED, [citizen("C1"), citizen("C2")])
-    assert [(c.citizen_id, c.related_event_id) for c in outcome.score_changes if c.citizen_id == "C2"] == [
-        ("C2", "during")
-    ]
-    assert scores(outcome)["C2"] == 495.0
+    people = [citizen("C1"), citizen("C2")]
+    outcome = run(events, SHARED, people)
+    assert [(e.target_id, e.event_id) for e in outcome.effects] == [("C2", "during")]
+    assert scores(delivered(outcome, people))["C2"] == 495.0
     assert [(c.action, c.edge, c.offset) for c in outcome.relationship_changes] == [
         ("START", Edge("C1", "C2", "family", 0.5, T0 + 10, None), 1),
         ("END", Edge("C1", "C2", "family", 0.5, T0 + 10, T0 + 30), 3),
@@ -347,7 +376,7 @@ def test_edge_order_given_by_the_caller_does_not_matter():
     people = [citizen("C1")] + [citizen(f"T{i}") for i in range(5)]
     forward = run([legal()], SHARED, people, relationships={"C1": edges})
     backward = run([legal()], SHARED, people, relationships={"C1": edges[::-1]})
-    assert forward.score_changes == backward.score_changes
+    assert forward.effects == backward.effects
 
 
 def test_events_are_scored_in_offset_order_whatever_order_they_come_in():

@@ -92,6 +92,7 @@ def store_contents(settings: Settings) -> dict:
                 key=lambda d: (d.source_partition, d.source_offset),
             ),
             "committed": ports.bus.committed(SCORING_GROUP, CITIZEN_EVENTS),
+            "parked_effects": ports.documents.parked_effect_counts(),
         }
 
 

@@ -15,6 +15,7 @@ from ddss_platform.defs.asset_keys import EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_
 from ddss_platform.defs.metadata import OWNERS, preview_table, time_range
 from ddss_platform.defs.partitions import DAILY, window_ns
 from ddss_platform.defs.resources import StoresResource
+from ddss_platform.events.topics import SCORED_TOPICS, SCORING_GROUP
 from ddss_platform.spark.submit import aggregation_command, code_version, job_environment
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
 
@@ -67,6 +68,8 @@ def spark_daily_aggregates(
     inputs = lineage.input_versions(context.instance, [EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET])
     with stores.documents() as documents:
         citizens_before = documents.citizen_count()
+    with stores.bus() as bus:
+        committed = {topic: bus.committed(SCORING_GROUP, topic) for topic in SCORED_TOPICS}
     invocation = pipes_subprocess_client.run(
         command=aggregation_command(settings, day), context=context, env=job_environment(settings)
     )
@@ -89,6 +92,7 @@ def spark_daily_aggregates(
             "offsets": summary["offsets"],
         },
         "scoring_runs": lineage.writing_runs(context.instance, EVENTS_ARCHIVE_ASSET, summary["offsets"]),
+        "snapshot_offsets": lineage.snapshot_offsets(committed),
         "outputs": {CREDIT_SCORE_AGGREGATES: len(credit), EVENTS_SUMMARY: len(events)},
         "spark": {
             "app_id": summary["spark_app_id"],

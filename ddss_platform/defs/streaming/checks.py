@@ -1,13 +1,14 @@
 """The dead-letter-rate check on citizen_events: fails when too many records of the last runs were dead-lettered.
 
-Each scoring run records ``records`` and ``dead_lettered`` on its events_archive materialization; the
-check sums the last ``dead_letter_window`` of them. Every scoring run evaluates it after writing (so it
-follows the stream without a schedule), and it can be run from the UI as any asset check.
+Each scoring run records ``records`` and ``dead_lettered`` on its events_archive materialization (a run over
+citizen-effects, on its score_snapshots materialization); the check sums the last ``dead_letter_window`` of
+them. Every scoring run evaluates it after writing (so it follows the stream without a schedule), and it can
+be run from the UI as any asset check.
 """
 
 import dagster as dg
 
-from ddss_platform.defs.asset_keys import CITIZEN_EVENTS_ASSET, EVENTS_ARCHIVE_ASSET
+from ddss_platform.defs.asset_keys import CITIZEN_EVENTS_ASSET, EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET
 from ddss_platform.defs.streaming.resources import ScoringTuning
 
 CHECK_NAME = "dead_letter_rate"
@@ -15,9 +16,13 @@ CHECK_NAME = "dead_letter_rate"
 
 def _recent_counts(instance: dg.DagsterInstance, window: int, skip_run: str | None) -> tuple[int, int, int]:
     """(runs, records, dead-lettered) over the last ``window`` scoring-run materializations."""
-    found = instance.fetch_materializations(dg.AssetKey(EVENTS_ARCHIVE_ASSET), limit=window + 1)
+    found = [
+        record
+        for key in (EVENTS_ARCHIVE_ASSET, SCORE_SNAPSHOTS_ASSET)
+        for record in instance.fetch_materializations(dg.AssetKey(key), limit=window + 1).records
+    ]
     runs = records = dead = 0
-    for record in found.records:
+    for record in sorted(found, key=lambda r: -r.storage_id):  # newest first, over both assets
         if record.run_id == skip_run or runs == window:
             continue
         metadata = record.asset_materialization.metadata if record.asset_materialization else {}

@@ -1,4 +1,5 @@
-"""The score_events job: one run scores exactly one offset range of one partition."""
+"""The score_events job: one run processes exactly one offset range of one partition of a scored topic
+(citizen-events: score events; citizen-effects: apply association effects to the partition's citizens)."""
 
 import dagster as dg
 
@@ -13,7 +14,7 @@ from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.scoring_runs import SCORE_EVENTS_JOB
 from ddss_platform.defs.streaming.checks import dead_letter_evaluation
 from ddss_platform.defs.streaming.resources import ScoringTuning
-from ddss_platform.events.topics import CITIZEN_EVENTS
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS
 
 
 class RangeConfig(dg.Config):
@@ -37,33 +38,45 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
     context.log.info(result.summary())
     done = result.range
     common = {"topic": done.topic, "partition": done.partition, "start": done.start, "end": done.end}
+    effects = {f"effects_{name}": count for name, count in result.effect_counts().items()}
     if not result.already_committed:
         sinks = result.sink_rows
-        for key, rows in (
-            (
-                EVENTS_ARCHIVE_ASSET,
-                {"rows": sinks["archive_events"], "records": result.records, "dead_lettered": result.dead_lettered},
-            ),
-            (
-                RAW_EVENTS_ASSET,
-                {
-                    "points": sinks["raw_events"],
-                    "beyond_retention": result.beyond_retention["raw_events"],
-                    EVENT_HOURS: hour_keys(result.event_hours_ms),
-                },
-            ),
-            (SCORE_SNAPSHOTS_ASSET, {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens}),
-            (
-                SCORE_CHANGE_HISTORY_ASSET,
-                {
-                    "points": sinks["score_change_history"],
-                    "beyond_retention": result.beyond_retention["score_change_history"],
-                    "net_score_change": result.net_score_change,
-                },
-            ),
-        ):
+        snapshots = {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens, **effects}
+        score_changes = {
+            "points": sinks["score_change_history"],
+            "beyond_retention": result.beyond_retention["score_change_history"],
+            "net_score_change": result.net_score_change,
+        }
+        if done.topic == CITIZEN_EFFECTS:
+            # the records and dead letters of an effects range count in the dead-letter check (``checks``)
+            written = [
+                (
+                    SCORE_SNAPSHOTS_ASSET,
+                    {**snapshots, "records": result.records, "dead_lettered": result.dead_lettered},
+                ),
+                (SCORE_CHANGE_HISTORY_ASSET, score_changes),
+            ]
+        else:
+            written = [
+                (
+                    EVENTS_ARCHIVE_ASSET,
+                    {"rows": sinks["archive_events"], "records": result.records, "dead_lettered": result.dead_lettered},
+                ),
+                (
+                    RAW_EVENTS_ASSET,
+                    {
+                        "points": sinks["raw_events"],
+                        "beyond_retention": result.beyond_retention["raw_events"],
+                        EVENT_HOURS: hour_keys(result.event_hours_ms),
+                    },
+                ),
+                (SCORE_SNAPSHOTS_ASSET, snapshots),
+                (SCORE_CHANGE_HISTORY_ASSET, score_changes),
+            ]
+        for key, rows in written:
             context.log_event(dg.AssetMaterialization(asset_key=key, metadata={**common, **rows}))
         context.log_event(dead_letter_evaluation(context.instance, scoring, latest=result, run_id=context.run_id))
+
     context.instance.add_run_tags(
         context.run_id,
         {
@@ -87,6 +100,7 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
             "net_score_change": result.net_score_change,
             "new_citizens": result.new_citizens,
             "relationship_changes": result.relationship_changes,
+            **effects,
             "sink_rows": dict(result.sink_rows),
             "points_beyond_retention": dict(result.beyond_retention),
             "already_committed": result.already_committed,

@@ -1,7 +1,10 @@
 """scoring_sensor: turns consumer lag into score_events runs, one partition at a time.
 
-Each tick: lag = end offsets − the ddss-scoring group's committed offsets. For each partition with lag
-and no scoring run queued or running on it, request a run over [committed, committed + batch size); a run
+Each tick, for each scored topic (citizen-events, and citizen-effects, where association effects reach their
+target's partition): lag = end offsets − the ddss-scoring group's committed offsets. For each partition with lag
+and no scoring run of that topic queued or running on it, request a run over [committed, committed + batch
+size). Runs of both topics carry the partition's tag, so the run queue starts one run per partition at a time
+(its only writer); a run
 that has committed its whole range is only finishing (reporting, exiting) and does not hold its partition.
 A run commits its end offset only after every sink is written, so a failed run leaves the committed
 offset where it was; the sensor then relaunches that same range (run key suffixed with the attempt,
@@ -20,7 +23,7 @@ from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, SCORE_EVEN
 from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.source import data_version, topic_metadata
-from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.events.topics import CITIZEN_EVENTS, SCORED_TOPICS, SCORING_GROUP
 from ddss_platform.processing.lease import GroupLease
 from ddss_platform.processing.ranges import OffsetRange, next_range
 from ddss_platform.stores.bus import UnknownTopicError
@@ -109,6 +112,10 @@ def plan(
     return requests, notes
 
 
+def _keyed(offsets: dict[int, int]) -> dict[str, int]:
+    return {str(p): o for p, o in offsets.items()}
+
+
 @dg.sensor(
     job=score_events,
     minimum_interval_seconds=1,  # the daemon's sensor loop ticks every ~5 s at most anyway
@@ -123,15 +130,24 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
         return dg.SkipReason(
             f"`ddss stream` owns consumer group {SCORING_GROUP}: {holder.describe()}; no runs launched until it stops"
         )
+    requests: list[dg.RunRequest] = []
+    notes: list[str] = []
+    offsets: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
     with stores.bus() as bus:
-        try:
-            ends = bus.end_offsets(CITIZEN_EVENTS)
-        except UnknownTopicError:
-            return dg.SkipReason(f"topic {CITIZEN_EVENTS} does not exist yet (`ddss init` or `ddss simulate`)")
-        committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
-    requests, notes = plan(context.instance, ends, committed, scoring)
+        for topic in SCORED_TOPICS:
+            try:
+                offsets[topic] = bus.end_offsets(topic), bus.committed(SCORING_GROUP, topic)
+            except UnknownTopicError:
+                notes.append(f"topic {topic} does not exist yet (`ddss init` or `ddss simulate`)")
+    if CITIZEN_EVENTS not in offsets:
+        return dg.SkipReason("; ".join(notes))
+    for topic, (topic_ends, topic_committed) in offsets.items():
+        topic_requests, topic_notes = plan(context.instance, topic_ends, topic_committed, scoring, topic)
+        requests += topic_requests
+        notes += [f"{topic} {note}" for note in topic_notes]
+    ends, committed = offsets[CITIZEN_EVENTS]
     previous = json.loads(context.cursor) if context.cursor else {}
-    observed = {str(p): o for p, o in ends.items()}
+    observed = _keyed(ends)
     observations = []
     if previous.get("end_offsets") != observed:
         observations.append(
@@ -144,7 +160,12 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
     cursor = json.dumps(
         {
             "end_offsets": observed,
-            "committed": {str(p): o for p, o in committed.items()},
+            "committed": _keyed(committed),
+            "other_topics": {
+                topic: {"end_offsets": _keyed(topic_ends), "committed": _keyed(topic_committed)}
+                for topic, (topic_ends, topic_committed) in offsets.items()
+                if topic != CITIZEN_EVENTS
+            },
             "launched": [r.run_key for r in requests],
         }
     )

@@ -1,4 +1,4 @@
-"""Documents port (MongoDB role): citizens, scoring_rule_definitions, system_configuration.
+"""Documents port (MongoDB role): citizens, scoring_rule_definitions, system_configuration, parked_effects.
 
 Both adapters enforce the same ``$jsonSchema`` files (``schemas/documents/``) and unique keys; a
 refused document raises ``DocumentValidationError`` naming the field, a second document with a
@@ -8,7 +8,11 @@ Snapshot updates are guarded by the citizen's ``appliedOffsets[topic/partition]`
 whose offset is not newer than the stored one is skipped, so replaying a range is a no-op. A scoring
 run's update carries the net ``change`` its batch made, which the store adds to the stored score
 (clamped and re-tiered by the configuration's ``ScoreScale``) in one atomic step: runs of different
-partitions that both move a citizen (association effects) then both count, whatever their interleaving.
+partitions that both move a citizen then both count, whatever their interleaving.
+
+parked_effects holds the association effects whose target was not registered when the effect reached the
+target's partition (``ParkedEffect``): parking is idempotent by ``effectID``; a parked effect is later settled
+once, as APPLIED (its target registered) or EXPIRED (it waited past the park window).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ __all__ = [
     "DocumentValidationError",
     "DuplicateKeyError",
     "NoActiveConfiguration",
+    "ParkedEffect",
     "ScoreScale",
     "SnapshotUpdate",
     "new_citizen_document",
@@ -46,8 +51,16 @@ SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schemas" / "documents"
 CITIZENS = "citizens"
 RULES = "scoring_rule_definitions"
 CONFIGURATION = "system_configuration"
+PARKED_EFFECTS = "parked_effects"
 # collection -> its unique key field
-COLLECTIONS: dict[str, str] = {CITIZENS: "nationalID", RULES: "ruleID", CONFIGURATION: "configID"}
+COLLECTIONS: dict[str, str] = {
+    CITIZENS: "nationalID",
+    RULES: "ruleID",
+    CONFIGURATION: "configID",
+    PARKED_EFFECTS: "effectID",
+}
+PARKED, APPLIED, EXPIRED = "PARKED", "APPLIED", "EXPIRED"
+"""parked_effects statuses: waiting for the target, applied when it registered, expired after the window."""
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
 
@@ -138,6 +151,49 @@ class SnapshotUpdate:
         object.__setattr__(self, "offset", int(self.offset))
         if not _SAFE_KEY.match(self.topic_partition):
             raise ValueError(f"topic_partition {self.topic_partition!r} is not an offset_key(topic, partition)")
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedEffect:
+    """An association effect waiting for its target citizen to register."""
+
+    target_id: str
+    target_partition: int  # the citizen-effects partition it came from: its owner settles it
+    source: str  # the source event's topic-partition ("citizen-events/0")
+    source_offset: int
+    event_id: str
+    time_ms: int  # the source event's time
+    changes: tuple[tuple[str, float], ...]  # (rule id, points)
+
+    @property
+    def effect_id(self) -> str:
+        return f"{self.source}/{self.source_offset}/{self.target_id}"
+
+    def document(self, now_ms: int) -> dict:
+        return {
+            "effectID": self.effect_id,
+            "targetCitizenId": self.target_id,
+            "targetPartition": int(self.target_partition),
+            "source": self.source,
+            "sourceOffset": int(self.source_offset),
+            "sourceEventId": self.event_id,
+            "eventTime": int(self.time_ms),
+            "changes": [{"ruleId": rule_id, "points": float(points)} for rule_id, points in self.changes],
+            "status": PARKED,
+            "parkedAt": int(now_ms),
+        }
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> ParkedEffect:
+        return cls(
+            doc["targetCitizenId"],
+            doc["targetPartition"],
+            doc["source"],
+            doc["sourceOffset"],
+            doc["sourceEventId"],
+            doc["eventTime"],
+            tuple((c["ruleId"], c["points"]) for c in doc["changes"]),
+        )
 
 
 def new_citizen_document(
@@ -295,6 +351,23 @@ class DocumentStore(Protocol):
     def apply_snapshot_updates(self, updates: Sequence[SnapshotUpdate], scale: ScoreScale | None = None) -> int:
         """Apply the guarded updates in order, in one call; returns how many were applied. Updates
         with a ``change`` need ``scale``; each is read and written atomically against other writers."""
+
+    # parked association effects
+    def park_effects(self, effects: Sequence[ParkedEffect]) -> int:
+        """Store the effects as PARKED unless their effectID is already there; returns how many were new."""
+
+    def parked_effects(self, target_ids: Iterable[str]) -> list[ParkedEffect]:
+        """The PARKED effects of these targets, ordered by (target, source, source offset)."""
+
+    def settle_parked_effects(self, effect_ids: Iterable[str], status: str) -> int:
+        """Move these effects from PARKED to ``status`` (APPLIED or EXPIRED); returns how many moved."""
+
+    def expire_parked_effects(self, target_partition: int, before_ms: int) -> int:
+        """Mark EXPIRED the PARKED effects of ``target_partition`` whose event time is before ``before_ms``;
+        returns how many."""
+
+    def parked_effect_counts(self) -> dict[str, int]:
+        """status -> how many effects have it."""
 
     def find_citizens(
         self,

@@ -10,6 +10,9 @@ scoring run dirties (and the WAL it writes) small. Reads put the document back t
 
 Snapshot updates run as one ``executemany`` in one transaction; the replay guard is in the
 UPDATE's WHERE clause, reading the topic-partition's offset out of the stored offsets JSON.
+
+Parked effects keep the fields their queries filter on (target, partition, status, event time) as columns
+beside the JSON document.
 """
 
 from __future__ import annotations
@@ -28,12 +31,16 @@ from ddss_platform.stores.documents import (
     ACTIVE,
     CITIZENS,
     CONFIGURATION,
+    EXPIRED,
     INACTIVE,
+    PARKED,
+    PARKED_EFFECTS,
     PROFILE_COLUMNS,
     RULES,
     DocumentChecker,
     DuplicateKeyError,
     NoActiveConfiguration,
+    ParkedEffect,
     ScoreScale,
     SnapshotChecker,
     SnapshotUpdate,
@@ -67,12 +74,21 @@ _TABLES = {
         status TEXT NOT NULL,
         updated_at INTEGER NOT NULL,
         doc TEXT NOT NULL)""",
+    PARKED_EFFECTS: """CREATE TABLE parked_effects (
+        effect_id TEXT PRIMARY KEY,
+        target_id TEXT NOT NULL,
+        target_partition INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        event_time INTEGER NOT NULL,
+        doc TEXT NOT NULL)""",
 }
 _INDEXES = {
     "citizens_by_region": "CREATE INDEX citizens_by_region ON citizens(region, national_id)",
     "snapshots_by_tier": "CREATE INDEX snapshots_by_tier ON citizen_snapshots(tier, national_id)",
     "rules_by_set": "CREATE INDEX rules_by_set ON scoring_rule_definitions(rule_set, status)",
     "configuration_by_status": "CREATE INDEX configuration_by_status ON system_configuration(status, updated_at)",
+    "parked_by_target": "CREATE INDEX parked_by_target ON parked_effects(target_id, status)",
+    "parked_by_time": "CREATE INDEX parked_by_time ON parked_effects(status, target_partition, event_time)",
 }
 
 # the whole citizen document from its two rows (c: citizens, s: citizen_snapshots)
@@ -316,6 +332,55 @@ class EmbeddedDocuments:
             scores[u.national_id], guards[u.national_id, u.topic_partition] = score, u.offset
             settled.append((score, tier))
         return settled
+
+    # --- parked association effects ----------------------------------------------------------
+
+    def park_effects(self, effects: Sequence[ParkedEffect]) -> int:
+        now = _now_ms()
+        docs = [(e, self._validate(PARKED_EFFECTS, e.document(now))) for e in effects]
+        with transaction(self.conn):
+            before = self.conn.total_changes
+            self.conn.executemany(
+                """INSERT OR IGNORE INTO parked_effects
+                   (effect_id, target_id, target_partition, status, event_time, doc) VALUES (?, ?, ?, ?, ?, ?)""",
+                [(e.effect_id, e.target_id, e.target_partition, PARKED, e.time_ms, _dumps(d)) for e, d in docs],
+            )
+            return self.conn.total_changes - before
+
+    def parked_effects(self, target_ids: Iterable[str]) -> list[ParkedEffect]:
+        rows = self.conn.execute(
+            "SELECT doc FROM parked_effects WHERE status = ? AND target_id IN (SELECT value FROM json_each(?))",
+            (PARKED, json.dumps(list(target_ids))),
+        )
+        effects = [ParkedEffect.of(orjson.loads(doc)) for (doc,) in rows]
+        return sorted(effects, key=lambda e: (e.target_id, e.source, e.source_offset))
+
+    def settle_parked_effects(self, effect_ids: Iterable[str], status: str) -> int:
+        with transaction(self.conn):
+            return self.conn.execute(
+                """UPDATE parked_effects SET status = :status,
+                       doc = json_set(doc, '$.status', :status, '$.settledAt', :now)
+                   WHERE status = :parked AND effect_id IN (SELECT value FROM json_each(:ids))""",
+                {"status": status, "now": _now_ms(), "parked": PARKED, "ids": json.dumps(list(effect_ids))},
+            ).rowcount
+
+    def expire_parked_effects(self, target_partition: int, before_ms: int) -> int:
+        with transaction(self.conn):
+            return self.conn.execute(
+                """UPDATE parked_effects SET status = :expired,
+                       doc = json_set(doc, '$.status', :expired, '$.settledAt', :now)
+                   WHERE status = :parked AND target_partition = :partition AND event_time < :before""",
+                {
+                    "expired": EXPIRED,
+                    "now": _now_ms(),
+                    "parked": PARKED,
+                    "partition": target_partition,
+                    "before": before_ms,
+                },
+            ).rowcount
+
+    def parked_effect_counts(self) -> dict[str, int]:
+        return dict(self.conn.execute("SELECT status, count(*) FROM parked_effects GROUP BY status ORDER BY status"))
 
     def find_citizens(
         self,

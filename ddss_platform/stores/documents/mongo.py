@@ -38,12 +38,16 @@ from ddss_platform.stores.documents import (
     CITIZENS,
     COLLECTIONS,
     CONFIGURATION,
+    EXPIRED,
     INACTIVE,
+    PARKED,
+    PARKED_EFFECTS,
     PROFILE_COLUMNS,
     RULES,
     DocumentChecker,
     DuplicateKeyError,
     NoActiveConfiguration,
+    ParkedEffect,
     ScoreScale,
     SnapshotChecker,
     SnapshotUpdate,
@@ -78,6 +82,14 @@ INDEXES: dict[str, dict[str, tuple[list[tuple[str, int]], bool]]] = {
     CONFIGURATION: {
         "configID_unique": ([("configID", ASCENDING)], True),
         "status_updatedAt": ([("status", ASCENDING), ("metadata.updatedAt", DESCENDING)], False),
+    },
+    PARKED_EFFECTS: {
+        "effectID_unique": ([("effectID", ASCENDING)], True),
+        "target_status": ([("targetCitizenId", ASCENDING), ("status", ASCENDING)], False),
+        "status_partition_time": (
+            [("status", ASCENDING), ("targetPartition", ASCENDING), ("eventTime", ASCENDING)],
+            False,
+        ),
     },
 }
 _NO_ID = {"_id": False}
@@ -349,6 +361,11 @@ class MongoDocuments:
                 doc = created_by(u, now_ms)
                 ops.append(UpdateOne({"nationalID": u.national_id}, {"$setOnInsert": doc}, upsert=True))
                 concerns.append(doc)
+                # later updates of the batch (the citizen's parked effects) move the document this inserts
+                states.setdefault(
+                    u.national_id,
+                    _Stored(u.score, doc["metadata"]["version"], {u.topic_partition: u.offset}),
+                )
             moved_to = None
             if u.change is not None:
                 state = states.get(u.national_id)
@@ -426,6 +443,42 @@ class MongoDocuments:
             and u.national_id in now
             and now[u.national_id].offsets.get(u.topic_partition, -1) < u.offset
         ]
+
+    # --- parked association effects ----------------------------------------------------------
+
+    def park_effects(self, effects: Sequence[ParkedEffect]) -> int:
+        now = _now_ms()
+        docs = [e.document(now) for e in effects]
+        if not docs:
+            return 0
+        self._check(PARKED_EFFECTS, docs)
+        ops = [UpdateOne({"effectID": d["effectID"]}, {"$setOnInsert": d}, upsert=True) for d in docs]
+        try:
+            return self._bulk(PARKED_EFFECTS, ops).upserted_count
+        except BulkWriteError as error:
+            raise translate(error, PARKED_EFFECTS, docs) from None
+
+    def parked_effects(self, target_ids: Iterable[str]) -> list[ParkedEffect]:
+        found = self.db[PARKED_EFFECTS].find({"targetCitizenId": {"$in": list(target_ids)}, "status": PARKED}, _NO_ID)
+        return sorted((ParkedEffect.of(d) for d in found), key=lambda e: (e.target_id, e.source, e.source_offset))
+
+    def settle_parked_effects(self, effect_ids: Iterable[str], status: str) -> int:
+        result = self.db[PARKED_EFFECTS].update_many(
+            {"effectID": {"$in": list(effect_ids)}, "status": PARKED},
+            {"$set": {"status": status, "settledAt": _now_ms()}},
+        )
+        return result.modified_count
+
+    def expire_parked_effects(self, target_partition: int, before_ms: int) -> int:
+        result = self.db[PARKED_EFFECTS].update_many(
+            {"status": PARKED, "targetPartition": int(target_partition), "eventTime": {"$lt": int(before_ms)}},
+            {"$set": {"status": EXPIRED, "settledAt": _now_ms()}},
+        )
+        return result.modified_count
+
+    def parked_effect_counts(self) -> dict[str, int]:
+        groups = self.db[PARKED_EFFECTS].aggregate([{"$group": {"_id": "$status", "count": {"$sum": 1}}}])
+        return {g["_id"]: g["count"] for g in sorted(groups, key=lambda g: g["_id"])}
 
     def find_citizens(
         self,

@@ -8,9 +8,13 @@ import pytest
 
 from ddss_platform.scoring import load_configuration
 from ddss_platform.stores.documents import (
+    APPLIED,
+    EXPIRED,
+    PARKED,
     DocumentValidationError,
     DuplicateKeyError,
     NoActiveConfiguration,
+    ParkedEffect,
     SnapshotUpdate,
     offset_key,
 )
@@ -139,6 +143,18 @@ def test_a_score_change_moves_the_stored_score_clamped_and_re_tiered(documents):
     assert documents.get_citizens(["CIT00000001", "CIT00000002"]) == found
     with pytest.raises(ValueError, match="ScoreScale"):
         documents.apply_snapshot_updates([update("CIT00000001", 9, change=1.0)])
+
+
+def test_a_citizen_created_in_a_batch_is_moved_by_its_later_updates_of_another_guard(documents):
+    """The effects parked for a citizen are applied in the batch that creates it, under their own guard key."""
+    scale = load_configuration(configuration())
+    creating = update("CIT00000100", 12, 512.5, profile={"firstName": "Nia", "lastName": "Okafor", "region": "East"})
+    effects = update("CIT00000100", 7, 0.0, partition="effects-from/citizen-events/1", change=-2.25)
+    assert documents.apply_snapshot_updates([creating, effects], scale) == 2
+    doc = documents.get_citizens(["CIT00000100"])["CIT00000100"]
+    assert doc["scoreSnapshot"]["currentScore"] == 510.25
+    assert doc["appliedOffsets"] == {P0: 12, "effects-from/citizen-events/1": 7}
+    assert documents.apply_snapshot_updates([creating, effects], scale) == 0
 
 
 def test_a_created_citizen_starts_from_the_batch_score_and_is_not_moved_twice(documents):
@@ -280,3 +296,45 @@ def test_a_configuration_breaking_the_schema_is_refused(documents):
 def test_offset_keys_are_safe_field_names():
     assert offset_key("citizen-events", 0) == "citizen-events/0"
     assert "." not in offset_key("ddss.citizen.events", 2) and "$" not in offset_key("$weird", 1)
+
+
+def parked(target: str, source_offset: int, time_ms: int = T0, partition: int = 0, source: str = P1) -> ParkedEffect:
+    return ParkedEffect(target, partition, source, source_offset, f"EV{source_offset}", time_ms, (("R1", 1.25),))
+
+
+def test_parked_effects_are_parked_once_and_read_back_in_source_order(documents):
+    effects = [parked("CIT00000002", 9), parked("CIT00000001", 7), parked("CIT00000001", 3, source=P0)]
+    assert documents.park_effects(effects) == 3
+    assert documents.park_effects([parked("CIT00000001", 7), parked("CIT00000001", 8)]) == 1
+    found = documents.parked_effects(["CIT00000001", "CIT-none"])
+    assert [(e.source, e.source_offset) for e in found] == [(P0, 3), (P1, 7), (P1, 8)]
+    assert found[1] == parked("CIT00000001", 7)
+    assert documents.parked_effect_counts() == {PARKED: 4}
+
+
+def test_a_parked_effect_is_settled_once(documents):
+    documents.park_effects([parked("CIT00000001", 7), parked("CIT00000001", 8)])
+    ids = [e.effect_id for e in documents.parked_effects(["CIT00000001"])]
+    assert documents.settle_parked_effects(ids[:1], APPLIED) == 1
+    assert documents.settle_parked_effects(ids, APPLIED) == 1
+    assert documents.settle_parked_effects(ids, EXPIRED) == 0
+    assert documents.parked_effects(["CIT00000001"]) == []
+    assert documents.parked_effect_counts() == {APPLIED: 2}
+
+
+def test_parked_effects_expire_by_partition_and_event_time(documents):
+    documents.park_effects(
+        [parked("CIT00000001", 1, T0), parked("CIT00000002", 2, T0 + 10), parked("CIT00000003", 3, T0, partition=1)]
+    )
+    assert documents.expire_parked_effects(0, T0 + 10) == 1
+    assert documents.expire_parked_effects(0, T0 + 10) == 0
+    assert [e.target_id for e in documents.parked_effects(["CIT00000001", "CIT00000002", "CIT00000003"])] == [
+        "CIT00000002",
+        "CIT00000003",
+    ]
+    assert documents.parked_effect_counts() == {EXPIRED: 1, PARKED: 2}
+
+
+def test_a_parked_effect_breaking_the_schema_is_refused(documents):
+    with pytest.raises(DocumentValidationError):
+        documents.park_effects([ParkedEffect("not a citizen id!", 0, P1, 1, "EV1", T0, ())])
