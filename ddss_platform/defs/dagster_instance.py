@@ -198,8 +198,9 @@ def start_dev(settings: Settings, host: str = "127.0.0.1", port: int = 3000, log
     return _spawn("dev", argv, settings, log)
 
 
-def wait_for_daemon(settings: Settings, process: DagsterProcess, timeout_s: float = 120.0) -> None:
-    """Block until the daemon has sent a heartbeat (it is loading the code and ticking sensors)."""
+def wait_for_daemon(settings: Settings, process: DagsterProcess, timeout_s: float = 300.0) -> None:
+    """Block until the daemon has sent a heartbeat (it is loading the code and ticking sensors); the limit allows
+    for a machine busy with other work, where loading the code takes minutes."""
     instance = open_instance(settings)
     try:
         deadline = time.monotonic() + timeout_s
