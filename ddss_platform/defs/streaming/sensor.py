@@ -1,7 +1,8 @@
 """scoring_sensor: turns consumer lag into score_events runs, one partition at a time.
 
 Each tick: lag = end offsets − the ddss-scoring group's committed offsets. For each partition with lag
-and no scoring run queued or running on it, request a run over [committed, committed + batch size); a run
+and no scoring run queued or running on it, request a run over [committed, committed + batch size) once the lag
+is worth a run (at least the minimum batch, or the oldest unscored record waited the maximum delay: ``batching``); a run
 that has committed its whole range is only finishing (reporting, exiting) and does not hold its partition.
 A run commits its end offset only after every sink is written, so a failed run leaves the committed
 offset where it was; the sensor then relaunches that same range (run key suffixed with the attempt,
@@ -11,12 +12,15 @@ While `ddss stream` holds the group the sensor launches nothing and says so.
 
 import json
 import time
+from collections.abc import Callable
+from functools import partial
 
 import dagster as dg
 
 from ddss_platform.defs.asset_keys import CITIZEN_EVENTS_ASSET
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, SCORE_EVENTS_JOB, TOPIC_TAG, in_flight_runs
+from ddss_platform.defs.streaming.batching import Batching
 from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.source import data_version, topic_metadata
@@ -74,9 +78,13 @@ def plan(
     ends: dict[int, int],
     committed: dict[int, int],
     tuning: ScoringTuning,
+    batching: Batching,
+    record_time_ms: Callable[[int, int], int],
+    now_ms: int,
     topic: str = CITIZEN_EVENTS,
 ) -> tuple[list[dg.RunRequest], list[str]]:
-    """The run requests of one tick, and one line per partition saying what happens to it and why."""
+    """The run requests of one tick, and one line per partition saying what happens to it and why;
+    ``record_time_ms(partition, offset)`` is a record's bus timestamp."""
     busy = in_flight_runs(instance, topic)
     requests, notes = [], []
     for partition in sorted(ends):
@@ -101,6 +109,9 @@ def plan(
                     f"partition {partition}: range {rng.key} failed {attempt - 1}×, relaunching in {wait:.0f} s"
                 )
                 continue
+        elif waiting := batching.wait_reason(behind, partial(record_time_ms, partition, rng.start), now_ms):
+            notes.append(f"partition {partition}: {waiting}")
+            continue
         requests.append(run_request(rng, attempt))
         notes.append(
             f"partition {partition}: lag {behind}, launching {rng.key}"
@@ -113,8 +124,9 @@ def plan(
     job=score_events,
     minimum_interval_seconds=1,  # the daemon's sensor loop ticks every ~5 s at most anyway
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches score_events over [committed, committed + batch) for every partition with lag "
-    "and no run in flight; relaunches a failed range. Skips while `ddss stream` owns the group.",
+    description="Launches score_events over [committed, committed + batch) for every partition with no run in "
+    "flight whose lag reaches DDSS_SCORING_MIN_BATCH or whose oldest record waited DDSS_SCORING_MAX_DELAY_S; "
+    "relaunches a failed range. Skips while `ddss stream` owns the group.",
 )
 def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, scoring: ScoringTuning):
     settings = stores.settings()
@@ -129,7 +141,19 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
         except UnknownTopicError:
             return dg.SkipReason(f"topic {CITIZEN_EVENTS} does not exist yet (`ddss init` or `ddss simulate`)")
         committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
-    requests, notes = plan(context.instance, ends, committed, scoring)
+
+        def record_time_ms(partition: int, offset: int) -> int:
+            return bus.read_range(CITIZEN_EVENTS, partition, offset, offset + 1)[0].timestamp_ms
+
+        requests, notes = plan(
+            context.instance,
+            ends,
+            committed,
+            scoring,
+            Batching.from_settings(settings),
+            record_time_ms,
+            time.time_ns() // 1_000_000,
+        )
     previous = json.loads(context.cursor) if context.cursor else {}
     observed = {str(p): o for p, o in ends.items()}
     observations = []
