@@ -107,9 +107,24 @@ def test_schedules_target_their_jobs():
     repository = defs.get_repository_def()
     crons = {s.job_name: s.cron_schedule for s in repository.schedule_defs}
     assert {job: crons.get(job) for job in SCHEDULES} == SCHEDULES
-    # the partitioned schedules run the previous period: their jobs are partitioned like their assets
+    # the README says they run the daily aggregation and decay: on from the start, no toggle in the UI needed
+    assert {s.name: s.default_status for s in repository.schedule_defs} == {
+        s.name: dg.DefaultScheduleStatus.RUNNING for s in repository.schedule_defs
+    }
+    # the partitioned schedules run the previous period: their jobs take the partitions of their assets
     assert isinstance(repository.get_job("spark_aggregates").partitions_def, dg.DailyPartitionsDefinition)
     assert isinstance(repository.get_job("hourly_metrics").partitions_def, dg.HourlyPartitionsDefinition)
+
+
+def test_the_definitions_use_no_deprecated_dagster_parameter():
+    """Loaded afresh in a child process, the definitions warn of nothing deprecated in this project's code."""
+    import subprocess
+    import sys
+
+    code = "import ddss_platform.definitions as d; d.defs.get_repository_def()"
+    result = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, check=True)
+    ours = [line for line in result.stderr.splitlines() if "Deprecat" in line and "ddss_platform/" in line]
+    assert not ours, ours
 
 
 def test_sensors():

@@ -17,24 +17,20 @@ from ddss_platform.defs.metrics.assets import (
     system_aggregates_monthly,
 )
 from ddss_platform.defs.metrics.late_data import late_data_sensor
-from ddss_platform.defs.partitions import DAILY, HOURLY, MONTHLY
 
 hourly_metrics = dg.define_asset_job(
     "hourly_metrics",
     selection=[citizen_activity_hourly],
-    partitions_def=HOURLY,
     description="Compute citizen_activity_hourly for one hour.",
 )
 daily_metrics = dg.define_asset_job(
     "daily_metrics",
     selection=[citizen_summary_daily, system_aggregates_daily],
-    partitions_def=DAILY,
     description="Compute the daily citizen summary and the system aggregates for one day.",
 )
 monthly_metrics = dg.define_asset_job(
     "monthly_metrics",
     selection=[system_aggregates_monthly],
-    partitions_def=MONTHLY,
     description="Downsample the daily system aggregates of one month.",
 )
 
@@ -44,8 +40,14 @@ defs = dg.Definitions(
     jobs=[hourly_metrics, daily_metrics, monthly_metrics],
     sensors=[late_data_sensor],
     schedules=[
-        dg.build_schedule_from_partitioned_job(hourly_metrics, minute_of_hour=5),
-        dg.build_schedule_from_partitioned_job(daily_metrics, hour_of_day=0, minute_of_hour=15),
-        dg.build_schedule_from_partitioned_job(monthly_metrics, day_of_month=1, hour_of_day=1),
+        dg.build_schedule_from_partitioned_job(
+            hourly_metrics, minute_of_hour=5, default_status=dg.DefaultScheduleStatus.RUNNING
+        ),
+        dg.build_schedule_from_partitioned_job(
+            daily_metrics, hour_of_day=0, minute_of_hour=15, default_status=dg.DefaultScheduleStatus.RUNNING
+        ),
+        dg.build_schedule_from_partitioned_job(
+            monthly_metrics, day_of_month=1, hour_of_day=1, default_status=dg.DefaultScheduleStatus.RUNNING
+        ),
     ],
 )
