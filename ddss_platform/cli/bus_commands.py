@@ -122,7 +122,9 @@ def emit(
 def topics(
     digest: bool = typer.Option(False, help="Also print a SHA-256 of each topic's contents (to compare runs)."),
 ) -> None:
-    """Show each topic's partitions, end offsets and the ddss-scoring group's committed offsets and lag."""
+    """Show each topic's partitions and end offsets; for citizen-events, which group ddss-scoring consumes, also
+    the group's committed offsets and lag (no group reads the dead-letter topic: the dead_letter_rate check and the
+    API's dead-letter count read it whole)."""
     settings = Settings.from_env()
     bus = open_bus(settings)
     try:
@@ -131,6 +133,11 @@ def topics(
                 ends = bus.end_offsets(topic)
             except UnknownTopicError:
                 typer.echo(f"{topic}: not created yet")
+                continue
+            if topic != CITIZEN_EVENTS:
+                typer.echo(f"{topic}: {len(ends)} partitions, {sum(ends.values())} records, read by no consumer group")
+                for partition, end in ends.items():
+                    typer.echo(f"  partition {partition}: end offset {end}")
                 continue
             committed = bus.committed(SCORING_GROUP, topic)
             behind = lag(ends, committed)

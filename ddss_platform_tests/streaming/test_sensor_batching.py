@@ -35,6 +35,7 @@ def simulate_hour(instance, batching: Batching) -> tuple[dict[int, list[int]], l
     launches: dict[int, list[int]] = defaultdict(list)
     waits: list[float] = []
     produced_ms = 0.0
+    previous_ends: dict[int, int] = {}
     for now_s in range(TICK_S, HOUR_S + TICK_S, TICK_S):
         while produced_ms + 1000 / RATE <= now_s * 1000:
             produced_ms += 1000 / RATE
@@ -48,7 +49,9 @@ def simulate_hour(instance, batching: Batching) -> tuple[dict[int, list[int]], l
             batching,
             lambda partition, offset: times[partition][offset],
             now_s * 1000,
+            previous_ends,
         )
+        previous_ends = ends
         for request in requests:
             scored = OffsetRange.parse(request.tags["ddss/range"])
             launches[scored.partition].append(now_s)
@@ -67,6 +70,19 @@ def test_an_hour_at_5_events_per_second_makes_one_run_per_partition_per_max_dela
     runs = sum(len(seconds) for seconds in launches.values())
     assert runs <= PARTITIONS * HOUR_S / batching.max_delay_s
     assert max(waits) <= batching.max_delay_s + TICK_S  # launched at the first tick after the delay
+
+
+def test_the_last_records_of_a_burst_are_scored_at_the_next_quiet_tick(instance):
+    batching = Batching(DEFAULT_SCORING_MIN_BATCH, DEFAULT_SCORING_MAX_DELAY_S)
+    ends, committed = {0: 40}, {0: 0}
+
+    def ask(previous_ends):
+        return plan(instance, ends, committed, ScoringTuning(), batching, lambda p, o: 0, 1000, previous_ends)
+
+    waiting, notes = ask({0: 20})  # still arriving, below the minimum batch, young: gather more
+    assert not waiting and "lag 40 < minimum batch" in notes[0]
+    quiet, _ = ask({0: 40})  # nothing arrived since the last tick: nothing more to gather
+    assert [r.tags["ddss/range"] for r in quiet] == ["citizen-events/0/0-40"]
 
 
 def test_without_a_minimum_batch_every_tick_launches_a_run(instance):

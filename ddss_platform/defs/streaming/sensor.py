@@ -81,10 +81,12 @@ def plan(
     batching: Batching,
     record_time_ms: Callable[[int, int], int],
     now_ms: int,
+    previous_ends: dict[int, int],
     topic: str = CITIZEN_EVENTS,
 ) -> tuple[list[dg.RunRequest], list[str]]:
     """The run requests of one tick, and one line per partition saying what happens to it and why;
-    ``record_time_ms(partition, offset)`` is a record's bus timestamp."""
+    ``record_time_ms(partition, offset)`` is a record's bus timestamp, ``previous_ends`` the end offsets the last
+    tick saw."""
     busy = in_flight_runs(instance, topic)
     requests, notes = [], []
     for partition in sorted(ends):
@@ -109,7 +111,12 @@ def plan(
                     f"partition {partition}: range {rng.key} failed {attempt - 1}×, relaunching in {wait:.0f} s"
                 )
                 continue
-        elif waiting := batching.wait_reason(behind, partial(record_time_ms, partition, rng.start), now_ms):
+        elif waiting := batching.wait_reason(
+            behind,
+            ends[partition] != previous_ends.get(partition),
+            partial(record_time_ms, partition, rng.start),
+            now_ms,
+        ):
             notes.append(f"partition {partition}: {waiting}")
             continue
         requests.append(run_request(rng, attempt))
@@ -141,6 +148,7 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
         except UnknownTopicError:
             return dg.SkipReason(f"topic {CITIZEN_EVENTS} does not exist yet (`ddss init` or `ddss simulate`)")
         committed = bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
+        previous = json.loads(context.cursor) if context.cursor else {}
 
         def record_time_ms(partition: int, offset: int) -> int:
             return bus.read_range(CITIZEN_EVENTS, partition, offset, offset + 1)[0].timestamp_ms
@@ -153,8 +161,8 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
             Batching.from_settings(settings),
             record_time_ms,
             time.time_ns() // 1_000_000,
+            {int(p): o for p, o in previous.get("end_offsets", {}).items()},
         )
-    previous = json.loads(context.cursor) if context.cursor else {}
     observed = {str(p): o for p, o in ends.items()}
     observations = []
     if previous.get("end_offsets") != observed:
