@@ -7,9 +7,9 @@ import dagster as dg
 import pytest
 
 from ddss_platform.defs import lineage
-from ddss_platform.defs.dagster_instance import open_instance, start_daemon, wait_for_daemon
+from ddss_platform.defs.dagster_instance import WORKSPACE, open_instance, start_daemon, wait_for_daemon
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
-from ddss_platform_tests.assets.conftest import CODE, dagster
+from ddss_platform_tests.assets.conftest import dagster
 from ddss_platform_tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,19 @@ def test_backfill_of_three_days_through_the_daemon(world):
     daemon = start_daemon(world.settings)
     try:
         wait_for_daemon(world.settings, daemon)
-        dagster(world, "job", "backfill", "-m", CODE, "-j", JOB, "--partitions", ",".join(world.days), "--noprompt")
+        # through workspace.yaml, as the daemon loads the code: the backfill's runs name the location it knows
+        dagster(
+            world,
+            "job",
+            "backfill",
+            "-w",
+            str(WORKSPACE),
+            "-j",
+            JOB,
+            "--partitions",
+            ",".join(world.days),
+            "--noprompt",
+        )
         instance = open_instance(world.settings)
         try:
             wait_until(
