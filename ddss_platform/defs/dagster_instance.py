@@ -79,6 +79,8 @@ def instance_config(settings: Settings, max_concurrent_runs: int = MAX_CONCURREN
         # a run worker that never reaches STARTED (e.g. killed during launch) is failed, freeing its partition
         "run_monitoring": {"enabled": True, "start_timeout_seconds": 180, "poll_interval_seconds": 30},
         "sensors": {"use_threads": True, "num_workers": 4, "num_submit_workers": 4},
+        # the daemon evaluates the assets' FreshnessPolicy (the UI shows each asset's freshness)
+        "freshness": {"enabled": True},
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
     }

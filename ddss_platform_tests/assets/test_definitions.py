@@ -3,6 +3,8 @@ schedules and sensors."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 import pytest
 
@@ -53,7 +55,6 @@ CHECKS = {
     ("score_snapshots", "tier_matches_score"),
     ("events_archive", "archive_matches_scoring_runs"),
     ("credit_score_aggregates_by_region_date", "citizen_counts_match_snapshots"),
-    ("citizen_activity_hourly", "hourly_metrics_fresh"),
 }
 SCHEDULES = {  # job -> cron
     "spark_aggregates": "30 0 * * *",
@@ -101,6 +102,32 @@ def test_every_asset_has_a_description_group_owner_and_store_kind(graph):
 def test_checks(graph):
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert CHECKS <= checks
+
+
+def test_metrics_and_aggregates_have_a_freshness_policy_of_their_cadence(graph):
+    windows = {
+        key.to_user_string(): graph.get(key).freshness_policy.fail_window.to_timedelta()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).freshness_policy is not None
+    }
+    assert windows == {
+        "citizen_activity_hourly": timedelta(hours=2),
+        "citizen_summary_daily": timedelta(hours=25),
+        "system_aggregates_daily": timedelta(hours=25),
+        "system_aggregates_monthly": timedelta(days=31, hours=1),
+        "credit_score_aggregates_by_region_date": timedelta(hours=25),
+        "events_summary_by_type_location_date": timedelta(hours=25),
+    }
+
+
+def test_the_aggregates_citizen_count_check_blocks(graph):
+    check = next(
+        spec
+        for assets_def in graph.assets_defs
+        for spec in assets_def.check_specs
+        if spec.name == "citizen_counts_match_snapshots"
+    )
+    assert check.blocking
 
 
 def test_schedules_target_their_jobs():

@@ -1,7 +1,7 @@
 """Dagster definitions of the metrics domain; merged by ddss_platform.definitions.
 
-The Flux-derived metrics (hourly, daily, monthly partitions), the asset deploying their Flux tasks, the
-freshness check of the hourly metric, one schedule per cadence, and the sensor that recomputes the
+The Flux-derived metrics (hourly, daily, monthly partitions), the asset deploying their Flux tasks (each metric
+with a FreshnessPolicy of its cadence), one schedule per cadence, and the sensor that recomputes the
 computed partitions late events land in.
 """
 
@@ -12,7 +12,6 @@ from ddss_platform.defs.metrics.assets import (
     citizen_activity_hourly,
     citizen_summary_daily,
     flux_tasks,
-    hourly_metrics_fresh,
     system_aggregates_daily,
     system_aggregates_monthly,
 )
@@ -36,7 +35,6 @@ monthly_metrics = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[flux_tasks, *DERIVED_METRIC_ASSETS],
-    asset_checks=[hourly_metrics_fresh],
     jobs=[hourly_metrics, daily_metrics, monthly_metrics],
     sensors=[late_data_sensor],
     schedules=[
