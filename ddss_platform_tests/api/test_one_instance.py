@@ -55,7 +55,7 @@ def test_dagster_dev_from_the_repository_root_and_ddss_share_one_instance(tmp_pa
     home = tmp_path / "ddss"
     settings = Settings.from_env({"DDSS_HOME": str(home)})
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | {"DDSS_HOME": str(home)}
-    _ddss(env, "demo", "--citizens", "50", "--events", "300")
+    _ddss(env, "demo", "--citizens", "50", "--events", "300", "--no-aggregate")
     by_ddss = _score_events_runs(settings)
     assert by_ddss and set(by_ddss.values()) == {dg.DagsterRunStatus.SUCCESS}
 
