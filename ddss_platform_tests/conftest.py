@@ -5,12 +5,20 @@ from __future__ import annotations
 import pytest
 
 from ddss_platform.settings import Settings
+from ddss_platform_tests.waiting import SLOW_TEST_TIMEOUT_S
 
 pytest_plugins: list[str] = [
     "ddss_platform_tests.fixtures.real_servers",
     "ddss_platform_tests.fixtures.production",
     "ddss_platform_tests.fixtures.postgres",
 ]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # an end-to-end test (its module fixture's setup counts in its time) gets the generous limit, unless it sets one
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT_S))
 
 
 TEST_PARTITIONS = "3"

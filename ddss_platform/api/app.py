@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI
 
 from ddss_platform.api.app_stores import open_app_stores
 from ddss_platform.api.auth import UNAUTHORIZED, require_token
+from ddss_platform.api.docs import add_docs
 from ddss_platform.api.routers import citizens, dashboard, events, health, metrics, reference, regions
 from ddss_platform.settings import Settings
 
@@ -30,10 +31,17 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.stores = stores
             yield
 
-    # redirect_slashes=False: a path that is not an endpoint is a 404, never a redirect to a guessed one
+    # redirect_slashes=False: a path that is not an endpoint is a 404, never a redirect to a guessed one;
+    # docs_url=None: add_docs serves /docs from bundled files instead of a CDN
     app = FastAPI(
-        title="DDSS reporting API", version="1", description=DESCRIPTION, lifespan=lifespan, redirect_slashes=False
+        title="DDSS reporting API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url=None,
     )
+    add_docs(app)
     app.state.settings = settings
     app.state.api_token = settings.api_token
 

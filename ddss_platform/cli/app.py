@@ -37,6 +37,9 @@ app = typer.Typer(
     help="ddss-platform: simulate, score and report citizen events (embedded or production profile).",
     no_args_is_help=True,
     add_completion=False,
+    # click's plain help: it rewraps the docstrings' paragraphs to the terminal (rich help keeps each source line
+    # break, mid-sentence) and shows no type for a flag (rich help gives every flag a `<bool>` metavar)
+    rich_markup_mode=None,
     # a traceback's locals would show the settings, secrets included
     pretty_exceptions_show_locals=False,
 )

@@ -15,6 +15,7 @@ from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORED_
 from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, next_range, process_range
 from ddss_platform.settings import Settings
 from ddss_platform.stores import Stores, open_stores
+from ddss_platform.stores.archive import DAY_MS
 from ddss_platform.stores.bus import UnknownTopicError, lag
 
 STREAM_OWNER = "ddss stream"
@@ -134,12 +135,18 @@ def demo(
     bad_fraction: float = typer.Option(0.01, min=0.0, max=1.0, help="Share of malformed records."),
     seed: int = typer.Option(0, help="Simulator seed."),
     start_ms: int | None = typer.Option(
-        None, help="Epoch ms the simulated clock starts at (default: recent, the stream ends about an hour ago)."
+        None,
+        help="Epoch ms the simulated clock starts at (default: recent, the stream ends about an hour before today "
+        "began, UTC: every day it covers is a complete daily partition).",
     ),
     timeout: float = typer.Option(900.0, min=1.0, help="Seconds to wait for the runs to catch up."),
+    aggregate: bool = typer.Option(
+        True, help="Then run the Spark daily aggregates for each day with events, as the daily schedule would."
+    ),
 ) -> None:
     """Run the platform once end to end: init → simulate → start the Dagster daemon → wait while the scoring
-    sensor's runs score everything (lag zero) → print what every store received and the score distribution."""
+    sensor's runs score everything (lag zero) → aggregate the days with Spark → print what every store received
+    and the score distribution. The dashboard's and the Dagster UI's default windows then show the data."""
     from ddss_platform.cli.bus_commands import produce_events
     from ddss_platform.cli.store_commands import SEED_DIR, initialise
     from ddss_platform.defs import dagster_instance
@@ -148,32 +155,62 @@ def demo(
     settings = Settings.from_env()
     check_stores(settings)
     started = time.perf_counter()
-    typer.echo(f"[1/4] ddss init ({citizens} citizens) in {settings.home}")
+    typer.echo(f"[1/5] ddss init ({citizens} citizens) in {settings.home}")
     for action in initialise(
         settings, citizens, 42, SEED_DIR / "system_configuration.json", SEED_DIR / "scoring_rules.json"
     ):
         typer.echo(f"      {action}")
-    typer.echo(f"[2/4] ddss simulate: {events} events ({bad_fraction:.0%} malformed)")
+    typer.echo(f"[2/5] ddss simulate: {events} events ({bad_fraction:.0%} malformed)")
     with open_stores(settings) as stores:
-        start = recent_start_ms(events, time.time_ns() // 1_000_000) if start_ms is None else start_ms
+        start = recent_start_ms(events, _today_start_ms()) if start_ms is None else start_ms
         records = simulate_records(stores.codec, citizens, events, seed=seed, bad_fraction=bad_fraction, start_ms=start)
         produce_events(stores.bus, records, events)
     instance = dagster_instance.open_instance(settings)
     daemon = None
     try:
         if dagster_instance.daemon_running(instance):
-            typer.echo("[3/4] a Dagster daemon of this data directory is already running: its sensor does the work")
+            typer.echo("[3/5] a Dagster daemon of this data directory is already running: its sensor does the work")
         else:
-            typer.echo(f"[3/4] starting the Dagster daemon (DAGSTER_HOME={dagster_instance.dagster_home(settings)})")
+            typer.echo(f"[3/5] starting the Dagster daemon (DAGSTER_HOME={dagster_instance.dagster_home(settings)})")
             daemon = dagster_instance.start_daemon(settings)
             dagster_instance.wait_for_daemon(settings, daemon)
-        typer.echo("[4/4] waiting for the scoring sensor's runs to bring the lag to zero")
+        typer.echo("[4/5] waiting for the scoring sensor's runs to bring the lag to zero")
         _wait_for_runs(settings, instance, daemon, timeout)
     finally:
         if daemon is not None:
             daemon.stop()
+    if aggregate:
+        _aggregate_days(settings, instance)
     _print_summary(settings, instance, time.perf_counter() - started)
     instance.dispose()
+
+
+def _today_start_ms() -> int:
+    """The start of today (UTC): the demo's days end before it, so each is a daily partition (Dagster's daily
+    partitions end with the last complete day) that the Spark job aggregates and the UI offers."""
+    return time.time_ns() // 1_000_000 // DAY_MS * DAY_MS
+
+
+def _aggregate_days(settings: Settings, instance) -> None:
+    """The spark_aggregates job for every day the archive holds events of, in this process on the demo's instance
+    (each run starts its Spark driver), so the region views have aggregates and the UI their materializations."""
+    from ddss_platform.definitions import defs
+
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    with open_stores(settings) as stores:
+        days = [day for day in sorted(stores.archive.count_by_day()) if day < today]  # today is no partition yet
+    typer.echo(f"[5/5] Spark daily aggregates of {len(days)} day(s): {', '.join(days)}")
+    job = defs.resolve_job_def("spark_aggregates")
+    for day in days:
+        result = job.execute_in_process(
+            partition_key=day,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},  # the UI has the run's log
+        )
+        if not result.success:
+            _fail(f"the Spark aggregation of {day} failed (run {result.run_id}); see it in the Dagster UI (ddss up)")
+        typer.echo(f"      {day}: run {result.run_id[:8]} succeeded")
 
 
 def _wait_for_runs(settings: Settings, instance, daemon, timeout: float) -> None:
@@ -181,10 +218,16 @@ def _wait_for_runs(settings: Settings, instance, daemon, timeout: float) -> None
 
     deadline = time.monotonic() + timeout
     with open_stores(settings) as stores, tqdm(unit="ev", desc="scored", file=sys.stderr) as progress:
+        base = None
         while True:
             produced, behind, running = backlog(stores.bus, instance)
+            # a run commits its offsets once, at its end, but writes the archive chunk by chunk: the bar follows
+            # the archive between commits (dead letters, never archived, count at the commit)
+            archived = sum(stores.archive.count_by_day().values())
+            base = base or (produced - behind, archived)
+            scored = max(produced - behind, min(produced, base[0] + archived - base[1]))
             progress.total = produced
-            progress.update(produced - behind - progress.n)
+            progress.update(scored - progress.n)
             if not behind and not running:
                 return
             if daemon is not None and not daemon.alive():
@@ -194,7 +237,7 @@ def _wait_for_runs(settings: Settings, instance, daemon, timeout: float) -> None
                     f"lag still {behind} after {timeout:.0f} s; see the runs in the Dagster UI (ddss up) "
                     f"or {daemon.log_path if daemon else settings.home / 'dagster'}"
                 )
-            time.sleep(1.0)
+            time.sleep(2.0)
 
 
 def _fail(message: str) -> None:

@@ -1,6 +1,12 @@
 """The embedded Dagster instance: ``DAGSTER_HOME = $DDSS_HOME/dagster`` with a generated dagster.yaml,
 and the Dagster processes (daemon, ``dagster dev``) run as children of a ddss command.
 
+One instance per data directory, however Dagster is started: ``ddss up``/``ddss demo`` set DAGSTER_HOME; ``dagster
+dev`` or ``dagster-webserver -w workspace.yaml`` started from the repository root without it read the repository's
+``dagster.yaml`` (this configuration, with storage that finds ``$DDSS_HOME/dagster`` when it loads:
+``data_directory_storage``). Every way loads the code through ``workspace.yaml``, so the code location has one
+name, ``ddss_platform``, and a run launched by one is run, listed and relaunched by any other.
+
 The instance keeps its run, event and schedule storage in SQLite under the data directory, queues
 runs (one scoring run per bus partition at a time, a global cap so a laptop is not swamped) and
 retries failed runs of other jobs (scoring runs are relaunched by the sensor itself, over the same
@@ -29,7 +35,11 @@ import yaml
 from ddss_platform.defs.scoring_runs import IN_FLIGHT, PARTITION_TAG
 from ddss_platform.settings import Settings
 
-CODE_MODULE = "ddss_platform.definitions"
+REPOSITORY = Path(__file__).resolve().parents[2]
+WORKSPACE = REPOSITORY / "workspace.yaml"
+"""Loads ``ddss_platform.definitions`` as the code location ``ddss_platform`` (the production stack's name too)."""
+REPOSITORY_INSTANCE_YAML = REPOSITORY / "dagster.yaml"
+"""The instance of Dagster commands started in the repository root without DAGSTER_HOME (``repository_config``)."""
 MAX_CONCURRENT_RUNS = 4
 DEQUEUE_INTERVAL_S = 1
 RUN_RETRIES = 2
@@ -69,9 +79,30 @@ def instance_config(settings: Settings, max_concurrent_runs: int = MAX_CONCURREN
         # a run worker that never reaches STARTED (e.g. killed during launch) is failed, freeing its partition
         "run_monitoring": {"enabled": True, "start_timeout_seconds": 180, "poll_interval_seconds": 30},
         "sensors": {"use_threads": True, "num_workers": 4, "num_submit_workers": 4},
+        # the daemon evaluates the assets' FreshnessPolicy (the UI shows each asset's freshness)
+        "freshness": {"enabled": True},
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
     }
+
+
+def repository_config() -> dict:
+    """The repository root's dagster.yaml: the embedded instance's configuration, its storage found from DDSS_HOME
+    when the instance loads instead of written in."""
+    config = instance_config(Settings.from_env({}))
+    module = "ddss_platform.defs.data_directory_storage"
+    config["storage"] = {"custom": {"module": module, "class": "DataDirectoryStorage", "config": {}}}
+    config["local_artifact_storage"] = {"module": module, "class": "DataDirectoryArtifactStorage", "config": {}}
+    return config
+
+
+def repository_yaml() -> str:
+    return (
+        "# Generated from ddss_platform/defs/dagster_instance.py (repository_config); a test keeps it current.\n"
+        "# `dagster dev` / `dagster-webserver -w workspace.yaml` started here without DAGSTER_HOME read it: the\n"
+        "# instance of `ddss up` and `ddss demo`, storage in $DDSS_HOME/dagster (default ./.ddss/dagster).\n"
+        + yaml.safe_dump(repository_config(), sort_keys=False)
+    )
 
 
 def prepare_instance(settings: Settings, max_concurrent_runs: int = MAX_CONCURRENT_RUNS) -> Path:
@@ -189,17 +220,18 @@ def _bin(name: str) -> str:
 
 def start_daemon(settings: Settings, log: Path | None = None) -> DagsterProcess:
     """``dagster-daemon run`` on the embedded instance (sensors, run queue, retries, monitoring)."""
-    return _spawn("daemon", [_bin("dagster-daemon"), "run", "-m", CODE_MODULE], settings, log)
+    return _spawn("daemon", [_bin("dagster-daemon"), "run", "-w", str(WORKSPACE)], settings, log)
 
 
 def start_dev(settings: Settings, host: str = "127.0.0.1", port: int = 3000, log: Path | None = None) -> DagsterProcess:
     """``dagster dev``: the UI at http://host:port plus the daemon, on the embedded instance."""
-    argv = [_bin("dagster"), "dev", "-m", CODE_MODULE, "--host", host, "--port", str(port)]
+    argv = [_bin("dagster"), "dev", "-w", str(WORKSPACE), "--host", host, "--port", str(port)]
     return _spawn("dev", argv, settings, log)
 
 
-def wait_for_daemon(settings: Settings, process: DagsterProcess, timeout_s: float = 120.0) -> None:
-    """Block until the daemon has sent a heartbeat (it is loading the code and ticking sensors)."""
+def wait_for_daemon(settings: Settings, process: DagsterProcess, timeout_s: float = 300.0) -> None:
+    """Block until the daemon has sent a heartbeat (it is loading the code and ticking sensors); the limit allows
+    for a machine busy with other work, where loading the code takes minutes."""
     instance = open_instance(settings)
     try:
         deadline = time.monotonic() + timeout_s

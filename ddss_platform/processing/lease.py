@@ -5,6 +5,11 @@ system drops the lock when the process ends, however it ends, so a crashed strea
 sensor. The sensor only looks: while the lock is held it launches nothing and says who holds it.
 The lock is per data directory: it coordinates the processes of one machine (the embedded
 profile, or a production profile driven from one host).
+
+``partition_lease`` is held by a score_events run while it scores its range: one daemon's run queue never starts
+two runs of one partition together, but two daemons (a `dagster dev` beside `ddss up`) or two instances on one
+data directory (a DAGSTER_HOME of one's own) could; their runs then take turns, and the second finds its range
+committed and scores only what is left of it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +81,25 @@ class GroupLease:
             return LeaseHolder(**json.loads(self._info.read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+
+PARTITION_WAIT_S = 600.0
+"""How long a run waits for the run of another instance that scores the same partition (one range at most)."""
+
+
+@contextmanager
+def partition_lease(home: Path, topic: str, partition: int, wait_s: float = PARTITION_WAIT_S) -> Iterator[None]:
+    """Hold the scoring of ``topic``'s ``partition`` on this data directory; TimeoutError after ``wait_s``."""
+    folder = home / "leases"
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / f"{topic}.{partition}.lock", is_singleton=False, thread_local=False)
+    try:
+        lock.acquire(timeout=wait_s)
+    except Timeout:
+        raise TimeoutError(
+            f"{topic}/{partition} is being scored by another process for more than {wait_s:.0f} s"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release(force=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +16,7 @@ from ddss_platform.api import create_app
 from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
 from ddss_platform_tests.api.world import WorldFacts, build_world
+from ddss_platform_tests.waiting import wait_until
 
 API_TOKEN = "test-token-5f1c"
 
@@ -30,11 +30,11 @@ def serving(settings: Settings) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.05)
+
+    def running() -> None:
+        assert thread.is_alive(), "the API server's thread ended before it started serving"
+
+    wait_until(lambda: server.started, what="the API server started", timeout_s=120, interval_s=0.05, check=running)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -137,8 +138,16 @@ def test_health_reports_every_store_and_the_lag(api):
     assert body["bus_lag"] == 0 and body["lag_by_partition"]
 
 
+def test_the_docs_page_loads_swagger_ui_from_the_api_itself(api):
+    page = api.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(source.startswith("/") for source in sources), sources  # nothing from a CDN
+    assert all(api.get(source).status_code == 200 for source in sources)
+    assert "SwaggerUIBundle" in api.get("/docs-assets/swagger-ui-bundle.js").text
+
+
 def test_openapi_documents_every_endpoint(api):
-    assert api.get("/docs").status_code == 200
     paths = api.get("/openapi.json").json()["paths"]
     assert {
         "/citizens",

@@ -18,6 +18,7 @@ from ddss_platform.events.topics import CITIZEN_EVENTS
 from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
 from ddss_platform_tests.api.world import build_world
+from ddss_platform_tests.waiting import wait_until
 
 
 def _free_port() -> int:
@@ -31,6 +32,10 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _still_up(process: subprocess.Popen) -> None:
+    assert process.poll() is None, f"ddss up exited with {process.returncode}"
 
 
 @pytest.mark.slow
@@ -62,17 +67,22 @@ def test_up_serves_everything_and_ctrl_c_stops_it(tmp_path):
     )
     try:
         printed = ""
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 600  # a blocking read: the limit is checked between lines
         while "Ctrl-C" not in printed:
             assert process.poll() is None and time.monotonic() < deadline, printed
             printed += process.stdout.readline()
         urls = dict(re.findall(r"^(Dagster UI|Dashboard|API docs):\s+(\S+)", printed, re.M))
         assert set(urls) == {"Dagster UI", "Dashboard", "API docs"}, printed
-        assert all(_answers(url) for url in urls.values()), urls
+        for url in urls.values():
+            wait_until(lambda url=url: _answers(url), what=f"{url} answering", timeout_s=120)
         with open_stores(settings) as ports:
             before = sum(ports.bus.end_offsets(CITIZEN_EVENTS).values())
-            time.sleep(3)
-            assert sum(ports.bus.end_offsets(CITIZEN_EVENTS).values()) > before  # the simulator is producing
+            wait_until(  # the simulator is producing
+                lambda: sum(ports.bus.end_offsets(CITIZEN_EVENTS).values()) > before,
+                what="a new record from the simulator",
+                timeout_s=120,
+                check=lambda: _still_up(process),
+            )
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
         process.wait(timeout=120)

@@ -3,15 +3,14 @@ daemon (queued runs, one run worker process each); each run's lineage names its 
 
 from __future__ import annotations
 
-import time
-
 import dagster as dg
 import pytest
 
 from ddss_platform.defs import lineage
-from ddss_platform.defs.dagster_instance import open_instance, start_daemon, wait_for_daemon
+from ddss_platform.defs.dagster_instance import WORKSPACE, open_instance, start_daemon, wait_for_daemon
 from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY
-from ddss_platform_tests.assets.conftest import CODE, dagster
+from ddss_platform_tests.assets.conftest import dagster
+from ddss_platform_tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -30,18 +29,36 @@ def finished_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
     )
 
 
+def daemon_alive(daemon) -> None:
+    assert daemon.alive(), f"the daemon exited; see {daemon.log_path}"
+
+
 def test_backfill_of_three_days_through_the_daemon(world):
     daemon = start_daemon(world.settings)
     try:
         wait_for_daemon(world.settings, daemon)
-        dagster(world, "job", "backfill", "-m", CODE, "-j", JOB, "--partitions", ",".join(world.days), "--noprompt")
+        # through workspace.yaml, as the daemon loads the code: the backfill's runs name the location it knows
+        dagster(
+            world,
+            "job",
+            "backfill",
+            "-w",
+            str(WORKSPACE),
+            "-j",
+            JOB,
+            "--partitions",
+            ",".join(world.days),
+            "--noprompt",
+        )
         instance = open_instance(world.settings)
         try:
-            deadline = time.monotonic() + TIMEOUT_S
-            while len(finished_runs(instance)) < len(world.days):
-                assert daemon.alive(), f"the daemon exited; see {daemon.log_path}"
-                assert time.monotonic() < deadline, f"backfill runs not finished after {TIMEOUT_S} s"
-                time.sleep(2)
+            wait_until(
+                lambda: len(finished_runs(instance)) >= len(world.days),
+                what=f"{len(world.days)} backfill runs finished",
+                timeout_s=TIMEOUT_S,
+                interval_s=2.0,
+                check=lambda: daemon_alive(daemon),
+            )
             runs = finished_runs(instance)
             assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * len(world.days)
             assert sorted(r.tags["dagster/partition"] for r in runs) == list(world.days)

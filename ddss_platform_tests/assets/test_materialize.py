@@ -32,7 +32,6 @@ EXPECTED_CHECKS = {
     "tier_matches_score",
     "archive_matches_scoring_runs",
     "citizen_counts_match_snapshots",
-    "hourly_metrics_fresh",
     "dead_letter_rate",
 }
 

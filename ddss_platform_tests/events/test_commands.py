@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ddss_platform.cli import app
 from ddss_platform.events.codec import EventCodec
-from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.events.topics import CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
 from ddss_platform.settings import Settings
 from ddss_platform.stores.bus import open_bus
 from ddss_platform.stores.bus.digest import topic_digest
@@ -150,3 +150,22 @@ def test_topics_shows_end_offsets_and_group_lag(tmp_path):
     assert f"{CITIZEN_EVENTS}: 2 partitions, 100 records, group {SCORING_GROUP} lag {ends[1]}" in result.output
     assert f"partition 0: end offset {ends[0]}, committed {ends[0]}, lag 0" in result.output
     assert f"partition 1: end offset {ends[1]}, committed 0, lag {ends[1]}" in result.output
+    # no group reads the dead-letter topic: it has no lag to report
+    dlq = result.output.split(f"{CITIZEN_EVENTS_DLQ}:", 1)[1]
+    assert dlq.startswith(" 2 partitions, 0 records, read by no consumer group") and "lag" not in dlq
+
+
+def test_lineage_of_an_unknown_asset_says_there_is_no_such_asset(tmp_path):
+    result = _invoke(tmp_path, "lineage", "no_such_asset")
+    assert result.exit_code == 1
+    assert (
+        "no such asset 'no_such_asset'" in result.output and "credit_score_aggregates_by_region_date" in result.output
+    )
+
+
+def test_help_wraps_whole_sentences_and_shows_no_type_for_flags(tmp_path):
+    top = _invoke(tmp_path, "--help").output
+    assert "<bool>" not in top and "--debug  Show the traceback" in top
+    lineage = _invoke(tmp_path, "lineage", "--help").output
+    # the docstring's paragraph is rewrapped: no line ends where its source line does
+    assert "application and\n" not in lineage and "<bool>" not in lineage

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import dagster as dg
 import psutil
 import pytest
 import yaml
@@ -21,10 +22,13 @@ from ddss_platform.processing import (
     OffsetRange,
     RangeGapError,
     next_range,
+    partition_lease,
     process_range,
 )
+from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
 from ddss_platform_tests.streaming.support import produce, seed_stores
+from ddss_platform_tests.waiting import wait_until
 
 
 def test_next_range_takes_at_most_a_batch_after_the_committed_offset():
@@ -142,16 +146,14 @@ def test_stop_ends_the_whole_process_group_even_when_sigterm_is_ignored(tmp_path
     # a leader that ignores SIGTERM, with a child in its group (as a daemon's code server and run workers are)
     process = subprocess.Popen(["sh", "-c", "trap '' TERM; sleep 300 & sleep 300"], start_new_session=True)
     child = dagster_instance.DagsterProcess("test", process, tmp_path / "log")
-    time.sleep(0.3)
+    # the shell has set its trap once it has started its background child
+    wait_until(lambda: len(_living_members(process.pid)) >= 2, what="the shell's children started", timeout_s=60)
     started = time.monotonic()
     child.stop(grace_s=1.0)
-    assert time.monotonic() - started < 8
+    assert time.monotonic() - started < 1.0 + 10.0 + 20.0  # the grace, the SIGKILL wait, slack for a busy machine
     assert not child.alive()
     # SIGKILLed members take a moment to leave the process table
-    deadline = time.monotonic() + 3
-    while (left := _living_members(process.pid)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert left == []
+    wait_until(lambda: _living_members(process.pid) == [], what="every member of the group gone", timeout_s=60)
 
 
 def _living_members(group: int) -> list:
@@ -165,3 +167,55 @@ def _group_of(process) -> int | None:
         return os.getpgid(process.pid)
     except OSError:
         return None
+
+
+def test_the_repository_dagster_yaml_is_the_embedded_instance_with_storage_found_from_ddss_home(tmp_path, monkeypatch):
+    from dagster._core.instance.ref import InstanceRef
+
+    assert dagster_instance.REPOSITORY_INSTANCE_YAML.read_text() == dagster_instance.repository_yaml()
+    home = tmp_path / "ddss"
+    monkeypatch.setenv("DDSS_HOME", str(home))
+    settings = Settings.from_env({"DDSS_HOME": str(home)})
+    ours = dagster_instance.open_instance(settings)
+    run = ours.add_run(dg.DagsterRun(job_name="score_events", tags={"ddss/partition": "0"}))
+    # what `dagster dev` in the repository root without DAGSTER_HOME loads: a temporary home, the repository's config
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    theirs = dg.DagsterInstance.from_ref(
+        InstanceRef.from_dir(str(scratch), config_dir=str(dagster_instance.REPOSITORY))
+    )
+    try:
+        assert theirs.get_run_by_id(run.run_id) is not None
+        assert type(theirs.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert not any(scratch.iterdir())  # nothing of the instance went to the temporary home
+    finally:
+        theirs.dispose()
+        ours.dispose()
+
+
+def test_runs_of_one_partition_take_turns_through_the_partition_lease(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from ddss_platform.processing import partition_lease\n"
+            "with partition_lease(Path(sys.argv[1]), 'citizen-events', 0):\n"
+            "    print('held', flush=True); sys.stdin.readline()",
+            str(tmp_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(TimeoutError, match="citizen-events/0 is being scored by another process"):
+            with partition_lease(tmp_path, CITIZEN_EVENTS, 0, wait_s=0.2):
+                pass
+        with partition_lease(tmp_path, CITIZEN_EVENTS, 1, wait_s=0.2):  # another partition is free
+            pass
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    with partition_lease(tmp_path, CITIZEN_EVENTS, 0, wait_s=30):  # released when its holder was done
+        pass

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 
 import dagster as dg
 import pytest
@@ -31,8 +33,9 @@ def instance():
         yield instance
 
 
-def fill(bus, partition_sizes: dict[int, int]) -> None:
-    """Produce records until each partition holds the given count (keys are chosen per partition)."""
+def fill(bus, partition_sizes: dict[int, int], timestamp_ms: int | None = None) -> None:
+    """Produce records until each partition holds the given count (keys are chosen per partition), stamped
+    ``timestamp_ms`` when given (else the produce time)."""
     from ddss_platform.stores.bus.partitioner import partition_for
 
     wanted = dict(partition_sizes)
@@ -41,13 +44,15 @@ def fill(bus, partition_sizes: dict[int, int]) -> None:
         key = f"CIT{i:08d}"
         p = partition_for(key, 2)
         if wanted.get(p, 0) > 0:
-            records.append((key, b"x"))
+            records.append((key, b"x") if timestamp_ms is None else (key, b"x", timestamp_ms))
             wanted[p] -= 1
         i += 1
     bus.produce(CITIZEN_EVENTS, records)
 
 
-def tick(settings, instance, cursor=None, **tuning):
+def tick(settings, instance, cursor=None, min_batch=1, **tuning):
+    """One sensor evaluation; with a minimum batch of 1 (unless given) every lag is worth a run."""
+    settings = dataclasses.replace(settings, scoring_min_batch=min_batch)
     context = dg.build_sensor_context(
         instance=instance,
         cursor=cursor,
@@ -161,3 +166,16 @@ def test_while_ddss_stream_owns_the_group_nothing_is_launched(embedded_settings,
     finally:
         lease.release()
     assert ranges_of(tick(embedded_settings, instance)) == ["citizen-events/0/0-10"]
+
+
+def test_a_lag_below_the_minimum_batch_waits_until_its_oldest_record_is_old_enough(embedded_settings, instance, bus):
+    fill(bus, {0: 10})
+    result = tick(embedded_settings, instance, min_batch=100)
+    assert not result.run_requests
+    assert "partition 0: lag 10 < minimum batch 100, oldest record waiting" in result.skip_reason.skip_message
+    assert ranges_of(tick(embedded_settings, instance, min_batch=10)) == ["citizen-events/0/0-10"]
+    # records stamped a minute ago have waited past a 30 s maximum delay
+    minute_ago = time.time_ns() // 1_000_000 - 60_000
+    fill(bus, {1: 5}, timestamp_ms=minute_ago)
+    old = dataclasses.replace(embedded_settings, scoring_max_delay_s=30.0)
+    assert ranges_of(tick(old, instance, min_batch=100)) == ["citizen-events/1/0-5"]

@@ -63,6 +63,19 @@ function layout(title, extra) {
   );
 }
 
+// An empty chart says why, in the middle of the plot, and in data-empty for tests and screen readers
+// (plotly alone draws bare axes).
+function draw(id, traces, title, extra, emptyReason) {
+  const empty = emptyReason || "";
+  $(id).dataset.empty = empty;
+  const note = empty
+    ? { annotations: [{ text: empty, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+        font: { size: 13, color: "#616161" } }],
+        xaxis: { visible: false }, yaxis: { visible: false } }
+    : {};
+  Plotly.react(id, empty ? [] : traces, layout(title, Object.assign({}, extra || {}, note)), PLOT_CONFIG);
+}
+
 // ---------- overview ----------
 
 async function refreshOverview() {
@@ -87,18 +100,20 @@ async function refreshOverview() {
 
   const histogram = overview.score_histogram;
   const centres = histogram.counts.map((_, i) => (histogram.edges[i] + histogram.edges[i + 1]) / 2);
-  Plotly.react(
+  draw(
     "chart-score-distribution",
     [{ type: "bar", x: centres, y: histogram.counts, marker: { color: "#1565c0" }, width: histogram.edges[1] - histogram.edges[0] }],
-    layout("Score distribution", { xaxis: { title: { text: "score" } }, yaxis: { title: { text: "citizens" } } }),
-    PLOT_CONFIG
+    "Score distribution",
+    { xaxis: { title: { text: "score" } }, yaxis: { title: { text: "citizens" } } },
+    overview.citizens ? "" : "No citizens yet: `ddss init` creates the seed world"
   );
   const minutes = overview.events_per_minute;
-  Plotly.react(
+  draw(
     "chart-events-per-minute",
     [{ type: "bar", x: minutes.map((m) => m.minute), y: minutes.map((m) => m.events), marker: { color: "#00897b" } }],
-    layout("Events per minute (last hour)", { yaxis: { title: { text: "events" } } }),
-    PLOT_CONFIG
+    "Events per minute (the last hour of scored events)",
+    { yaxis: { title: { text: "events" } } },
+    minutes.some((m) => m.events > 0) ? "" : "No scored events yet: `ddss simulate`, then the scoring sensor's runs"
   );
 }
 
@@ -135,8 +150,8 @@ async function loadRegions() {
 async function refreshRegion() {
   const region = $("region-select").value;
   if (!region) {
-    Plotly.react("chart-region-scores", [], layout("Average score (no region)"), PLOT_CONFIG);
-    Plotly.react("chart-region-tiers", [], layout("Citizens per tier (no region)"), PLOT_CONFIG);
+    draw("chart-region-scores", [], "Average score", {}, "No region to show");
+    draw("chart-region-tiers", [], "Citizens per tier", {}, "No region to show");
     return;
   }
   const query = new URLSearchParams({ from: $("region-from").value, to: $("region-to").value });
@@ -145,14 +160,19 @@ async function refreshRegion() {
   // the chosen window, half a day of margin each side, so one day of data is a bar, not a zoomed-in sliver
   const dayAxis = { type: "date", tickformat: "%b %d",
     range: [shiftDay(result.start, -0.5), shiftDay(result.end, 0.5)] };
-  Plotly.react(
+  const noRows = result.rows.length
+    ? ""
+    : `No aggregates for ${region} from ${result.start} to ${result.end}: the Spark job writes them ` +
+      "(spark_daily_aggregates: its daily schedule, or Materialize in the Dagster UI)";
+  draw(
     "chart-region-scores",
     [
       { type: "scatter", mode: "lines+markers", name: "average", x: days, y: result.rows.map((r) => r.avg_score) },
       { type: "scatter", mode: "lines", name: "median", x: days, y: result.rows.map((r) => r.median_score), line: { dash: "dot" } },
     ],
-    layout(`${region}: score over time`, { showlegend: true, xaxis: dayAxis, yaxis: { title: { text: "score" } } }),
-    PLOT_CONFIG
+    `${region}: score over time`,
+    { showlegend: true, xaxis: dayAxis, yaxis: { title: { text: "score" } } },
+    noRows
   );
   const tiers = Object.keys(TIER_COLOURS).map((tier) => ({
     type: "bar",
@@ -162,8 +182,8 @@ async function refreshRegion() {
     width: 0.8 * 86400000,  // a date axis measures bar widths in milliseconds
     marker: { color: TIER_COLOURS[tier] },
   }));
-  Plotly.react("chart-region-tiers", tiers,
-    layout(`${region}: citizens per tier`, { barmode: "stack", showlegend: true, xaxis: dayAxis }), PLOT_CONFIG);
+  draw("chart-region-tiers", tiers, `${region}: citizens per tier`, { barmode: "stack", showlegend: true, xaxis: dayAxis },
+    noRows);
 }
 
 // ---------- citizens ----------
@@ -179,6 +199,9 @@ async function searchCitizens(event) {
     window.location.hash = "citizen=" + encodeURIComponent(id);
     return;
   }
+  // a list replaces the citizen shown before: the detail belongs to the list's citizen once one is clicked
+  if (citizenFromHash()) history.replaceState(null, "", window.location.pathname + window.location.search);
+  $("citizen-detail").hidden = true;
   const params = new URLSearchParams({ limit: "30" });
   if ($("citizen-search-tier").value) params.set("tier", $("citizen-search-tier").value);
   const page = await api("/citizens?" + params);
@@ -225,15 +248,16 @@ async function refreshCitizen() {
   $("citizen-relationship-count").textContent = String(citizen.relationships.length);
 
   const history = citizen.score_history.slice().sort((a, b) => a.time_ms - b.time_ms);
-  Plotly.react(
+  draw(
     "chart-citizen-score",
     [{
       type: "scatter", mode: "lines+markers", line: { shape: "hv" },
       x: history.map((h) => new Date(h.time_ms)), y: history.map((h) => h.new_score),
       text: history.map((h) => h.reason), hovertemplate: "%{y:.1f} (%{text})<extra></extra>",
     }],
-    layout("Score over time", { yaxis: { title: { text: "score" } } }),
-    PLOT_CONFIG
+    "Score over time (its score changes)",
+    { yaxis: { title: { text: "score" } } },
+    history.length ? "" : "No score change yet: this citizen's score is the one it started with"
   );
   drawRelationships(citizen);
 
@@ -266,7 +290,7 @@ function drawRelationships(citizen) {
       if (r.type === type) x.push(0, positions[i][0], null), y.push(0, positions[i][1], null);
     });
     return { type: "scatter", mode: "lines", name: type, x, y, hoverinfo: "skip", line: { color: EDGE_COLOURS[type], width: 2 } };
-  });
+  }).filter((trace) => trace.x.length);  // the legend names the relationship types this citizen has
   const nodes = {
     type: "scatter",
     mode: "markers+text",
@@ -280,17 +304,19 @@ function drawRelationships(citizen) {
       ...others.map((r) => `${r.nationalID} · ${r.type} (${r.strength.toFixed(2)}) · ${r.tier ?? "?"} ${r.score ?? ""}`),
     ],
     hoverinfo: "text",
+    showlegend: false,
     marker: {
       size: [18, ...others.map(() => 12)],
       color: [citizen.tier, ...others.map((r) => r.tier)].map((t) => TIER_COLOURS[t] || "#9e9e9e"),
     },
   };
   const axis = { visible: false, range: [-1.5, 1.5] };
-  Plotly.react(
+  draw(
     "chart-citizen-graph",
     [...edges, nodes],
-    layout(`Relationships (${others.length})`, { xaxis: axis, yaxis: Object.assign({ scaleanchor: "x" }, axis) }),
-    PLOT_CONFIG
+    `Relationships (${others.length}; node colour: tier)`,
+    { showlegend: true, legend: { title: { text: "relationship" } }, xaxis: axis, yaxis: Object.assign({ scaleanchor: "x" }, axis) },
+    others.length ? "" : "No relationships in the graph for this citizen"
   );
 }
 

@@ -6,6 +6,7 @@ run worker never hosts a JVM and the same command runs the job on a cluster. Eac
 """
 
 import time
+from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
@@ -23,7 +24,14 @@ GROUP = "aggregates"
 CITIZEN_COUNT_CHECK = "citizen_counts_match_snapshots"
 SPARK_CODE_VERSION = code_version()
 
-_COMMON = dict(group_name=GROUP, owners=OWNERS, kinds={"spark", "scylladb"}, code_version=SPARK_CODE_VERSION)
+_COMMON = dict(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"spark", "scylladb"},
+    code_version=SPARK_CODE_VERSION,
+    # the daily schedule computes the previous day at 00:30: a day and an hour without a run is a stopped schedule
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=25), warn_window=timedelta(days=1)),
+)
 
 
 @dg.multi_asset(
@@ -53,7 +61,9 @@ _COMMON = dict(group_name=GROUP, owners=OWNERS, kinds={"spark", "scylladb"}, cod
         dg.AssetCheckSpec(
             CITIZEN_COUNT_CHECK,
             asset=CREDIT_SCORE_AGGREGATES,
-            description="The day's citizens over all regions equal the number of citizen snapshots.",
+            description="The day's citizens over all regions equal the number of citizen snapshots. Blocking: a "
+            "run whose aggregates miss or double citizens fails, so the day shows as failed, not as materialized.",
+            blocking=True,
         )
     ],
     partitions_def=DAILY,

@@ -16,7 +16,10 @@ scoring_output_checks = dg.define_asset_job(
     description="Check the snapshots (bounds, tiers) and the archive (events per day against the runs' reports).",
 )
 scoring_output_checks_schedule = dg.ScheduleDefinition(
-    job=scoring_output_checks, cron_schedule="20 0 * * *", execution_timezone="UTC"
+    job=scoring_output_checks,
+    cron_schedule="20 0 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
 defs = dg.Definitions(

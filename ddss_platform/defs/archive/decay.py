@@ -54,4 +54,6 @@ def daily_decay():
     apply_daily_decay()
 
 
-daily_decay_schedule = dg.build_schedule_from_partitioned_job(daily_decay, hour_of_day=0, minute_of_hour=5)
+daily_decay_schedule = dg.build_schedule_from_partitioned_job(
+    daily_decay, hour_of_day=0, minute_of_hour=5, default_status=dg.DefaultScheduleStatus.RUNNING
+)

@@ -6,17 +6,19 @@ The social graph (size, degree distribution) and the per-citizen graph metrics, 
 import dagster as dg
 
 from ddss_platform.defs.graph.assets import graph_derived_metrics, social_graph
-from ddss_platform.defs.partitions import DAILY
 
 graph_metrics = dg.define_asset_job(
     "graph_metrics",
     selection=[social_graph, graph_derived_metrics],
-    partitions_def=DAILY,
     description="Record the social graph's size and compute the graph-derived metrics for one day.",
 )
 
 defs = dg.Definitions(
     assets=[social_graph, graph_derived_metrics],
     jobs=[graph_metrics],
-    schedules=[dg.build_schedule_from_partitioned_job(graph_metrics, hour_of_day=0, minute_of_hour=40)],
+    schedules=[
+        dg.build_schedule_from_partitioned_job(
+            graph_metrics, hour_of_day=0, minute_of_hour=40, default_status=dg.DefaultScheduleStatus.RUNNING
+        )
+    ],
 )

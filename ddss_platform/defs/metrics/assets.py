@@ -1,8 +1,12 @@
 """The derived time-series metrics: one Flux task each in production (deployed by ``flux_tasks``), the same
 definitions in SQL on the embedded profile; either way the timeseries port's ``compute_derived`` computes a
-window and stores it in the derived_metrics bucket."""
+window and stores it in the derived_metrics bucket.
 
-import time
+Each has a Dagster FreshnessPolicy (evaluated by the daemon: ``freshness`` is enabled on the instance) of its
+schedule's cadence plus the hour the schedule allows: the UI marks a metric whose schedule stopped computing it.
+"""
+
+from datetime import timedelta
 
 import dagster as dg
 
@@ -19,7 +23,11 @@ from ddss_platform.stores.timeseries import (
 )
 
 GROUP = "metrics"
-HOUR_NS = 3_600 * 10**9
+
+
+def within(period: timedelta) -> dg.FreshnessPolicy:
+    """Fresh when computed within one ``period`` (the schedule's cadence) and an hour; a warning past the period."""
+    return dg.FreshnessPolicy.time_window(fail_window=period + timedelta(hours=1), warn_window=period)
 
 
 @dg.asset(
@@ -46,8 +54,11 @@ def flux_tasks(stores: StoresResource) -> dg.MaterializeResult:
     )
 
 
-def derived_metric_asset(metric: str, partitions_def, deps: list[str], description: str, series_tag: str):
-    """An asset that computes `metric` for its partition (or a whole backfill range in one run)."""
+def derived_metric_asset(
+    metric: str, partitions_def, deps: list[str], description: str, series_tag: str, cadence: timedelta
+):
+    """An asset that computes `metric` for its partition (or a whole backfill range in one run), due every
+    ``cadence``."""
 
     @dg.asset(
         name=metric,
@@ -59,6 +70,7 @@ def derived_metric_asset(metric: str, partitions_def, deps: list[str], descripti
         owners=OWNERS,
         kinds={"influxdb"},
         metadata={"bucket": "derived_metrics", "measurement": metric, "flux_task": f"flux/{metric}.flux"},
+        freshness_policy=within(cadence),
     )
     def _derived(context: dg.AssetExecutionContext, stores: StoresResource) -> dg.MaterializeResult:
         start_ns, stop_ns = window_ns(context)
@@ -83,6 +95,7 @@ citizen_activity_hourly = derived_metric_asset(
     [RAW_EVENTS_ASSET],
     "Per citizen and hour: events and net score impact, from raw_events.",
     "citizenID",
+    timedelta(hours=1),
 )
 citizen_summary_daily = derived_metric_asset(
     CITIZEN_SUMMARY_DAILY,
@@ -90,6 +103,7 @@ citizen_summary_daily = derived_metric_asset(
     [RAW_EVENTS_ASSET, SCORE_CHANGE_HISTORY_ASSET],
     "Per citizen and day: events, net score change, day-end score and tier, from raw_events and score_change_history.",
     "citizenID",
+    timedelta(days=1),
 )
 system_aggregates_daily = derived_metric_asset(
     SYSTEM_AGGREGATES_DAILY,
@@ -97,6 +111,7 @@ system_aggregates_daily = derived_metric_asset(
     [SCORE_CHANGE_HISTORY_ASSET],
     "Per day, over the citizens whose score changed: average, median, min and max day-end score and citizens per tier.",
     "region",
+    timedelta(days=1),
 )
 system_aggregates_monthly = derived_metric_asset(
     SYSTEM_AGGREGATES_MONTHLY,
@@ -104,6 +119,7 @@ system_aggregates_monthly = derived_metric_asset(
     [SYSTEM_AGGREGATES_DAILY],
     "The monthly downsample of system_aggregates_daily (average, min, max, active citizen-days).",
     "region",
+    timedelta(days=31),
 )
 
 DERIVED_METRIC_ASSETS = [
@@ -112,51 +128,3 @@ DERIVED_METRIC_ASSETS = [
     system_aggregates_daily,
     system_aggregates_monthly,
 ]
-
-ALLOWED_HOURLY_LAG_NS = HOUR_NS  # the hourly schedule computes each hour shortly after it ends
-
-
-@dg.asset_check(
-    asset=CITIZEN_ACTIVITY_HOURLY,
-    description="citizen_activity_hourly is computed up to the last complete hour that has archived events, "
-    "within one hour (the hourly schedule's cadence).",
-    blocking=False,
-)
-def hourly_metrics_fresh(context: dg.AssetCheckExecutionContext, stores: StoresResource) -> dg.AssetCheckResult:
-    with stores.archive() as archive:
-        days = archive.count_by_day()
-        latest = archive.read_events(day=max(days), limit=1) if days else None
-    if latest is None or latest.empty:
-        return dg.AssetCheckResult(passed=True, description="no archived events yet: nothing to be fresh about")
-    latest_event_ns = int(latest["event_time"].iloc[0]) * 10**6
-    current_hour_ns = time.time_ns() // HOUR_NS * HOUR_NS
-    # the end of the latest hour with events, but only complete hours are due
-    due_until = min(latest_event_ns // HOUR_NS * HOUR_NS + HOUR_NS, current_hour_ns)
-    computed = context.instance.get_materialized_partitions(dg.AssetKey(CITIZEN_ACTIVITY_HOURLY))
-    if not computed:
-        return dg.AssetCheckResult(
-            passed=False,
-            description="citizen_activity_hourly was never computed; events are archived up to "
-            f"{utc_text(latest_event_ns)}",
-            metadata={"latest_event": dg.MetadataValue.timestamp(latest_event_ns / 10**9)},
-        )
-    computed_until = int(HOURLY.time_window_for_partition_key(max(computed)).end.timestamp()) * 10**9
-    lag_ns = max(0, due_until - computed_until)
-    passed = lag_ns <= ALLOWED_HOURLY_LAG_NS
-    message = (
-        f"computed up to {utc_text(computed_until)}; the latest archived event is at {utc_text(latest_event_ns)}"
-        + (
-            f", {lag_ns / HOUR_NS:.1f} h behind (allowed {ALLOWED_HOURLY_LAG_NS / HOUR_NS:.0f} h)"
-            if lag_ns
-            else ", up to date"
-        )
-    )
-    return dg.AssetCheckResult(
-        passed=passed,
-        description=message,
-        metadata={
-            "computed_until": dg.MetadataValue.timestamp(computed_until / 10**9),
-            "latest_event": dg.MetadataValue.timestamp(latest_event_ns / 10**9),
-            "lag_hours": round(lag_ns / HOUR_NS, 2),
-        },
-    )

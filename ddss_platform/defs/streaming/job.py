@@ -30,10 +30,11 @@ class RangeConfig(dg.Config):
 )  # the run's effects are in the stores: no output value to hand to an IO manager
 def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: StoresResource, scoring: ScoringTuning):
     # imported here: the code server and the UI load this module without the processing stack
-    from ddss_platform.processing import OffsetRange, process_range
+    from ddss_platform.processing import OffsetRange, partition_lease, process_range
 
     requested = OffsetRange(config.topic, config.partition, config.start, config.end)
-    with stores.open_stores() as opened:
+    # a run of another Dagster instance on this data directory may score the partition: take turns
+    with partition_lease(stores.settings().home, config.topic, config.partition), stores.open_stores() as opened:
         result = process_range(opened, requested, log=context.log.info)
     context.log.info(result.summary())
     done = result.range

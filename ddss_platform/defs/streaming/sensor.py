@@ -3,8 +3,9 @@
 Each tick, for each scored topic (citizen-events, and citizen-effects, where association effects reach their
 target's partition): lag = end offsets − the ddss-scoring group's committed offsets. For each partition with lag
 and no scoring run of that topic queued or running on it, request a run over [committed, committed + batch
-size). Runs of both topics carry the partition's tag, so the run queue starts one run per partition at a time
-(its only writer); a run
+size) once the lag is worth a run (at least the minimum batch, or the oldest unscored record waited the maximum
+delay: ``batching``). Runs of both topics carry the partition's tag, so the run queue starts one run per
+partition at a time (its only writer); a run
 that has committed its whole range is only finishing (reporting, exiting) and does not hold its partition.
 A run commits its end offset only after every sink is written, so a failed run leaves the committed
 offset where it was; the sensor then relaunches that same range (run key suffixed with the attempt,
@@ -14,12 +15,15 @@ While `ddss stream` holds the group the sensor launches nothing and says so.
 
 import json
 import time
+from collections.abc import Callable
+from functools import partial
 
 import dagster as dg
 
 from ddss_platform.defs.asset_keys import CITIZEN_EVENTS_ASSET
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, SCORE_EVENTS_JOB, TOPIC_TAG, in_flight_runs
+from ddss_platform.defs.streaming.batching import Batching
 from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.source import data_version, topic_metadata
@@ -77,9 +81,15 @@ def plan(
     ends: dict[int, int],
     committed: dict[int, int],
     tuning: ScoringTuning,
+    batching: Batching,
+    record_time_ms: Callable[[int, int], int],
+    now_ms: int,
+    previous_ends: dict[int, int],
     topic: str = CITIZEN_EVENTS,
 ) -> tuple[list[dg.RunRequest], list[str]]:
-    """The run requests of one tick, and one line per partition saying what happens to it and why."""
+    """The run requests of one tick, and one line per partition saying what happens to it and why;
+    ``record_time_ms(partition, offset)`` is a record's bus timestamp, ``previous_ends`` the end offsets the last
+    tick saw."""
     busy = in_flight_runs(instance, topic)
     requests, notes = [], []
     for partition in sorted(ends):
@@ -104,6 +114,14 @@ def plan(
                     f"partition {partition}: range {rng.key} failed {attempt - 1}×, relaunching in {wait:.0f} s"
                 )
                 continue
+        elif waiting := batching.wait_reason(
+            behind,
+            ends[partition] != previous_ends.get(partition),
+            partial(record_time_ms, partition, rng.start),
+            now_ms,
+        ):
+            notes.append(f"partition {partition}: {waiting}")
+            continue
         requests.append(run_request(rng, attempt))
         notes.append(
             f"partition {partition}: lag {behind}, launching {rng.key}"
@@ -120,8 +138,9 @@ def _keyed(offsets: dict[int, int]) -> dict[str, int]:
     job=score_events,
     minimum_interval_seconds=1,  # the daemon's sensor loop ticks every ~5 s at most anyway
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches score_events over [committed, committed + batch) for every partition with lag "
-    "and no run in flight; relaunches a failed range. Skips while `ddss stream` owns the group.",
+    description="Launches score_events over [committed, committed + batch) for every partition with no run in "
+    "flight whose lag reaches DDSS_SCORING_MIN_BATCH or whose oldest record waited DDSS_SCORING_MAX_DELAY_S; "
+    "relaunches a failed range. Skips while `ddss stream` owns the group.",
 )
 def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, scoring: ScoringTuning):
     settings = stores.settings()
@@ -139,14 +158,31 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
                 offsets[topic] = bus.end_offsets(topic), bus.committed(SCORING_GROUP, topic)
             except UnknownTopicError:
                 notes.append(f"topic {topic} does not exist yet (`ddss init` or `ddss simulate`)")
-    if CITIZEN_EVENTS not in offsets:
-        return dg.SkipReason("; ".join(notes))
-    for topic, (topic_ends, topic_committed) in offsets.items():
-        topic_requests, topic_notes = plan(context.instance, topic_ends, topic_committed, scoring, topic)
-        requests += topic_requests
-        notes += [f"{topic} {note}" for note in topic_notes]
+        if CITIZEN_EVENTS not in offsets:
+            return dg.SkipReason("; ".join(notes))
+        previous = json.loads(context.cursor) if context.cursor else {}
+        previous_ends = {CITIZEN_EVENTS: previous.get("end_offsets", {})} | {
+            topic: seen["end_offsets"] for topic, seen in previous.get("other_topics", {}).items()
+        }
+
+        def record_time_ms(topic: str, partition: int, offset: int) -> int:
+            return bus.read_range(topic, partition, offset, offset + 1)[0].timestamp_ms
+
+        for topic, (topic_ends, topic_committed) in offsets.items():
+            topic_requests, topic_notes = plan(
+                context.instance,
+                topic_ends,
+                topic_committed,
+                scoring,
+                Batching.from_settings(settings),
+                partial(record_time_ms, topic),
+                time.time_ns() // 1_000_000,
+                {int(p): o for p, o in previous_ends.get(topic, {}).items()},
+                topic,
+            )
+            requests += topic_requests
+            notes += [f"{topic} {note}" for note in topic_notes]
     ends, committed = offsets[CITIZEN_EVENTS]
-    previous = json.loads(context.cursor) if context.cursor else {}
     observed = _keyed(ends)
     observations = []
     if previous.get("end_offsets") != observed:
