@@ -168,7 +168,7 @@ def _optional_text(record: Mapping[str, Any], name: str, path: str) -> None:
 def unsafe_tag_value(value: str | None) -> bool:
     """A value the time series cannot keep as a tag exactly: line protocol cannot carry a line break or a trailing
     backslash in one (a trailing backslash escapes the separator and swallows the next tag)."""
-    return bool(value) and (value.endswith("\\") or "\n" in value or "\r" in value)
+    return bool(value and (value.endswith("\\") or "\n" in value or "\r" in value))
 
 
 def _tag_safe(value: str | None, path: str) -> None:
