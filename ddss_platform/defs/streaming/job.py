@@ -37,7 +37,11 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
         result = process_range(opened, requested, log=context.log.info)
     context.log.info(result.summary())
     done = result.range
-    common = {"topic": done.topic, "partition": done.partition, "start": done.start, "end": done.end}
+    # the range as text: numbers would be charted by the UI as if successive runs' offsets were one series
+    common = {
+        "topic": done.topic,
+        **{k: dg.MetadataValue.text(str(getattr(done, k))) for k in ("partition", "start", "end")},
+    }
     if not result.already_committed:
         sinks = result.sink_rows
         for key, rows in (
