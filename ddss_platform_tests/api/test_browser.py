@@ -65,6 +65,22 @@ def test_dashboard_shows_the_api_numbers_and_charts_and_finds_a_citizen(browser,
     wait_for(browser, lambda d: d.execute_script(MARKS_JS, "chart-citizen-graph") > 0, "no relationship graph")
     assert browser.find_elements(By.CSS_SELECTOR, "#citizen-events tbody tr[data-event-id]")
 
+    # the start of an ID → the citizens whose IDs begin with it, and the citizen shown before is gone
+    box.clear()
+    box.send_keys(citizen[:-1])
+    browser.find_element(By.ID, "citizen-search-button").click()
+    listed = wait_for(
+        browser,
+        lambda d: d.execute_script(
+            "if (!document.getElementById('citizen-detail').hidden) return null;"
+            "const ids = Array.from(document.querySelectorAll('#citizen-results a[data-citizen-id]'))"
+            "  .map((a) => a.dataset.citizenId);"
+            "return ids.length ? ids : null;"
+        ),
+        "no list of the citizens whose IDs start so, or the citizen shown before stayed",
+    )
+    assert citizen in listed and all(i.startswith(citizen[:-1]) for i in listed), listed
+
     # search by tier → a result list → click → another citizen's view
     box.clear()
     Select(browser.find_element(By.ID, "citizen-search-tier")).select_by_value("Standard")

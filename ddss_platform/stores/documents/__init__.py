@@ -140,6 +140,10 @@ class SnapshotUpdate:
             raise ValueError(f"topic_partition {self.topic_partition!r} is not an offset_key(topic, partition)")
 
 
+PREFIX_END = "\U0010ffff"
+"""Above every character: the nationalIDs starting with ``p`` are those in [p, p + PREFIX_END), an index range."""
+
+
 def new_citizen_document(
     national_id: str,
     profile: Mapping[str, Any],
@@ -304,8 +308,10 @@ class DocumentStore(Protocol):
         max_score: float | None = None,
         after_id: str | None = None,
         limit: int = 100,
+        id_prefix: str | None = None,
     ) -> list[dict]:
-        """Citizens ordered by nationalID, the page after ``after_id`` (keyset pagination)."""
+        """Citizens ordered by nationalID, the page after ``after_id`` (keyset pagination); ``id_prefix``: only
+        nationalIDs that start with it."""
 
     def count_by_tier(self) -> dict[str, int]: ...
 
