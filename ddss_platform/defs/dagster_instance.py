@@ -81,6 +81,8 @@ def instance_config(settings: Settings, max_concurrent_runs: int = MAX_CONCURREN
         "sensors": {"use_threads": True, "num_workers": 4, "num_submit_workers": 4},
         # the daemon evaluates the assets' FreshnessPolicy (the UI shows each asset's freshness)
         "freshness": {"enabled": True},
+        # a busy laptop takes minutes to start a code server; Dagster's default gives up after 180 s
+        "code_servers": {"local_startup_timeout": 600},
         "telemetry": {"enabled": False},
         "nux": {"enabled": False},
     }
@@ -123,6 +125,9 @@ def dagster_env(settings: Settings) -> dict[str, str]:
     env = {**os.environ, **settings.to_env(), "DAGSTER_HOME": str(dagster_home(settings))}
     # Spark, when a run touches it, must not go looking for a routable interface
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # a code server answers slowly on a busy machine: a launch that waits 60 s (Dagster's default) fails the run
+    # with DagsterUserCodeUnreachableError and the queue logs "Caught an error dequeuing run"
+    env.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "180")
     return env
 
 

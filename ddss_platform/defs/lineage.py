@@ -67,8 +67,11 @@ def writing_runs(instance: dg.DagsterInstance, archive_key: str, offsets: Iterab
     runs = []
     for record in materializations(instance, archive_key):
         meta = {k: v.value for k, v in record.asset_materialization.metadata.items()}
-        span = wanted.get((meta.get("topic"), meta.get("partition")))
-        if span is None or "start" not in meta or "end" not in meta:
+        if not {"topic", "partition", "start", "end"} <= meta.keys():
+            continue  # not a scoring run's materialization
+        meta["partition"] = int(meta["partition"])  # text in the metadata (see defs/streaming/job.py)
+        span = wanted.get((meta["topic"], meta["partition"]))
+        if span is None:
             continue
         start, end = int(meta["start"]), int(meta["end"])
         if start <= span[1] and span[0] < end:

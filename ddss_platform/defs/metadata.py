@@ -11,6 +11,8 @@ import pandas as pd
 OWNERS = ["team:data-platform"]
 """The owners of every asset."""
 PREVIEW_ROWS = 10
+PREVIEW_DECIMALS = 3
+"""A preview shows scores and rates to this many decimals (the stores keep full precision)."""
 
 
 def _column_type(dtype) -> str:
@@ -27,8 +29,10 @@ def _cell(value):
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
     if hasattr(value, "item"):  # numpy scalar -> Python number
-        return value.item()
-    return value if isinstance(value, (str, int, float, bool)) else str(value)
+        value = value.item()
+    if isinstance(value, float):
+        return round(value, PREVIEW_DECIMALS)
+    return value if isinstance(value, (str, int, bool)) else str(value)
 
 
 def preview_table(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> dg.TableMetadataValue:

@@ -15,6 +15,7 @@ import uvicorn
 from ddss_platform.api import create_app
 from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
+from ddss_platform_tests.api import browser as browsers
 from ddss_platform_tests.api.world import WorldFacts, build_world
 from ddss_platform_tests.waiting import wait_until
 
@@ -76,3 +77,12 @@ def ports(world_settings, world):
     """The stores read directly, to check the API's answers against."""
     with open_stores(world_settings) as opened:
         yield opened
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not browsers.CHROMIUM or not browsers.CHROMEDRIVER:
+        pytest.skip("Chromium or chromedriver not installed (apt-get install -y chromium chromium-driver)")
+    pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e '.[dev]')")
+    with browsers.chromium(tmp_path / "chromium") as driver:
+        yield driver

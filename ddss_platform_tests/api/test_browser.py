@@ -6,71 +6,16 @@ Skips, with the reason, when Chromium or its driver is not installed (`.ci/run` 
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
 import pytest
 
+from ddss_platform_tests.api.browser import MARKS_JS, shown, wait_for
 from ddss_platform_tests.api.conftest import API_TOKEN
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-WAIT_S = 30
 CHARTS = ["chart-score-distribution", "chart-events-per-minute", "chart-region-scores", "chart-region-tiers"]
 TIERS = ("Exemplary", "Standard", "Caution", "HighRisk")
-
-# plotly draws each trace's marks (bars, lines, points) as SVG paths in a g.trace; an empty chart has
-# axes and grid lines but no mark with an area
-_MARKS_JS = """
-const chart = document.getElementById(arguments[0]);
-if (!chart) return 0;
-return Array.from(chart.querySelectorAll('svg.main-svg g.trace path'))
-  .filter((p) => { const box = p.getBBox(); return box.width > 0 && box.height > 0; }).length;
-"""
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not CHROMIUM or not CHROMEDRIVER:
-        pytest.skip("Chromium or chromedriver not installed (apt-get install -y chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e '.[dev]')")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,2200",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def wait_for(driver, condition, message: str):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(lambda d: condition(d), message)
-
-
-def shown(driver, css: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.CSS_SELECTOR, css).text.strip()
 
 
 def tier_counts_by_paging(base_url: str, headers: dict | None = None) -> dict[str, int]:
@@ -107,7 +52,7 @@ def test_dashboard_shows_the_api_numbers_and_charts_and_finds_a_citizen(browser,
     assert shown(browser, "#bus-lag") == "0"
 
     for chart in CHARTS:
-        wait_for(browser, lambda d, chart=chart: d.execute_script(_MARKS_JS, chart) > 0, f"{chart} drew nothing")
+        wait_for(browser, lambda d, chart=chart: d.execute_script(MARKS_JS, chart) > 0, f"{chart} drew nothing")
 
     # search by id → the citizen view
     citizen = httpx.get(base_url + "/citizens", params={"tier": "Caution", "limit": 1}).json()["items"][0]["nationalID"]
@@ -116,9 +61,25 @@ def test_dashboard_shows_the_api_numbers_and_charts_and_finds_a_citizen(browser,
     browser.find_element(By.ID, "citizen-search-button").click()
     wait_for(browser, lambda d: shown(d, "#citizen-id") == citizen, "the citizen view did not open")
     assert shown(browser, "#citizen-tier") == "Caution"
-    wait_for(browser, lambda d: d.execute_script(_MARKS_JS, "chart-citizen-score") > 0, "no score chart")
-    wait_for(browser, lambda d: d.execute_script(_MARKS_JS, "chart-citizen-graph") > 0, "no relationship graph")
+    wait_for(browser, lambda d: d.execute_script(MARKS_JS, "chart-citizen-score") > 0, "no score chart")
+    wait_for(browser, lambda d: d.execute_script(MARKS_JS, "chart-citizen-graph") > 0, "no relationship graph")
     assert browser.find_elements(By.CSS_SELECTOR, "#citizen-events tbody tr[data-event-id]")
+
+    # the start of an ID → the citizens whose IDs begin with it, and the citizen shown before is gone
+    box.clear()
+    box.send_keys(citizen[:-1])
+    browser.find_element(By.ID, "citizen-search-button").click()
+    listed = wait_for(
+        browser,
+        lambda d: d.execute_script(
+            "if (!document.getElementById('citizen-detail').hidden) return null;"
+            "const ids = Array.from(document.querySelectorAll('#citizen-results a[data-citizen-id]'))"
+            "  .map((a) => a.dataset.citizenId);"
+            "return ids.length ? ids : null;"
+        ),
+        "no list of the citizens whose IDs start so, or the citizen shown before stayed",
+    )
+    assert citizen in listed and all(i.startswith(citizen[:-1]) for i in listed), listed
 
     # search by tier → a result list → click → another citizen's view
     box.clear()

@@ -9,6 +9,8 @@ import dagster as dg
 import pytest
 
 from ddss_platform.definitions import defs
+from ddss_platform.defs.profile_kinds import profile_kinds
+from ddss_platform.settings import Settings
 
 EXTERNAL = {"events_archive", "raw_events", "score_snapshots", "score_change_history"}
 DEPENDENCIES = {
@@ -35,7 +37,8 @@ PARTITIONS = {
     "credit_score_aggregates_by_region_date": dg.DailyPartitionsDefinition,
     "events_summary_by_type_location_date": dg.DailyPartitionsDefinition,
 }
-KINDS = {
+KINDS = {  # the production profile's (the tests' default profile is embedded: see the profile kinds test)
+    "citizen_events": "kafka",
     "events_archive": "scylladb",
     "raw_events": "influxdb",
     "score_snapshots": "mongodb",
@@ -93,10 +96,22 @@ def test_partitions(graph):
 
 
 def test_every_asset_has_a_description_group_owner_and_store_kind(graph):
+    settings = Settings.from_env({})  # embedded, as the definitions under test were loaded
     for key, kind in KINDS.items():
         node = graph.get(dg.AssetKey(key))
         assert node.description and node.group_name != "default" and node.owners, key
-        assert kind in node.kinds, (key, node.kinds)
+        assert profile_kinds({kind}, settings) <= node.kinds, (key, node.kinds)
+    assert not graph.get(dg.AssetKey("raw_events")).kinds & {"influxdb", "mongodb", "scylladb", "dgraph", "kafka"}
+
+
+def test_kinds_name_the_profile_stores():
+    production = Settings.from_env({"DDSS_TIMESERIES_URL": "influxdb://t@h:8086/o", "DDSS_GRAPH_URL": "dgraph://h"})
+    assert profile_kinds({"influxdb", "dgraph", "scylladb", "spark"}, production) == {
+        "influxdb",
+        "dgraph",
+        "parquet",
+        "spark",
+    }
 
 
 def test_checks(graph):
@@ -171,3 +186,12 @@ def test_aggregates_run_the_spark_job_out_of_process():
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "False"
     )
+
+
+def test_previews_round_floats():
+    import pandas as pd
+
+    from ddss_platform.defs.metadata import preview_table
+
+    table = preview_table(pd.DataFrame({"score": [512.3456789], "citizens": [3]}))
+    assert table.records[0].data == {"score": 512.346, "citizens": 3}

@@ -10,7 +10,7 @@ from ddss_platform.api import views
 from ddss_platform.api.deps import stores
 from ddss_platform.api.models import Citizen, CitizenPage
 from ddss_platform.api.pagination import decode_cursor, encode_cursor
-from ddss_platform.api.params import REGION_PATTERN, NationalID, TierName, refused, unprocessable
+from ddss_platform.api.params import NATIONAL_ID_PATTERN, REGION_PATTERN, NationalID, TierName, refused, unprocessable
 from ddss_platform.stores import Stores
 from ddss_platform.stores.graph import now_ms
 
@@ -34,6 +34,13 @@ def search_citizens(
     max_score: Annotated[float | None, Query(ge=0, le=1000, description="Highest score, inclusive.")] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Citizens per page.")] = 50,
     cursor: Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")] = None,
+    id_prefix: Annotated[
+        str | None,
+        Query(
+            pattern=NATIONAL_ID_PATTERN,
+            description="Only citizens whose nationalID starts with this (e.g. CIT0000012).",
+        ),
+    ] = None,
 ) -> CitizenPage:
     """Citizens in nationalID order. Follow `next_cursor` until it is null to see every match once
     (keyset pagination: no duplicates or gaps, even while scores change)."""
@@ -48,6 +55,7 @@ def search_citizens(
         max_score=max_score,
         after_id=after_id,
         limit=limit + 1,
+        id_prefix=id_prefix,
     )
     page = [views.citizen_summary(doc) for doc in docs[:limit]]
     more = len(docs) > limit

@@ -195,16 +195,18 @@ function showMessage(text) {
 async function searchCitizens(event) {
   event.preventDefault();
   const id = $("citizen-search-input").value.trim();
-  if (id) {
+  const params = new URLSearchParams({ limit: "30" });
+  if (id) params.set("id_prefix", id);  // the start of a national ID finds every citizen whose ID it begins
+  if ($("citizen-search-tier").value) params.set("tier", $("citizen-search-tier").value);
+  const page = await api("/citizens?" + params);
+  if (id && page.items.some((citizen) => citizen.nationalID === id)) {
     window.location.hash = "citizen=" + encodeURIComponent(id);
+    $("citizen-results").replaceChildren();
     return;
   }
   // a list replaces the citizen shown before: the detail belongs to the list's citizen once one is clicked
   if (citizenFromHash()) history.replaceState(null, "", window.location.pathname + window.location.search);
   $("citizen-detail").hidden = true;
-  const params = new URLSearchParams({ limit: "30" });
-  if ($("citizen-search-tier").value) params.set("tier", $("citizen-search-tier").value);
-  const page = await api("/citizens?" + params);
   const items = page.items.map((citizen) => {
     const item = document.createElement("li");
     const link = document.createElement("a");

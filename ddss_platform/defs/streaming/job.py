@@ -38,7 +38,11 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
         result = process_range(opened, requested, log=context.log.info)
     context.log.info(result.summary())
     done = result.range
-    common = {"topic": done.topic, "partition": done.partition, "start": done.start, "end": done.end}
+    # the range as text: numbers would be charted by the UI as if successive runs' offsets were one series
+    common = {
+        "topic": done.topic,
+        **{k: dg.MetadataValue.text(str(getattr(done, k))) for k in ("partition", "start", "end")},
+    }
     effects = {f"effects_{name}": count for name, count in result.effect_counts().items()}
     if not result.already_committed:
         sinks = result.sink_rows

@@ -196,6 +196,10 @@ class ParkedEffect:
         )
 
 
+PREFIX_END = "\U0010ffff"
+"""Above every character: the nationalIDs starting with ``p`` are those in [p, p + PREFIX_END), an index range."""
+
+
 def new_citizen_document(
     national_id: str,
     profile: Mapping[str, Any],
@@ -377,8 +381,10 @@ class DocumentStore(Protocol):
         max_score: float | None = None,
         after_id: str | None = None,
         limit: int = 100,
+        id_prefix: str | None = None,
     ) -> list[dict]:
-        """Citizens ordered by nationalID, the page after ``after_id`` (keyset pagination)."""
+        """Citizens ordered by nationalID, the page after ``after_id`` (keyset pagination); ``id_prefix``: only
+        nationalIDs that start with it."""
 
     def count_by_tier(self) -> dict[str, int]: ...
 

@@ -35,6 +35,7 @@ from ddss_platform.stores.documents import (
     INACTIVE,
     PARKED,
     PARKED_EFFECTS,
+    PREFIX_END,
     PROFILE_COLUMNS,
     RULES,
     DocumentChecker,
@@ -390,6 +391,7 @@ class EmbeddedDocuments:
         max_score: float | None = None,
         after_id: str | None = None,
         limit: int = 100,
+        id_prefix: str | None = None,
     ) -> list[dict]:
         filters = {
             "s.tier = :tier": tier,
@@ -397,6 +399,7 @@ class EmbeddedDocuments:
             "s.score >= :min_score": min_score,
             "s.score <= :max_score": max_score,
             "c.national_id > :after_id": after_id,
+            "c.national_id >= :id_prefix AND c.national_id < :prefix_end": id_prefix,
         }
         where = " AND ".join(clause for clause, value in filters.items() if value is not None) or "1"
         rows = self.conn.execute(
@@ -407,6 +410,8 @@ class EmbeddedDocuments:
                 "min_score": min_score,
                 "max_score": max_score,
                 "after_id": after_id,
+                "id_prefix": id_prefix,
+                "prefix_end": f"{id_prefix}{PREFIX_END}",
                 "limit": int(limit),
             },
         )

@@ -42,6 +42,7 @@ from ddss_platform.stores.documents import (
     INACTIVE,
     PARKED,
     PARKED_EFFECTS,
+    PREFIX_END,
     PROFILE_COLUMNS,
     RULES,
     DocumentChecker,
@@ -488,6 +489,7 @@ class MongoDocuments:
         max_score: float | None = None,
         after_id: str | None = None,
         limit: int = 100,
+        id_prefix: str | None = None,
     ) -> list[dict]:
         query: dict[str, Any] = {}
         if tier is not None:
@@ -497,8 +499,11 @@ class MongoDocuments:
         score = {op: v for op, v in (("$gte", min_score), ("$lte", max_score)) if v is not None}
         if score:
             query["scoreSnapshot.currentScore"] = score
-        if after_id is not None:
-            query["nationalID"] = {"$gt": after_id}
+        ids = {"$gt": after_id} if after_id is not None else {}
+        if id_prefix is not None:
+            ids.update({"$gte": id_prefix, "$lt": f"{id_prefix}{PREFIX_END}"})
+        if ids:
+            query["nationalID"] = ids
         return list(self.db[CITIZENS].find(query, _NO_ID).sort("nationalID", ASCENDING).limit(int(limit)))
 
     def count_by_tier(self) -> dict[str, int]:

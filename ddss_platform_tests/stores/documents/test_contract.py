@@ -229,6 +229,17 @@ def test_find_citizens_filters_and_pages_by_national_id(documents):
         pages.append([d["nationalID"] for d in page])
         after = page[-1]["nationalID"]
     assert [len(p) for p in pages] == [4, 4, 1]
+    assert [d["nationalID"] for d in documents.find_citizens(id_prefix="CIT0000000")] == [
+        f"CIT{i:08d}" for i in range(1, 10)
+    ]
+    assert [d["nationalID"] for d in documents.find_citizens(id_prefix="CIT00000007")] == ["CIT00000007"]
+    assert documents.find_citizens(id_prefix="CIT1") == []
+    assert [
+        d["nationalID"] for d in documents.find_citizens(id_prefix="CIT", tier="Standard", after_id="CIT00000004")
+    ] == [
+        "CIT00000006",
+        "CIT00000008",
+    ]
     assert documents.count_by_tier() == {"Caution": 5, "Standard": 4}
 
 
