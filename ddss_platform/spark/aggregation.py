@@ -1,8 +1,8 @@
 """Daily batch aggregation of the events archive (the Spark job).
 
 For one UTC day it reads the archived events (the Parquet dataset on the embedded profile, ScyllaDB through
-the Spark Cassandra connector in production), joins the citizens' home region and score snapshot from the
-documents store, and writes through the archive port:
+the Spark Cassandra connector in production), joins the citizens' home region and their score as of the end of
+the day (``as_of``: the snapshots less the score history since), and writes through the archive port:
 
 * ``credit_score_aggregates_by_region_date`` - per home region: citizens, average/median/min/max score,
   citizens per tier, and how many citizens' scores went up (improvements) or down (deteriorations) through
@@ -36,6 +36,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from ddss_platform.settings import Settings
+from ddss_platform.spark.as_of import CASSANDRA_FORMAT, citizens_at_day_end
 from ddss_platform.spark.session import spark_session
 from ddss_platform.stores.archive import (
     AGGREGATE_TABLES,
@@ -45,11 +46,8 @@ from ddss_platform.stores.archive import (
     open_archive,
 )
 from ddss_platform.stores.archive.scylla import DAY_BUCKETS
-from ddss_platform.stores.documents import open_documents
 
 APP_NAME = "ddss-batch-aggregation"
-CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
-CITIZENS_SCHEMA = "national_id string, region string, score double, tier string"
 # tier_<tier in lower case>_count columns of the credit score table, e.g. "HighRisk" -> tier_highrisk_count
 TIER_COUNT = re.compile(r"^tier_(\w+)_count$")
 TIER_COLUMNS = [c for c in AGGREGATE_TABLES[CREDIT_SCORE_AGGREGATES].schema.names if TIER_COUNT.match(c)]
@@ -173,18 +171,23 @@ def _credit_scores(citizens: DataFrame, net_change: DataFrame) -> DataFrame:
 
 
 def read_archive_day(spark: SparkSession, settings: Settings, day: str) -> DataFrame:
-    """The archive rows of one UTC day: the day's Parquet folder (embedded) or the ScyllaDB table filtered on
-    event_time (the connector pushes the range down)."""
+    """The archive rows of one UTC day (``read_archive_days``)."""
+    return read_archive_days(spark, settings, [day])
+
+
+def read_archive_days(spark: SparkSession, settings: Settings, days: list[str]) -> DataFrame:
+    """The archive rows of these UTC days: the days' Parquet folders (embedded) or their ScyllaDB partitions."""
     if settings.archive.embedded:
         archive = open_archive(settings)
         try:
-            folder = archive.archive_path() / f"event_date={day}"
+            folders = [archive.archive_path() / f"event_date={day}" for day in days]
         finally:
             archive.close()
-        if not any(folder.glob("*.parquet")):
+        found = [str(folder) for folder in folders if any(folder.glob("*.parquet"))]
+        if not found:
             return spark.createDataFrame([], from_arrow_schema(EVENTS_ARCHIVE))
-        return spark.read.parquet(str(folder))
-    # The day's partitions of events_by_day, as a join on the whole partition key: the connector's direct join
+        return spark.read.parquet(*found)
+    # The days' partitions of events_by_day, as a join on the whole partition key: the connector's direct join
     # (spark.submit.cassandra_conf) reads exactly those DAY_BUCKETS partitions, one keyed query each, where a
     # filtered table scan would visit the whole table (ALLOW FILTERING, which a strict cluster refuses).
     table = (
@@ -193,25 +196,11 @@ def read_archive_day(spark: SparkSession, settings: Settings, day: str) -> DataF
         .load()
     )
     keys = spark.createDataFrame(
-        [(date.fromisoformat(day), b) for b in range(DAY_BUCKETS)], "event_date date, bucket int"
+        [(date.fromisoformat(day), b) for day in days for b in range(DAY_BUCKETS)], "event_date date, bucket int"
     )
     # Read once and kept: the job aggregates the day several ways, and a direct join whose output no column of
     # is used (a bare count) fails inside the connector 3.5.1 ("Couldn't find none#0")
     return table.join(keys, ["event_date", "bucket"]).select(*EVENTS_ARCHIVE.names).persist()
-
-
-def citizens_frame(spark: SparkSession, settings: Settings) -> DataFrame:
-    """Every citizen's home region and score snapshot, from the documents store (read on the driver: one row
-    per citizen, far smaller than the events)."""
-    documents = open_documents(settings)
-    try:
-        snapshots = documents.all_snapshots()
-    finally:
-        documents.close()
-    rows = snapshots.rename(columns={"nationalID": "national_id"})[["national_id", "region", "score", "tier"]]
-    # plain object strings: pyspark's Arrow conversion predates pandas 3's string dtype
-    rows = rows.astype({"national_id": object, "region": object, "score": float, "tier": object})
-    return spark.createDataFrame(rows, CITIZENS_SCHEMA)
 
 
 # --- the job ----------------------------------------------------------------------------------------------
@@ -221,6 +210,8 @@ def citizens_frame(spark: SparkSession, settings: Settings) -> DataFrame:
 class DayRun:
     day: str
     aggregates: DayAggregates
+    citizens_at_day_end: int  # registered by the end of the day
+    registered_after: int  # citizens left out: registered after the day
     spark_app_id: str
     spark_master: str
     spark_version: str
@@ -232,6 +223,8 @@ class DayRun:
             "day": self.day,
             "archive_rows": self.aggregates.archive_rows,
             "distinct_events": self.aggregates.events,
+            "citizens_at_day_end": self.citizens_at_day_end,
+            "registered_after": self.registered_after,
             "offsets": [asdict(o) for o in self.aggregates.offsets],
             "outputs": {
                 CREDIT_SCORE_AGGREGATES: _records(self.aggregates.credit_scores),
@@ -253,7 +246,10 @@ def run_day(settings: Settings, day: str, spark: SparkSession | None = None) -> 
     date.fromisoformat(day)  # a malformed day fails here, before Spark starts
     started = time.monotonic()
     spark = spark or spark_session(settings.spark_master, APP_NAME)
-    aggregates = aggregate_day(read_archive_day(spark, settings, day), citizens_frame(spark, settings))
+    citizens, registered_after = citizens_at_day_end(
+        spark, settings, day, lambda days: read_archive_days(spark, settings, days)
+    )
+    aggregates = aggregate_day(read_archive_day(spark, settings, day), citizens)
     written_at = time.time_ns() // 1_000_000
     archive = open_archive(settings)
     try:
@@ -262,7 +258,17 @@ def run_day(settings: Settings, day: str, spark: SparkSession | None = None) -> 
     finally:
         archive.close()
     context = spark.sparkContext
-    return DayRun(day, aggregates, context.applicationId, context.master, spark.version, time.monotonic() - started)
+    total = int(aggregates.credit_scores["citizens"].sum()) if len(aggregates.credit_scores) else 0
+    return DayRun(
+        day,
+        aggregates,
+        total,
+        registered_after,
+        context.applicationId,
+        context.master,
+        spark.version,
+        time.monotonic() - started,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

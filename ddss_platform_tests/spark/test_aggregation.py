@@ -7,7 +7,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from ddss_platform.spark.aggregation import CITIZENS_SCHEMA, aggregate_day, read_archive_day
+from ddss_platform.spark.aggregation import aggregate_day, read_archive_day
+from ddss_platform.spark.as_of import CITIZENS_SCHEMA
 from ddss_platform.spark.session import spark_session
 from ddss_platform.stores.archive import EVENTS_ARCHIVE, day_start_ms, events_table, open_archive
 from ddss_platform_tests.spark.pandas_reference import (

@@ -16,7 +16,14 @@ import pytest
 from ddss_platform.cli.store_commands import SEED_DIR, initialise
 from ddss_platform.settings import Settings
 from ddss_platform.spark.submit import aggregation_command, job_environment
-from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY, open_archive
+from ddss_platform.stores.archive import (
+    CREDIT_SCORE_AGGREGATES,
+    DAY_MS,
+    EVENTS_SUMMARY,
+    ScoreHistoryRow,
+    day_start_ms,
+    open_archive,
+)
 from ddss_platform_tests.spark.test_aggregation import DAY, archive_rows
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
@@ -30,6 +37,19 @@ def _aggregate(settings: Settings) -> tuple[dict, dict[str, pd.DataFrame]]:
     try:
         events = archive_rows()
         archive.write_events(pa.Table.from_pandas(events, preserve_index=False), "spark-cluster-test")
+        # after the day: score changes the job takes back, and a registration that leaves its citizen out
+        later = day_start_ms(DAY) + DAY_MS + 3_600_000
+        archive.write_score_history(
+            [
+                ScoreHistoryRow(f"CIT{i:08d}", later + i, f"ev-later-{i}", "r", 500.0, 500.0 + i, i, "test", "Standard")
+                for i in range(1, 12)
+            ],
+            "spark-cluster-test-history",
+        )
+        registration = events.iloc[:1].assign(
+            event_id="ev-registration", citizen_id="CIT00000020", event_type="new_citizen", event_time=later
+        )
+        archive.write_events(pa.Table.from_pandas(registration, preserve_index=False), "spark-cluster-test-later")
         done = subprocess.run(
             aggregation_command(settings, DAY),
             env=os.environ | job_environment(settings),
@@ -68,6 +88,8 @@ def test_the_cluster_reading_cassandra_aggregates_exactly_like_the_embedded_prof
     )
     # the Parquet archive keeps a replayed row's copies, Cassandra one row per key: the same events either way
     assert on_cluster["distinct_events"] == local["distinct_events"] > 0
+    assert on_cluster["registered_after"] == local["registered_after"] == 1
+    assert on_cluster["citizens_at_day_end"] == local["citizens_at_day_end"] == CITIZENS - 1
 
     def spans(summary):
         return [(o["topic"], o["partition"], o["first_offset"], o["last_offset"]) for o in summary["offsets"]]

@@ -269,6 +269,10 @@ class Archive(Protocol):
     def archive_path(self) -> Path | None:
         """The Parquet dataset root (hive-partitioned by event_date) for Spark/DuckDB; None in production."""
 
+    def history_path(self) -> Path | None:
+        """The score history's Parquet dataset root (hive-partitioned by changed_date) for Spark; None in
+        production."""
+
     def count_by_day(self, start_day: str | None = None, end_day: str | None = None) -> dict[str, int]:
         """Distinct archived events per 'YYYY-MM-DD' (inclusive bounds)."""
 

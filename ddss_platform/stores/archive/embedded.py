@@ -187,6 +187,9 @@ class EmbeddedArchive:
     def archive_path(self) -> Path:
         return self._events
 
+    def history_path(self) -> Path:
+        return self._history
+
     def write_events(self, rows: pa.Table | Sequence[Mapping], batch_id: str) -> int:
         table = events_table(rows)
         self._write_by_day(table, EVENTS_INDEXED, self._events, batch_id)

@@ -235,6 +235,9 @@ class ScyllaArchive:
     def archive_path(self) -> None:
         return None  # Spark reads the archive through the Cassandra connector
 
+    def history_path(self) -> None:
+        return None
+
     def write_events(self, rows: pa.Table | Sequence[Mapping], batch_id: str) -> int:
         # batch_id is not needed: (citizen_id, event_time, event_id) makes a replayed insert an overwrite.
         table = events_table(rows)
