@@ -7,6 +7,7 @@ import pytest
 
 from ddss_platform.defs.partitions import EVENT_HOURS, hour_keys
 from ddss_platform.defs.resources import StoresResource
+from ddss_platform.defs.scoring_runs import RunRanges
 from ddss_platform.defs.streaming import defs as streaming_defs
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.sensor import run_request
@@ -26,7 +27,7 @@ def score_events(settings):
 
 
 def execute(settings, instance, rng: OffsetRange):
-    request = run_request(rng)
+    request = run_request(RunRanges(rng))
     return score_events(settings).execute_in_process(
         run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False
     )
