@@ -161,6 +161,9 @@ def _effects_report(settings: Settings, bus: EventBus) -> None:
         produced = sum(bus.end_offsets(CITIZEN_EFFECTS).values())
     except UnknownTopicError:
         return
+    if not produced:  # nothing scored yet (the document store may not even be initialised)
+        typer.echo("association effects: none produced yet")
+        return
     documents = open_documents(settings)
     try:
         parked = documents.parked_effect_counts()
