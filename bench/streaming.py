@@ -89,6 +89,7 @@ def score_partition(settings: Settings, partition: int) -> dict:
         sys.stdin.readline()
         started = time.time()
         result = process_range(ports, OffsetRange(CITIZEN_EVENTS, partition, 0, end))
+        scored = time.time()
         print("scored", flush=True)
         sys.stdin.readline()
         effects_end = ports.bus.end_offsets(CITIZEN_EFFECTS)[partition]
@@ -97,6 +98,7 @@ def score_partition(settings: Settings, partition: int) -> dict:
             "records": result.records,
             "effects": effects.records,
             "started": started,
+            "scored": scored,
             "finished": time.time(),
             "max_rss_mb": max(result.max_rss_mb, effects.max_rss_mb),
         }
@@ -238,7 +240,7 @@ def sensor_mode(settings: Settings, probe: LatencyProbe) -> tuple[float, float, 
         time.sleep(6)  # let the sensor's first tick pass, so the measurement starts in the steady state
         p50, p95 = probe.run()
         deadline = time.monotonic() + 60
-        while in_flight_runs(instance, CITIZEN_EVENTS) and time.monotonic() < deadline:
+        while in_flight_runs(instance) and time.monotonic() < deadline:
             time.sleep(0.5)
     finally:
         daemon.stop()

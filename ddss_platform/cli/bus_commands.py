@@ -167,7 +167,7 @@ def _effects_report(settings: Settings, bus: EventBus) -> None:
         produced = sum(bus.end_offsets(CITIZEN_EFFECTS).values())
     except UnknownTopicError:
         return
-    if produced == 0:  # nothing scored yet: the documents store may not even exist (`ddss init` makes it)
+    if not produced:  # nothing scored yet (the document store may not even be initialised)
         typer.echo("association effects: none produced yet")
         return
     documents = open_documents(settings)

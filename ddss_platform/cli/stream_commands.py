@@ -11,7 +11,7 @@ import typer
 from tqdm import tqdm
 
 from ddss_platform.cli.app import app, check_stores
-from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORED_TOPICS, SCORING_GROUP
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, next_range, process_range
 from ddss_platform.settings import Settings
 from ddss_platform.stores import Stores, open_stores
@@ -35,7 +35,7 @@ def _sensor_runs_in_flight(settings: Settings) -> int:
 
     instance = dagster_instance.open_instance(settings)
     try:
-        return sum(len(in_flight_runs(instance, topic)) for topic in SCORED_TOPICS)
+        return len(in_flight_runs(instance))
     finally:
         instance.dispose()
 

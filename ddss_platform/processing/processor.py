@@ -227,9 +227,7 @@ def _apply_effects_chunk(
     citizens = state.read_citizens({effect.target_id for effect in effects})
     outcome = apply_effects(effects, citizens, config)
     state.citizens.update(outcome.citizens)
-    batch = f"{rng.topic}-{rng.partition}-{first}-{last}"
-    if outcome.replayed:
-        batch += f"-replay-{zlib.crc32(repr([e.source_offset for e in outcome.replayed]).encode()):08x}"
+    batch = batch_id(rng.topic, rng.partition, first, last, [e.source_offset for e in outcome.replayed])
     _write_score_changes(stores, writes, outcome.score_changes, config, batch, result)
     if outcome.unknown_target:
         new = writes(stores.documents.park_effects, [parked(e, rng.partition) for e in outcome.unknown_target])
@@ -244,11 +242,10 @@ def _apply_effects_chunk(
     result.net_score_change += sum(c.change for c in outcome.score_changes)
 
 
-def batch_id(topic: str, partition: int, first: int, last: int, outcome: BatchOutcome) -> str:
-    """Deterministic per chunk. A replay (some outcomes already applied) writes a subset of the rows,
-    so it gets its own name instead of replacing the first attempt's complete files."""
+def batch_id(topic: str, partition: int, first: int, last: int, replayed: list[int]) -> str:
+    """Deterministic per chunk. A replay (some outcomes already applied: ``replayed``, their offsets) writes a
+    subset of the rows, so it gets its own name instead of replacing the first attempt's complete files."""
     base = f"{topic}-{partition}-{first}-{last}"
-    replayed = [o.offset for o in outcome.outcomes if o.status == DUPLICATE]
     if not replayed:
         return base
     return f"{base}-replay-{zlib.crc32(repr(replayed).encode()):08x}"
@@ -282,7 +279,7 @@ def _write_chunk(
 ) -> None:
     topic, partition = rng.topic, rng.partition
     written = sinks.written_outcomes(outcome)
-    batch = batch_id(topic, partition, *span, outcome)
+    batch = batch_id(topic, partition, *span, [o.offset for o in outcome.outcomes if o.status == DUPLICATE])
     rows = result.sink_rows
     # routed effects first: a crash after them is covered by their targets' guards; then keyed rows (in any
     # order among themselves), then the guarded state in the order of the module doc

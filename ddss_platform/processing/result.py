@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ddss_platform.events.topics import CITIZEN_EFFECTS
 from ddss_platform.processing.ranges import OffsetRange
 
 
@@ -62,10 +63,14 @@ class RangeResult:
     def summary(self) -> str:
         if self.already_committed:
             return f"{self.range}: already committed, nothing to do"
-        return (
-            f"{self.range}: {self.records} records in {self.elapsed_s:.2f} s ({self.events_per_s:,.0f}/s): "
+        head = f"{self.range}: {self.records} records in {self.elapsed_s:.2f} s ({self.events_per_s:,.0f}/s): "
+        effects = ", ".join(
+            f"{name.replace('_', ' ')} {count}" for name, count in self.effect_counts().items() if count
+        )
+        if self.range.topic == CITIZEN_EFFECTS:
+            return head + f"association effects {effects or 'none'}, dead-lettered {self.dead_lettered}"
+        return head + (
             f"scored {self.scored}, no rule {self.no_rule}, cooldown {self.cooldown}, "
             f"unknown citizen {self.unknown_citizen}, replayed {self.duplicate}, dead-lettered {self.dead_lettered}; "
-            f"{self.score_changes} score changes; effects "
-            + ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in self.effect_counts().items())
+            f"{self.score_changes} score changes; association effects {effects or 'none'}"
         )

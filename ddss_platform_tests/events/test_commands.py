@@ -10,10 +10,13 @@ from typer.testing import CliRunner
 
 from ddss_platform.cli import app
 from ddss_platform.events.codec import EventCodec
-from ddss_platform.events.topics import CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
+from ddss_platform.processing import process_backlog
 from ddss_platform.settings import Settings
+from ddss_platform.stores import open_stores
 from ddss_platform.stores.bus import open_bus
 from ddss_platform.stores.bus.digest import topic_digest
+from ddss_platform_tests.streaming.support import produce, seed_stores
 
 runner = CliRunner()
 
@@ -169,3 +172,22 @@ def test_help_wraps_whole_sentences_and_shows_no_type_for_flags(tmp_path):
     lineage = _invoke(tmp_path, "lineage", "--help").output
     # the docstring's paragraph is rewrapped: no line ends where its source line does
     assert "application and\n" not in lineage and "<bool>" not in lineage
+
+
+def test_topics_counts_what_became_of_the_association_effects(tmp_path):
+    settings = Settings.from_env({"DDSS_HOME": str(tmp_path), "DDSS_PARTITIONS": "2"})
+    seed_stores(settings, 200)
+    produce(settings, 200, 3_000, seed=2)
+    with open_stores(settings) as ports:
+        results = process_backlog(ports)
+        produced = sum(ports.bus.end_offsets(CITIZEN_EFFECTS).values())
+    assert produced == sum(r.effects_produced for r in results) > 0
+    delivered = sum(r.effects_delivered for r in results)
+    parked = sum(r.effects_parked for r in results)
+    result = _invoke(tmp_path, "topics")
+    assert result.exit_code == 0, result.output
+    assert f"{CITIZEN_EFFECTS}: 2 partitions, {produced} records, group {SCORING_GROUP} lag 0" in result.output
+    assert (
+        f"association effects: {produced} produced, {produced} consumed: {delivered} applied on delivery "
+        f"(or dropped: replays of a retried range, dead letters), {parked} parked"
+    ) in result.output

@@ -7,11 +7,12 @@ import pytest
 
 from ddss_platform.defs.partitions import EVENT_HOURS, hour_keys
 from ddss_platform.defs.resources import StoresResource
+from ddss_platform.defs.scoring_runs import RunRanges
 from ddss_platform.defs.streaming import defs as streaming_defs
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.sensor import run_request
-from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import OffsetRange
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.processing import OffsetRange, process_range
 from ddss_platform.stores import open_stores
 from ddss_platform_tests.streaming.support import produce, seed_stores
 
@@ -26,7 +27,7 @@ def score_events(settings):
 
 
 def execute(settings, instance, rng: OffsetRange):
-    request = run_request(rng)
+    request = run_request(RunRanges(rng))
     return score_events(settings).execute_in_process(
         run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False
     )
@@ -85,3 +86,36 @@ def test_the_dead_letter_check_fails_when_too_many_records_were_bad(embedded_set
     [check] = result.get_asset_check_evaluations()
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR  # ...the check does
     assert "dead-lettered in the last 1 runs" in check.description
+
+
+def test_a_run_applies_its_partitions_effects_after_its_events_and_reports_both(embedded_settings, instance):
+    seed_stores(embedded_settings, 200)
+    produce(embedded_settings, 200, 900)
+    with open_stores(embedded_settings) as ports:
+        partitions = sorted(ports.bus.end_offsets(CITIZEN_EVENTS))
+        for p in partitions:  # every partition's events: their effects wait on citizen-effects
+            process_range(ports, OffsetRange(CITIZEN_EVENTS, p, 0, ports.bus.end_offsets(CITIZEN_EVENTS)[p]))
+        ports.bus.produce(CITIZEN_EFFECTS, [(key, b"not avro") for key in ("CIT00000001", "CIT00000002")])
+        waiting = ports.bus.end_offsets(CITIZEN_EFFECTS)
+    end = waiting[0]
+    request = run_request(
+        RunRanges(OffsetRange(CITIZEN_EVENTS, 0, *(2 * [0])), OffsetRange(CITIZEN_EFFECTS, 0, 0, end))
+    )
+    result = score_events(embedded_settings).execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags
+    )
+    [snapshots] = [
+        m.metadata
+        for m in result.asset_materializations_for_node("score_range")
+        if m.asset_key.path == ["score_snapshots"]
+    ]
+    assert snapshots["topic"].value == CITIZEN_EFFECTS and snapshots["records"].value == end
+    assert snapshots["effects_delivered"].value + snapshots["dead_lettered"].value == end
+    [output] = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.STEP_OUTPUT)
+    metadata = output.dagster_event.step_output_data.metadata
+    assert (metadata["effects_range_start"].value, metadata["effects_range_end"].value) == (0, end)
+    assert metadata["effects_delivered"].value == snapshots["effects_delivered"].value > 0
+    [check] = result.get_asset_check_evaluations()  # the effects range's dead letters count in the check
+    assert f"{snapshots['dead_lettered'].value} of {end} records" in check.description
+    with open_stores(embedded_settings) as ports:
+        assert ports.bus.committed(SCORING_GROUP, CITIZEN_EFFECTS)[0] == end

@@ -10,10 +10,10 @@ import dagster as dg
 import pytest
 
 from ddss_platform.defs.resources import StoresResource
-from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, TOPIC_TAG
+from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, TOPIC_TAG, RunRanges
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.sensor import run_request, scoring_sensor
-from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import GroupLease, OffsetRange
 from ddss_platform.stores.bus import open_bus
 
@@ -61,8 +61,8 @@ def tick(settings, instance, cursor=None, min_batch=1, **tuning):
     return scoring_sensor(context)
 
 
-def add_run(instance, rng: OffsetRange, status: dg.DagsterRunStatus) -> dg.DagsterRun:
-    request = run_request(rng)
+def add_run(instance, rng: OffsetRange | RunRanges, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    request = run_request(rng if isinstance(rng, RunRanges) else RunRanges(rng))
     failed = status == dg.DagsterRunStatus.FAILURE
     run = instance.add_run(
         dg.DagsterRun(
@@ -179,3 +179,25 @@ def test_a_lag_below_the_minimum_batch_waits_until_its_oldest_record_is_old_enou
     fill(bus, {1: 5}, timestamp_ms=minute_ago)
     old = dataclasses.replace(embedded_settings, scoring_max_delay_s=30.0)
     assert ranges_of(tick(old, instance, min_batch=100)) == ["citizen-events/1/0-5"]
+
+
+def test_a_partitions_waiting_effects_ride_in_its_one_run(embedded_settings, instance, bus):
+    from ddss_platform.stores.bus.partitioner import partition_for
+
+    fill(bus, {0: 50})
+    keys = [f"CIT{i:08d}" for i in range(200)]
+    bus.produce(CITIZEN_EFFECTS, [(k, b"x") for k in keys if partition_for(k, 2) == 1][:7])
+    bus.produce(CITIZEN_EFFECTS, [(k, b"x") for k in keys if partition_for(k, 2) == 0][:3])
+    result = tick(embedded_settings, instance, batch_size=40)
+    assert ranges_of(result) == [
+        "citizen-events/0/0-40+citizen-effects/0/0-3",
+        "citizen-events/1/0-0+citizen-effects/1/0-7",  # effects only: the empty events range names where it stands
+    ]
+    configs = [r.run_config["ops"]["score_range"]["config"] for r in result.run_requests]
+    assert [(c["effects_start"], c["effects_end"]) for c in configs] == [(0, 3), (0, 7)]
+    assert {r.tags[PARTITION_TAG] for r in result.run_requests} == {"0", "1"}
+    # a run in flight holds its partition for both topics
+    add_run(instance, RunRanges.parse(ranges_of(result)[1]), dg.DagsterRunStatus.STARTED)
+    assert ranges_of(tick(embedded_settings, instance, batch_size=40)) == [
+        "citizen-events/0/0-40+citizen-effects/0/0-3"
+    ]

@@ -12,6 +12,7 @@ import pytest
 from ddss_platform.defs.streaming.batching import Batching
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.sensor import plan
+from ddss_platform.events.topics import CITIZEN_EVENTS
 from ddss_platform.processing import OffsetRange
 from ddss_platform.settings import DEFAULT_SCORING_MAX_DELAY_S, DEFAULT_SCORING_MIN_BATCH
 
@@ -35,19 +36,19 @@ def simulate_hour(instance, batching: Batching) -> tuple[dict[int, list[int]], l
     launches: dict[int, list[int]] = defaultdict(list)
     waits: list[float] = []
     produced_ms = 0.0
-    previous_ends: dict[int, int] = {}
+    previous_ends: dict[str, dict[int, int]] = {}
     for now_s in range(TICK_S, HOUR_S + TICK_S, TICK_S):
         while produced_ms + 1000 / RATE <= now_s * 1000:
             produced_ms += 1000 / RATE
             times[rng.randrange(PARTITIONS)].append(int(produced_ms))
-        ends = {p: len(times[p]) for p in range(PARTITIONS)}
+        ends = {CITIZEN_EVENTS: {p: len(times[p]) for p in range(PARTITIONS)}}
         requests, _ = plan(
             instance,
             ends,
-            committed,
+            {CITIZEN_EVENTS: committed},
             ScoringTuning(),
             batching,
-            lambda partition, offset: times[partition][offset],
+            lambda _topic, partition, offset: times[partition][offset],
             now_s * 1000,
             previous_ends,
         )
@@ -74,10 +75,12 @@ def test_an_hour_at_5_events_per_second_makes_one_run_per_partition_per_max_dela
 
 def test_the_last_records_of_a_burst_are_scored_at_the_next_quiet_tick(instance):
     batching = Batching(DEFAULT_SCORING_MIN_BATCH, DEFAULT_SCORING_MAX_DELAY_S)
-    ends, committed = {0: 40}, {0: 0}
+    ends, committed = {CITIZEN_EVENTS: {0: 40}}, {CITIZEN_EVENTS: {0: 0}}
 
     def ask(previous_ends):
-        return plan(instance, ends, committed, ScoringTuning(), batching, lambda p, o: 0, 1000, previous_ends)
+        return plan(
+            instance, ends, committed, ScoringTuning(), batching, lambda *_: 0, 1000, {CITIZEN_EVENTS: previous_ends}
+        )
 
     waiting, notes = ask({0: 20})  # still arriving, below the minimum batch, young: gather more
     assert not waiting and "lag 40 < minimum batch" in notes[0]

@@ -1,5 +1,6 @@
-"""The score_events job: one run processes exactly one offset range of one partition of a scored topic
-(citizen-events: score events; citizen-effects: apply association effects to the partition's citizens)."""
+"""The score_events job: one run processes exactly the offset ranges of one partition that scoring_sensor gave it:
+a citizen-events range (score events) and, when the partition has effects waiting, its citizen-effects range
+(apply the association effects to the partition's citizens)."""
 
 import dagster as dg
 
@@ -22,103 +23,125 @@ class RangeConfig(dg.Config):
     partition: int
     start: int
     end: int
+    # the same partition's citizen-effects range, taken after the first one (empty: none)
+    effects_start: int = 0
+    effects_end: int = 0
 
 
 @dg.op(
-    description="Read [start, end) of one partition, score it, write every sink, then commit the offsets.",
+    description="Read [start, end) of one partition (then its citizen-effects range, if given), score or apply it, "
+    "write every sink, then commit the offsets.",
     out=dg.Out(dg.Nothing),
 )  # the run's effects are in the stores: no output value to hand to an IO manager
 def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: StoresResource, scoring: ScoringTuning):
     # imported here: the code server and the UI load this module without the processing stack
     from ddss_platform.processing import OffsetRange, partition_lease, process_range
 
-    requested = OffsetRange(config.topic, config.partition, config.start, config.end)
+    requested = [OffsetRange(config.topic, config.partition, config.start, config.end)]
+    if config.effects_end > config.effects_start:
+        requested.append(OffsetRange(CITIZEN_EFFECTS, config.partition, config.effects_start, config.effects_end))
     # a run of another Dagster instance on this data directory may score the partition: take turns
     with partition_lease(stores.settings().home, config.topic, config.partition), stores.open_stores() as opened:
-        result = process_range(opened, requested, log=context.log.info)
-    context.log.info(result.summary())
-    done = result.range
-    # the range as text: numbers would be charted by the UI as if successive runs' offsets were one series
-    common = {
-        "topic": done.topic,
-        **{k: dg.MetadataValue.text(str(getattr(done, k))) for k in ("partition", "start", "end")},
-    }
-    effects = {f"effects_{name}": count for name, count in result.effect_counts().items()}
-    if not result.already_committed:
-        sinks = result.sink_rows
-        snapshots = {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens, **effects}
-        score_changes = {
-            "points": sinks["score_change_history"],
-            "beyond_retention": result.beyond_retention["score_change_history"],
-            "net_score_change": result.net_score_change,
-        }
-        if done.topic == CITIZEN_EFFECTS:
-            # the records and dead letters of an effects range count in the dead-letter check (``checks``)
-            written = [
-                (
-                    SCORE_SNAPSHOTS_ASSET,
-                    {**snapshots, "records": result.records, "dead_lettered": result.dead_lettered},
-                ),
-                (SCORE_CHANGE_HISTORY_ASSET, score_changes),
-            ]
-        else:
-            written = [
-                (
-                    EVENTS_ARCHIVE_ASSET,
-                    {"rows": sinks["archive_events"], "records": result.records, "dead_lettered": result.dead_lettered},
-                ),
-                (
-                    RAW_EVENTS_ASSET,
-                    {
-                        "points": sinks["raw_events"],
-                        "beyond_retention": result.beyond_retention["raw_events"],
-                        EVENT_HOURS: hour_keys(result.event_hours_ms),
-                    },
-                ),
-                (SCORE_SNAPSHOTS_ASSET, snapshots),
-                (SCORE_CHANGE_HISTORY_ASSET, score_changes),
-            ]
-        for key, rows in written:
-            context.log_event(dg.AssetMaterialization(asset_key=key, metadata={**common, **rows}))
-        context.log_event(dead_letter_evaluation(context.instance, scoring, latest=result, run_id=context.run_id))
-
+        results = [process_range(opened, rng, log=context.log.info) for rng in requested]
+    for result in results:
+        context.log.info(result.summary())
+        if not result.already_committed:
+            _report(context, scoring, result)
+    first = results[0]
     context.instance.add_run_tags(
         context.run_id,
-        {
-            "ddss/records": str(result.records),
-            "ddss/events_per_s": f"{result.events_per_s:.0f}",
-        },
+        {"ddss/records": str(first.records), "ddss/events_per_s": f"{first.events_per_s:.0f}"},
     )
-    return dg.Output(
-        None,
-        metadata={
-            **common,
-            "records": result.records,
-            "scored": result.scored,
-            "no_rule": result.no_rule,
-            "cooldown": result.cooldown,
-            "unknown_citizen": result.unknown_citizen,
-            "replayed": result.duplicate,
-            "dead_lettered": result.dead_lettered,
-            "dead_letter_reasons": dict(result.dead_letter_reasons),
-            "score_changes": result.score_changes,
-            "net_score_change": result.net_score_change,
-            "new_citizens": result.new_citizens,
-            "relationship_changes": result.relationship_changes,
-            **effects,
-            "sink_rows": dict(result.sink_rows),
-            "points_beyond_retention": dict(result.beyond_retention),
-            "already_committed": result.already_committed,
-            "elapsed_s": round(result.elapsed_s, 3),
-            "events_per_s": round(result.events_per_s, 1),
-            "max_rss_mb": round(result.max_rss_mb, 1),
-        },
-    )
+    effects = {f"effects_{name}": sum(r.effect_counts()[name] for r in results) for name in first.effect_counts()}
+    applied = {
+        f"effects_range_{field}": value
+        for result in results[1:]
+        for field, value in (
+            ("start", result.range.start),
+            ("end", result.range.end),
+            ("records", result.records),
+            ("dead_lettered", result.dead_lettered),
+        )
+    }
+    return dg.Output(None, metadata={**_range_metadata(first), **effects, **applied})
+
+
+def _range_text(done) -> dict:
+    """The range as text: numbers would be charted by the UI as if successive runs' offsets were one series."""
+    return {
+        "topic": done.topic,
+        **{key: dg.MetadataValue.text(str(getattr(done, key))) for key in ("partition", "start", "end")},
+    }
+
+
+def _range_metadata(result) -> dict:
+    return {
+        **_range_text(result.range),
+        "records": result.records,
+        "scored": result.scored,
+        "no_rule": result.no_rule,
+        "cooldown": result.cooldown,
+        "unknown_citizen": result.unknown_citizen,
+        "replayed": result.duplicate,
+        "dead_lettered": result.dead_lettered,
+        "dead_letter_reasons": dict(result.dead_letter_reasons),
+        "score_changes": result.score_changes,
+        "net_score_change": result.net_score_change,
+        "new_citizens": result.new_citizens,
+        "relationship_changes": result.relationship_changes,
+        "sink_rows": dict(result.sink_rows),
+        "points_beyond_retention": dict(result.beyond_retention),
+        "already_committed": result.already_committed,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "events_per_s": round(result.events_per_s, 1),
+        "max_rss_mb": round(result.max_rss_mb, 1),
+    }
+
+
+def _report(context: dg.OpExecutionContext, scoring: ScoringTuning, result) -> None:
+    """The materializations of what one range wrote, and the dead-letter check after it."""
+    done = result.range
+    common = _range_text(done)
+    sinks = result.sink_rows
+    effects = {f"effects_{name}": count for name, count in result.effect_counts().items()}
+    snapshots = {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens, **effects}
+    score_changes = {
+        "points": sinks["score_change_history"],
+        "beyond_retention": result.beyond_retention["score_change_history"],
+        "net_score_change": result.net_score_change,
+    }
+    if done.topic == CITIZEN_EFFECTS:
+        # the records and dead letters of an effects range count in the dead-letter check (``checks``)
+        written = [
+            (SCORE_SNAPSHOTS_ASSET, {**snapshots, "records": result.records, "dead_lettered": result.dead_lettered}),
+            (SCORE_CHANGE_HISTORY_ASSET, score_changes),
+        ]
+    else:
+        written = [
+            (
+                EVENTS_ARCHIVE_ASSET,
+                {"rows": sinks["archive_events"], "records": result.records, "dead_lettered": result.dead_lettered},
+            ),
+            (
+                RAW_EVENTS_ASSET,
+                {
+                    "points": sinks["raw_events"],
+                    "beyond_retention": result.beyond_retention["raw_events"],
+                    EVENT_HOURS: hour_keys(result.event_hours_ms),
+                },
+            ),
+            (SCORE_SNAPSHOTS_ASSET, snapshots),
+            (SCORE_CHANGE_HISTORY_ASSET, score_changes),
+        ]
+    for key, rows in written:
+        context.log_event(dg.AssetMaterialization(asset_key=key, metadata={**common, **rows}))
+    context.log_event(dead_letter_evaluation(context.instance, scoring, latest=result, run_id=context.run_id))
 
 
 @dg.job(
     name=SCORE_EVENTS_JOB,
-    description="Score one offset range of citizen-events (launched by scoring_sensor).",
+    description="Score one offset range of citizen-events, then apply the partition's waiting association effects "
+    "(launched by scoring_sensor).",
     executor_def=dg.in_process_executor,
     # the sensor relaunches a failed range itself (same range, next attempt); no blind run retries
     tags={"dagster/max_retries": "0"},

@@ -1,11 +1,12 @@
 """scoring_sensor: turns consumer lag into score_events runs, one partition at a time.
 
-Each tick, for each scored topic (citizen-events, and citizen-effects, where association effects reach their
-target's partition): lag = end offsets − the ddss-scoring group's committed offsets. For each partition with lag
-and no scoring run of that topic queued or running on it, request a run over [committed, committed + batch
-size) once the lag is worth a run (at least the minimum batch, or the oldest unscored record waited the maximum
-delay: ``batching``). Runs of both topics carry the partition's tag, so the run queue starts one run per
-partition at a time (its only writer); a run
+Each tick: lag = end offsets − the ddss-scoring group's committed offsets, on citizen-events and on
+citizen-effects (where association effects reach their target's partition). For each partition with lag on
+either and no scoring run queued or running on it, request one run over [committed, committed + batch size) of
+the partition's citizen-events and, when it has effects waiting, of its citizen-effects (``RunRanges``), once
+the lag is worth a run (at least the minimum batch, the oldest unscored record waited the maximum delay, or no
+record arrived since the last tick: ``batching``): the partition's only writer, and one run worker per partition
+and tick whichever topic has lag; a run
 that has committed its whole range is only finishing (reporting, exiting) and does not hold its partition.
 A run commits its end offset only after every sink is written, so a failed run leaves the committed
 offset where it was; the sensor then relaunches that same range (run key suffixed with the attempt,
@@ -22,12 +23,19 @@ import dagster as dg
 
 from ddss_platform.defs.asset_keys import CITIZEN_EVENTS_ASSET
 from ddss_platform.defs.resources import StoresResource
-from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, SCORE_EVENTS_JOB, TOPIC_TAG, in_flight_runs
+from ddss_platform.defs.scoring_runs import (
+    PARTITION_TAG,
+    RANGE_TAG,
+    SCORE_EVENTS_JOB,
+    TOPIC_TAG,
+    RunRanges,
+    in_flight_runs,
+)
 from ddss_platform.defs.streaming.batching import Batching
 from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.source import data_version, topic_metadata
-from ddss_platform.events.topics import CITIZEN_EVENTS, SCORED_TOPICS, SCORING_GROUP
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORED_TOPICS, SCORING_GROUP
 from ddss_platform.processing.lease import GroupLease
 from ddss_platform.processing.ranges import OffsetRange, next_range
 from ddss_platform.stores.bus import UnknownTopicError
@@ -36,40 +44,43 @@ MAX_BACKOFF_S = 300.0
 FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
 
-def run_request(rng: OffsetRange, attempt: int = 1) -> dg.RunRequest:
+def run_request(ranges: RunRanges, attempt: int = 1) -> dg.RunRequest:
+    events, effects = ranges.events, ranges.effects
+    config = {"topic": events.topic, "partition": events.partition, "start": events.start, "end": events.end}
+    if effects is not None:
+        config.update(effects_start=effects.start, effects_end=effects.end)
     return dg.RunRequest(
-        run_key=rng.key if attempt == 1 else f"{rng.key}/attempt-{attempt}",
-        run_config={
-            "ops": {
-                "score_range": {
-                    "config": {"topic": rng.topic, "partition": rng.partition, "start": rng.start, "end": rng.end}
-                }
-            }
-        },
-        tags={TOPIC_TAG: rng.topic, PARTITION_TAG: str(rng.partition), RANGE_TAG: rng.key},
+        run_key=ranges.key if attempt == 1 else f"{ranges.key}/attempt-{attempt}",
+        run_config={"ops": {"score_range": {"config": config}}},
+        tags={TOPIC_TAG: events.topic, PARTITION_TAG: str(events.partition), RANGE_TAG: ranges.key},
     )
 
 
-def finishing(run: dg.DagsterRun, committed: int) -> bool:
-    """Whether the run has committed its whole range: a run commits last, so it only reports and exits now, and
-    the partition's next range may be requested (the queue's one-run-per-partition limit starts it after)."""
-    return RANGE_TAG in run.tags and OffsetRange.parse(run.tags[RANGE_TAG]).end <= committed
+def finishing(run: dg.DagsterRun, committed: dict[str, dict[int, int]]) -> bool:
+    """Whether the run has committed all its ranges: a run commits last, so it only reports and exits now, and
+    the partition's next ranges may be requested (the queue's one-run-per-partition limit starts them after)."""
+    return RANGE_TAG in run.tags and RunRanges.parse(run.tags[RANGE_TAG]).committed_by(committed)
 
 
 def retry_of_failed_range(
-    instance: dg.DagsterInstance, topic: str, partition: int, committed: int, backoff_s: float
-) -> tuple[OffsetRange, int, float] | None:
-    """When the partition's last run failed over the range that starts at the committed offset:
-    (that range, the attempt number to launch, seconds left to wait before relaunching)."""
+    instance: dg.DagsterInstance, partition: int, committed: dict[str, dict[int, int]], backoff_s: float
+) -> tuple[RunRanges, int, float] | None:
+    """When the partition's last run failed before committing its ranges: (those ranges, the attempt number to
+    launch, seconds left to wait before relaunching). A relaunch takes the same ranges: a part the failed run
+    committed (its citizen-events range, when it failed on its effects) is skipped by the retry."""
     last = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=SCORE_EVENTS_JOB, tags={TOPIC_TAG: topic, PARTITION_TAG: str(partition)}),
+        filters=dg.RunsFilter(
+            job_name=SCORE_EVENTS_JOB, tags={TOPIC_TAG: CITIZEN_EVENTS, PARTITION_TAG: str(partition)}
+        ),
         limit=1,
     )
     if not last or last[0].dagster_run.status not in FAILED or RANGE_TAG not in last[0].dagster_run.tags:
         return None
-    failed = OffsetRange.parse(last[0].dagster_run.tags[RANGE_TAG])
-    if failed.start != committed:
-        return None
+    failed = RunRanges.parse(last[0].dagster_run.tags[RANGE_TAG])
+    if failed.committed_by(committed) or not any(
+        r.start == committed.get(r.topic, {}).get(r.partition, 0) for r in failed.ranges
+    ):
+        return None  # done since, or not where the group stands
     attempts = instance.get_runs_count(dg.RunsFilter(job_name=SCORE_EVENTS_JOB, tags={RANGE_TAG: failed.key}))
     wait = min(MAX_BACKOFF_S, backoff_s * 2 ** (attempts - 1))
     ended = last[0].end_time or time.time()
@@ -78,27 +89,35 @@ def retry_of_failed_range(
 
 def plan(
     instance: dg.DagsterInstance,
-    ends: dict[int, int],
-    committed: dict[int, int],
+    ends: dict[str, dict[int, int]],
+    committed: dict[str, dict[int, int]],
     tuning: ScoringTuning,
     batching: Batching,
-    record_time_ms: Callable[[int, int], int],
+    record_time_ms: Callable[[str, int, int], int],
     now_ms: int,
-    previous_ends: dict[int, int],
-    topic: str = CITIZEN_EVENTS,
+    previous_ends: dict[str, dict[int, int]],
 ) -> tuple[list[dg.RunRequest], list[str]]:
-    """The run requests of one tick, and one line per partition saying what happens to it and why;
-    ``record_time_ms(partition, offset)`` is a record's bus timestamp, ``previous_ends`` the end offsets the last
-    tick saw."""
-    busy = in_flight_runs(instance, topic)
+    """The run requests of one tick, and one line per partition saying what happens to it and why. ``ends``,
+    ``committed`` and ``previous_ends`` (what the last tick saw): topic -> partition -> offset, for citizen-events
+    and (when it exists) citizen-effects; ``record_time_ms(topic, partition, offset)`` is a record's bus
+    timestamp."""
+    busy = in_flight_runs(instance)
     requests, notes = [], []
-    for partition in sorted(ends):
-        rng = next_range(topic, partition, committed.get(partition, 0), ends[partition], tuning.batch_size)
-        if rng is None:
-            notes.append(f"partition {partition}: no lag (committed {committed.get(partition, 0)})")
+    for partition in sorted(ends[CITIZEN_EVENTS]):
+        at = {topic: committed.get(topic, {}).get(partition, 0) for topic in ends}
+        found = {
+            topic: next_range(topic, partition, at[topic], ends[topic].get(partition, 0), tuning.batch_size)
+            for topic in ends
+        }
+        if all(rng is None for rng in found.values()):
+            notes.append(f"partition {partition}: no lag (committed {_described(at)})")
             continue
-        behind = ends[partition] - rng.start
-        if partition in busy and not finishing(busy[partition], committed.get(partition, 0)):
+        ranges = RunRanges(
+            found[CITIZEN_EVENTS] or OffsetRange(CITIZEN_EVENTS, partition, at[CITIZEN_EVENTS], at[CITIZEN_EVENTS]),
+            found.get(CITIZEN_EFFECTS),
+        )
+        behind = _described({topic: ends[topic].get(partition, 0) - at[topic] for topic in ends})
+        if partition in busy and not finishing(busy[partition], committed):
             run = busy[partition]
             notes.append(
                 f"partition {partition}: lag {behind}, run {run.run_id[:8]} "
@@ -106,28 +125,42 @@ def plan(
             )
             continue
         attempt = 1
-        retry = retry_of_failed_range(instance, topic, partition, rng.start, tuning.retry_backoff_s)
+        retry = retry_of_failed_range(instance, partition, committed, tuning.retry_backoff_s)
         if retry is not None:
-            rng, attempt, wait = retry
+            ranges, attempt, wait = retry
             if wait > 0:
                 notes.append(
-                    f"partition {partition}: range {rng.key} failed {attempt - 1}×, relaunching in {wait:.0f} s"
+                    f"partition {partition}: range {ranges.key} failed {attempt - 1}×, relaunching in {wait:.0f} s"
                 )
                 continue
         elif waiting := batching.wait_reason(
-            behind,
-            ends[partition] != previous_ends.get(partition),
-            partial(record_time_ms, partition, rng.start),
+            sum(ends[topic].get(partition, 0) - at[topic] for topic in ends),
+            any(ends[topic].get(partition, 0) != previous_ends.get(topic, {}).get(partition) for topic in ends),
+            partial(_oldest_unscored_ms, record_time_ms, ends, at, partition),
             now_ms,
         ):
             notes.append(f"partition {partition}: {waiting}")
             continue
-        requests.append(run_request(rng, attempt))
+        requests.append(run_request(ranges, attempt))
         notes.append(
-            f"partition {partition}: lag {behind}, launching {rng.key}"
+            f"partition {partition}: lag {behind}, launching {ranges.key}"
             + (f" (attempt {attempt}, the previous run failed)" if attempt > 1 else "")
         )
     return requests, notes
+
+
+def _oldest_unscored_ms(
+    record_time_ms: Callable[[str, int, int], int], ends: dict[str, dict[int, int]], at: dict[str, int], partition: int
+) -> int:
+    """The bus timestamp of the partition's oldest record not yet scored, over both topics."""
+    waiting = [topic for topic in ends if ends[topic].get(partition, 0) > at[topic]]
+    return min(record_time_ms(topic, partition, at[topic]) for topic in waiting)
+
+
+def _described(by_topic: dict[str, int]) -> str:
+    """``{citizen-events: 5, citizen-effects: 2}`` as "5 (citizen-effects 2)": the effects only where they exist."""
+    others = ", ".join(f"{topic} {n}" for topic, n in by_topic.items() if topic != CITIZEN_EVENTS)
+    return f"{by_topic[CITIZEN_EVENTS]}" + (f" ({others})" if others else "")
 
 
 def _keyed(offsets: dict[int, int]) -> dict[str, int]:
@@ -149,57 +182,53 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
         return dg.SkipReason(
             f"`ddss stream` owns consumer group {SCORING_GROUP}: {holder.describe()}; no runs launched until it stops"
         )
-    requests: list[dg.RunRequest] = []
     notes: list[str] = []
-    offsets: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
+    ends: dict[str, dict[int, int]] = {}
+    committed: dict[str, dict[int, int]] = {}
     with stores.bus() as bus:
         for topic in SCORED_TOPICS:
             try:
-                offsets[topic] = bus.end_offsets(topic), bus.committed(SCORING_GROUP, topic)
+                ends[topic], committed[topic] = bus.end_offsets(topic), bus.committed(SCORING_GROUP, topic)
             except UnknownTopicError:
                 notes.append(f"topic {topic} does not exist yet (`ddss init` or `ddss simulate`)")
-        if CITIZEN_EVENTS not in offsets:
+        if CITIZEN_EVENTS not in ends:
             return dg.SkipReason("; ".join(notes))
         previous = json.loads(context.cursor) if context.cursor else {}
-        previous_ends = {CITIZEN_EVENTS: previous.get("end_offsets", {})} | {
-            topic: seen["end_offsets"] for topic, seen in previous.get("other_topics", {}).items()
+        seen = {CITIZEN_EVENTS: previous.get("end_offsets", {})} | {
+            topic: other["end_offsets"] for topic, other in previous.get("other_topics", {}).items()
         }
 
         def record_time_ms(topic: str, partition: int, offset: int) -> int:
             return bus.read_range(topic, partition, offset, offset + 1)[0].timestamp_ms
 
-        for topic, (topic_ends, topic_committed) in offsets.items():
-            topic_requests, topic_notes = plan(
-                context.instance,
-                topic_ends,
-                topic_committed,
-                scoring,
-                Batching.from_settings(settings),
-                partial(record_time_ms, topic),
-                time.time_ns() // 1_000_000,
-                {int(p): o for p, o in previous_ends.get(topic, {}).items()},
-                topic,
-            )
-            requests += topic_requests
-            notes += [f"{topic} {note}" for note in topic_notes]
-    ends, committed = offsets[CITIZEN_EVENTS]
-    observed = _keyed(ends)
+        requests, planned = plan(
+            context.instance,
+            ends,
+            committed,
+            scoring,
+            Batching.from_settings(settings),
+            record_time_ms,
+            time.time_ns() // 1_000_000,
+            {topic: {int(p): o for p, o in offsets.items()} for topic, offsets in seen.items()},
+        )
+    notes += planned
+    observed = _keyed(ends[CITIZEN_EVENTS])
     observations = []
     if previous.get("end_offsets") != observed:
         observations.append(
             dg.AssetObservation(
                 asset_key=CITIZEN_EVENTS_ASSET,
-                metadata=topic_metadata(ends, committed),
-                tags={"dagster/data_version": data_version(ends).value},
+                metadata=topic_metadata(ends[CITIZEN_EVENTS], committed[CITIZEN_EVENTS]),
+                tags={"dagster/data_version": data_version(ends[CITIZEN_EVENTS]).value},
             )
         )
     cursor = json.dumps(
         {
             "end_offsets": observed,
-            "committed": _keyed(committed),
+            "committed": _keyed(committed[CITIZEN_EVENTS]),
             "other_topics": {
-                topic: {"end_offsets": _keyed(topic_ends), "committed": _keyed(topic_committed)}
-                for topic, (topic_ends, topic_committed) in offsets.items()
+                topic: {"end_offsets": _keyed(ends[topic]), "committed": _keyed(committed[topic])}
+                for topic in ends
                 if topic != CITIZEN_EVENTS
             },
             "launched": [r.run_key for r in requests],
