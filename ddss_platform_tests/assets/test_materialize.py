@@ -12,11 +12,17 @@ import pytest
 
 from ddss_platform.defs.dagster_instance import open_instance
 from ddss_platform.events.topics import CITIZEN_EFFECTS, SCORED_TOPICS
+from ddss_platform.scoring import load_configuration
 from ddss_platform.stores import open_stores
-from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, EVENTS_SUMMARY, open_archive
+from ddss_platform.stores.archive import CREDIT_SCORE_AGGREGATES, DAY_MS, EVENTS_SUMMARY, day_start_ms, open_archive
 from ddss_platform.stores.documents import open_documents
 from ddss_platform_tests.assets.conftest import CODE, dagster, ddss
-from ddss_platform_tests.spark.pandas_reference import assert_same, expected_credit_scores, expected_events_summary
+from ddss_platform_tests.spark.pandas_reference import (
+    assert_same,
+    citizens_at_day_end,
+    expected_credit_scores,
+    expected_events_summary,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +100,11 @@ def test_every_check_passes(materialized):
     assert len(per_day) == len(materialized.days)
 
 
+def parquet_dataset(settings, name: str) -> pd.DataFrame:
+    """A whole Parquet dataset of the embedded archive, read straight from its files."""
+    return ds.dataset(str(settings.home / "archive" / name), format="parquet").to_table().to_pandas()
+
+
 def archive_day(settings, day: str) -> pd.DataFrame:
     """Every archived row of the day, replays included, read straight from the Parquet files."""
     folder = settings.home / "archive" / "events_archive" / f"event_date={day}"
@@ -104,9 +115,12 @@ def test_aggregates_equal_an_independent_pandas_computation(materialized):
     documents = open_documents(materialized.settings)
     try:
         snapshots = documents.all_snapshots()
+        config = load_configuration(documents.load_active_configuration())
     finally:
         documents.close()
     citizens = snapshots.rename(columns={"nationalID": "national_id"})[["national_id", "region", "score", "tier"]]
+    history = parquet_dataset(materialized.settings, "citizen_score_history")
+    every_event = parquet_dataset(materialized.settings, "events_archive")
     archive = open_archive(materialized.settings)
     try:
         for day in materialized.days:
@@ -114,7 +128,8 @@ def test_aggregates_equal_an_independent_pandas_computation(materialized):
             assert len(events) > 0
             credit = archive.read_aggregates(CREDIT_SCORE_AGGREGATES, start_day=day, end_day=day)
             summary = archive.read_aggregates(EVENTS_SUMMARY, start_day=day, end_day=day)
-            assert_same(credit, expected_credit_scores(events, citizens))
+            then = citizens_at_day_end(citizens, history, every_event, day_start_ms(day) + DAY_MS, config.tier_for)
+            assert_same(credit, expected_credit_scores(events, then))
             assert_same(summary, expected_events_summary(events))
     finally:
         archive.close()

@@ -23,6 +23,21 @@ def expected_events_summary(events: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def citizens_at_day_end(
+    citizens: pd.DataFrame, history: pd.DataFrame, events: pd.DataFrame, day_end_ms: int, tier_for
+) -> pd.DataFrame:
+    """`citizens` (national_id, region, score, tier: the snapshots now) as of the day's end: each score less the
+    citizen's score history (changed_at, old_score, new_score) from the end on, its tier recomputed, and the
+    citizens whose new_citizen event (in `events`) came after the day left out."""
+    later = history[history["changed_at"] >= day_end_ms]
+    change = (later["new_score"] - later["old_score"]).groupby(later["citizen_id"]).sum()
+    registered = events[(events["event_type"] == "new_citizen") & (events["event_time"] >= day_end_ms)]
+    kept = citizens[~citizens["national_id"].isin(set(registered["citizen_id"]))].copy()
+    kept["score"] = (kept["score"] - kept["national_id"].map(change).fillna(0.0)).round(2)
+    kept["tier"] = kept["score"].map(tier_for)
+    return kept
+
+
 def expected_credit_scores(events: pd.DataFrame, citizens: pd.DataFrame) -> pd.DataFrame:
     """`citizens`: columns national_id, region, score, tier."""
     net = events.drop_duplicates("event_id").groupby("citizen_id")["score_impact"].sum()
