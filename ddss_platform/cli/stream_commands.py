@@ -48,7 +48,7 @@ def stream(
     # imported here: the other commands start without Dagster
     from ddss_platform.defs.dagster_instance import command_instance
     from ddss_platform.defs.scoring_runs import in_flight_runs
-    from ddss_platform.defs.streaming.reports import report_committed_range
+    from ddss_platform.defs.streaming.reports import BackgroundReports
     from ddss_platform.defs.streaming.resources import ScoringTuning
 
     settings = Settings.from_env()
@@ -66,14 +66,14 @@ def stream(
         typer.echo(
             f"ddss stream owns consumer group {SCORING_GROUP}; the scoring sensor launches no runs until it stops"
         )
-        tuning = ScoringTuning()
         effects: Counter = Counter()
+        reports = BackgroundReports(instance, ScoringTuning())
 
         def on_commit(result: RangeResult) -> None:
             effects.update(result.effect_counts())
             typer.echo(result.summary())
             if not result.already_committed:
-                report_committed_range(instance, tuning, result)
+                reports.submit(result)
 
         try:
             while (running := len(in_flight_runs(instance))) > 0:
@@ -83,9 +83,12 @@ def stream(
         except KeyboardInterrupt:
             typer.echo("stopping")
         finally:
-            typer.echo(effects_summary(effects))
-            lease.release()
-            typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
+            try:
+                reports.close()  # before the sensor may take over: the reports stay in commit order
+            finally:
+                typer.echo(effects_summary(effects))
+                lease.release()
+                typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
 
 
 def effects_summary(effects: Counter) -> str:

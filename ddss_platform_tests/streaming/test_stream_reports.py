@@ -21,7 +21,10 @@ from ddss_platform.defs.lineage import format_lineage, materializations, writing
 from ddss_platform.defs.metrics.late_data import late_data_requests
 from ddss_platform.defs.partitions import EVENT_HOURS, hour_keys
 from ddss_platform.defs.streaming.checks import CHECK_NAME
+from ddss_platform.defs.streaming.reports import BackgroundReports
+from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
+from ddss_platform.processing import OffsetRange, RangeResult
 from ddss_platform.stores import open_stores
 from ddss_platform.stores.timeseries import CITIZEN_ACTIVITY_HOURLY
 from ddss_platform_tests.recent import START_MS
@@ -129,3 +132,31 @@ def test_late_data_sensor_and_lineage_follow_continuous_mode(embedded_settings, 
         "scoring_runs": runs,
     }
     assert "written by ddss stream (continuous mode) over [0, " in format_lineage(lineage)
+
+
+def _committed(partition: int, start: int, end: int) -> RangeResult:
+    return RangeResult(OffsetRange(CITIZEN_EVENTS, partition, start, end), records=end - start)
+
+
+def test_background_reports_keep_commit_order_and_close_reports_what_is_left():
+    with dg.DagsterInstance.ephemeral() as instance:
+        reports = BackgroundReports(instance, ScoringTuning(), backlog=2)
+        for start in range(0, 100, 10):  # more than the backlog: submit waits for the thread
+            reports.submit(_committed(start // 10 % 2, start, start + 10))
+        reports.close()
+        ranges = _ranges(instance, EVENTS_ARCHIVE_ASSET, CITIZEN_EVENTS)
+    assert ranges == {0: [(s, s + 10) for s in range(0, 100, 20)], 1: [(s, s + 10) for s in range(10, 100, 20)]}
+
+
+class _RefusingInstance:
+    def report_runless_asset_event(self, _event):
+        raise OSError("disk full")
+
+
+def test_a_failed_report_stops_the_stream_once():
+    reports = BackgroundReports(_RefusingInstance(), ScoringTuning())
+    reports.submit(_committed(0, 0, 10))
+    with pytest.raises(RuntimeError, match="reporting a committed range to Dagster failed"):
+        while True:  # the next submit after the thread failed raises it
+            reports.submit(_committed(0, 10, 20))
+    reports.close()  # already raised: the stream's cleanup goes on
