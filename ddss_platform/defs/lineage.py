@@ -115,9 +115,9 @@ def snapshot_offsets(committed: Mapping[str, Mapping[int, int]]) -> list[dict]:
     ]
 
 
-def _writer(run: Mapping) -> str:
-    # a range ``ddss stream`` scored is reported as runless asset events: no run id
-    return f"score_events run {run['run_id']}" if run["run_id"] else "ddss stream (continuous mode)"
+def _by(run_id: str, job: str = "") -> str:
+    # ``ddss stream`` reports the ranges it scores as runless asset events: no run id
+    return f"{job}run {run_id}" if run_id else "ddss stream (continuous mode)"
 
 
 def format_lineage(lineage: Mapping) -> str:
@@ -140,7 +140,7 @@ def format_lineage(lineage: Mapping) -> str:
             continue
         lines.append(
             f"       {item['asset']}: data version {item['data_version']} "
-            f"(materialized {item['materialized_at']} by run {item['run_id']})"
+            f"(materialized {item['materialized_at']} by {_by(item['run_id'])})"
         )
     lines.append(
         f"  <- events_archive [{lineage['partition']}]: {archive['rows']} rows, "
@@ -154,7 +154,8 @@ def format_lineage(lineage: Mapping) -> str:
             f"({offsets['rows']} rows)"
         )
         for run in (r for r in runs if r["topic"] == topic and r["partition"] == partition):
-            lines.append(f"            written by {_writer(run)} over [{run['start']}, {run['end']})")
+            writer = _by(run["run_id"], "score_events ")
+            lines.append(f"            written by {writer} over [{run['start']}, {run['end']})")
     snapshots = lineage.get("snapshot_offsets", [])
     if snapshots:
         lines.append("  <- score_snapshots as of the scoring group's committed offsets")

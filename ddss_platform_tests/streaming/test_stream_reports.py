@@ -127,11 +127,13 @@ def test_late_data_sensor_and_lineage_follow_continuous_mode(embedded_settings, 
         "duration_s": 1.0,
         "spark": {"app_id": "a", "master": "local[*]", "version": "3.5", "duration_s": 1.0},
         "outputs": {},
-        "inputs": [],
+        "inputs": [{"asset": EVENTS_ARCHIVE_ASSET, "data_version": "v", "materialized_at": "then", "run_id": ""}],
         "archive": {"rows": len(rows), "distinct_events": len(rows), "offsets": [{**o, "rows": 1} for o in offsets]},
         "scoring_runs": runs,
     }
-    assert "written by ddss stream (continuous mode) over [0, " in format_lineage(lineage)
+    text = format_lineage(lineage)
+    assert "written by ddss stream (continuous mode) over [0, " in text
+    assert "events_archive: data version v (materialized then by ddss stream (continuous mode))" in text
 
 
 def _committed(partition: int, start: int, end: int) -> RangeResult:
