@@ -51,7 +51,7 @@ START_ORDER = {
     "ddss-api": {ONE_SHOT: "service_completed_successfully"},
     "grafana": {"influxdb": "service_healthy"},
     "redpanda-console": {"redpanda": "service_healthy"},
-    "ddss-stream": {ONE_SHOT: "service_completed_successfully"},
+    "ddss-stream": {ONE_SHOT: "service_completed_successfully", "dagster-postgres": "service_healthy"},
 }
 # setting -> the compose service its URL must name
 STORE_SERVICES = {

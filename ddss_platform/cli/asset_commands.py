@@ -1,7 +1,6 @@
 """``ddss lineage``: how a batch asset partition was made, down to the bus offsets."""
 
 import json
-import os
 
 import typer
 
@@ -18,11 +17,9 @@ def lineage(
 ) -> None:
     """Print the lineage of the latest materialization of ASSET [PARTITION]: the run, the Spark application and
     code version, the inputs' data versions, and the archive rows per topic partition with their offsets and
-    the score_events runs that wrote them. Reads the Dagster instance at DAGSTER_HOME (default: the embedded
-    instance under DDSS_HOME)."""
-    import dagster as dg
-
-    from ddss_platform.defs.dagster_instance import open_instance
+    the score_events runs (or ddss stream) that wrote them. Reads the Dagster instance at DAGSTER_HOME (default:
+    the embedded instance under DDSS_HOME)."""
+    from ddss_platform.defs.dagster_instance import command_instance
     from ddss_platform.defs.lineage import format_lineage, read_lineage
     from ddss_platform.settings import Settings
 
@@ -30,7 +27,7 @@ def lineage(
     if asset not in known:
         typer.echo(f"ddss lineage: no such asset {asset!r}; the assets are: {', '.join(sorted(known))}", err=True)
         raise typer.Exit(code=1)
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else open_instance(Settings.from_env())
+    instance = command_instance(Settings.from_env())
     try:
         record = read_lineage(instance, asset, partition)
     except LookupError as error:

@@ -6,13 +6,14 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import typer
 from tqdm import tqdm
 
 from ddss_platform.cli.app import app, check_stores
 from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, next_range, process_range
+from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, RangeResult, next_range, process_range
 from ddss_platform.settings import Settings
 from ddss_platform.stores import Stores, open_stores
 from ddss_platform.stores.archive import DAY_MS
@@ -23,21 +24,6 @@ STREAM_OWNER = "ddss stream"
 
 def _raise_interrupt(_signum, _frame):
     raise KeyboardInterrupt
-
-
-def _sensor_runs_in_flight(settings: Settings) -> int:
-    """Scoring runs the sensor launched that are still queued or running (0 without a Dagster instance)."""
-    from ddss_platform.defs import dagster_instance
-
-    if not (dagster_instance.dagster_home(settings) / "dagster.yaml").exists():
-        return 0
-    from ddss_platform.defs.scoring_runs import in_flight_runs
-
-    instance = dagster_instance.open_instance(settings)
-    try:
-        return len(in_flight_runs(instance))
-    finally:
-        instance.dispose()
 
 
 @app.command()
@@ -56,10 +42,18 @@ def stream(
 ) -> None:
     """Score continuously as one long-lived consumer of group ddss-scoring, with seconds of latency instead of
     sensor ticks. Shares the committed offsets with the scoring sensor: while it runs it owns the group and
-    the sensor launches nothing; when it stops, the sensor takes over where it left off."""
+    the sensor launches nothing; when it stops, the sensor takes over where it left off. Each range it commits
+    is reported to the Dagster instance (DAGSTER_HOME's, else the data directory's) as runless materializations
+    of the scoring outputs, as the sensor's runs report theirs."""
+    # imported here: the other commands start without Dagster
+    from ddss_platform.defs.dagster_instance import command_instance
+    from ddss_platform.defs.scoring_runs import in_flight_runs
+    from ddss_platform.defs.streaming.reports import BackgroundReports
+    from ddss_platform.defs.streaming.resources import ScoringTuning
+
     settings = Settings.from_env()
-    # the stores first: one that cannot be reached ends the command before it takes the group
-    with open_stores(settings) as stores:
+    # the stores and the instance first: one that cannot be reached ends the command before it takes the group
+    with open_stores(settings) as stores, command_instance(settings) as instance:
         lease = GroupLease(settings.home)
         if not lease.acquire(STREAM_OWNER, wait_s=10.0):
             holder = lease.holder()
@@ -73,17 +67,28 @@ def stream(
             f"ddss stream owns consumer group {SCORING_GROUP}; the scoring sensor launches no runs until it stops"
         )
         effects: Counter = Counter()
+        reports = BackgroundReports(instance, ScoringTuning())
+
+        def on_commit(result: RangeResult) -> None:
+            effects.update(result.effect_counts())
+            typer.echo(result.summary())
+            if not result.already_committed:
+                reports.submit(result)
+
         try:
-            while (running := _sensor_runs_in_flight(settings)) > 0:
+            while (running := len(in_flight_runs(instance))) > 0:
                 typer.echo(f"waiting for {running} sensor-launched scoring run(s) to finish")
                 time.sleep(2.0)
-            _consume(stores, batch_size, poll, linger, exit_when_idle, effects)
+            _consume(stores, batch_size, poll, linger, exit_when_idle, on_commit)
         except KeyboardInterrupt:
             typer.echo("stopping")
         finally:
-            typer.echo(effects_summary(effects))
-            lease.release()
-            typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
+            try:
+                reports.close()  # before the sensor may take over: the reports stay in commit order
+            finally:
+                typer.echo(effects_summary(effects))
+                lease.release()
+                typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
 
 
 def effects_summary(effects: Counter) -> str:
@@ -93,7 +98,12 @@ def effects_summary(effects: Counter) -> str:
 
 
 def _consume(
-    stores: Stores, batch_size: int, poll: float, linger: float, exit_when_idle: float | None, effects: Counter
+    stores: Stores,
+    batch_size: int,
+    poll: float,
+    linger: float,
+    exit_when_idle: float | None,
+    on_commit: Callable[[RangeResult], None],
 ) -> None:
     bus = stores.bus
     idle_since = time.monotonic()
@@ -121,9 +131,7 @@ def _consume(
             for partition in sorted(ends):
                 rng = next_range(topic, partition, committed[partition], ends[partition], batch_size)
                 if rng is not None:
-                    result = process_range(stores, rng)
-                    effects.update(result.effect_counts())
-                    typer.echo(result.summary())
+                    on_commit(process_range(stores, rng))
         pending_since = None
         idle_since = time.monotonic()
 

@@ -136,6 +136,12 @@ def open_instance(settings: Settings):
     return dg.DagsterInstance.from_config(str(prepare_instance(settings)))
 
 
+def command_instance(settings: Settings):
+    """The instance a ddss command reads and reports to: DAGSTER_HOME's when it is set (the production stack's
+    containers, or a child of ``ddss up``), else the embedded one of the data directory."""
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else open_instance(settings)
+
+
 def fail_orphaned_runs(instance) -> list[str]:
     """Mark runs left queued or in flight by a stopped session as failed; returns their ids.
 

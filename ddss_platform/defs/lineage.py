@@ -2,11 +2,11 @@
 
 A Spark aggregation run records, as the ``lineage`` metadata (JSON) of both tables' materializations:
 the input assets with the materialization and data version it read, the archive rows of the day grouped by
-bus topic partition (first and last offset), the score_events runs whose offset ranges wrote those rows, the
-offsets of both scored topics (citizen-events, and citizen-effects, where association effects reach their
-target) that the citizens' snapshots held when the job started, the rows written, the Spark application, the
-job's code version and the durations. ``ddss lineage`` reads it back from the Dagster instance and prints the
-chain down to the topic offsets.
+bus topic partition (first and last offset), the score_events runs (or ``ddss stream``, which reports its ranges
+as runless asset events) whose offset ranges wrote those rows, the offsets of both scored topics (citizen-events,
+and citizen-effects, where association effects reach their target) that the citizens' snapshots held when the job
+started, the rows written, the Spark application, the job's code version and the durations. ``ddss lineage`` reads
+it back from the Dagster instance and prints the chain down to the topic offsets.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def materializations(instance: dg.DagsterInstance, key: str) -> Iterator[dg.Even
 
 def writing_runs(instance: dg.DagsterInstance, archive_key: str, offsets: Iterable[Mapping]) -> list[dict]:
     """The runs whose archive materializations (metadata topic, partition, start, end: the range [start, end)
-    they scored) overlap the given offset ranges (topic, partition, first_offset, last_offset)."""
+    they scored) overlap the given offset ranges (topic, partition, first_offset, last_offset); a range that
+    ``ddss stream`` scored has the empty run id of a runless event."""
     wanted = {(o["topic"], int(o["partition"])): (int(o["first_offset"]), int(o["last_offset"])) for o in offsets}
     runs = []
     for record in materializations(instance, archive_key):
@@ -114,6 +115,11 @@ def snapshot_offsets(committed: Mapping[str, Mapping[int, int]]) -> list[dict]:
     ]
 
 
+def _by(run_id: str, job: str = "") -> str:
+    # ``ddss stream`` reports the ranges it scores as runless asset events: no run id
+    return f"{job}run {run_id}" if run_id else "ddss stream (continuous mode)"
+
+
 def format_lineage(lineage: Mapping) -> str:
     """The chain as text: the materialization, its inputs, then the archive rows per topic partition with the
     offsets and the scoring runs that wrote them."""
@@ -134,7 +140,7 @@ def format_lineage(lineage: Mapping) -> str:
             continue
         lines.append(
             f"       {item['asset']}: data version {item['data_version']} "
-            f"(materialized {item['materialized_at']} by run {item['run_id']})"
+            f"(materialized {item['materialized_at']} by {_by(item['run_id'])})"
         )
     lines.append(
         f"  <- events_archive [{lineage['partition']}]: {archive['rows']} rows, "
@@ -148,7 +154,8 @@ def format_lineage(lineage: Mapping) -> str:
             f"({offsets['rows']} rows)"
         )
         for run in (r for r in runs if r["topic"] == topic and r["partition"] == partition):
-            lines.append(f"            written by score_events run {run['run_id']} over [{run['start']}, {run['end']})")
+            writer = _by(run["run_id"], "score_events ")
+            lines.append(f"            written by {writer} over [{run['start']}, {run['end']})")
     snapshots = lineage.get("snapshot_offsets", [])
     if snapshots:
         lines.append("  <- score_snapshots as of the scoring group's committed offsets")

@@ -11,7 +11,7 @@ decay policy) and ``graph_metrics`` (the graph-derived metrics per citizen).
 
 from ddss_platform.processing.backlog import process_backlog
 from ddss_platform.processing.dead_letters import DeadLetter, read_dead_letters
-from ddss_platform.processing.lease import GroupLease, LeaseHolder, partition_lease
+from ddss_platform.processing.lease import GroupLease, LeaseHolder, describe_owner, partition_lease
 from ddss_platform.processing.processor import (
     CHUNK_SIZE,
     CRASH_ENV,
@@ -36,6 +36,7 @@ __all__ = [
     "RangeGapError",
     "RangeResult",
     "SinkWrites",
+    "describe_owner",
     "load_scoring",
     "next_range",
     "partition_lease",

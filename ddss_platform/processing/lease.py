@@ -40,6 +40,12 @@ class LeaseHolder:
         return f"{self.owner} (pid {self.pid} on {self.host}, since {since})"
 
 
+def describe_owner(holder: LeaseHolder | None) -> str:
+    """Who scores every partition of the group now, in words (``GroupLease.holder``): the `ddss stream` that holds
+    the lease, or else the scoring sensor's runs."""
+    return holder.describe() if holder is not None else "the scoring sensor's runs"
+
+
 class GroupLease:
     def __init__(self, home: Path, group: str = SCORING_GROUP):
         folder = home / "leases"

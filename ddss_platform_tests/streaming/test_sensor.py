@@ -88,6 +88,7 @@ def test_no_topic_and_no_lag_are_skips_that_say_why(embedded_settings, instance)
     bus.close()
     result = tick(embedded_settings, instance)
     assert not result.run_requests
+    assert "consumer group ddss-scoring owned by the scoring sensor's runs" in result.skip_reason.skip_message
     assert "partition 0: no lag" in result.skip_reason.skip_message
     assert "partition 1: no lag" in result.skip_reason.skip_message
 

@@ -4,16 +4,10 @@ a citizen-events range (score events) and, when the partition has effects waitin
 
 import dagster as dg
 
-from ddss_platform.defs.asset_keys import (
-    EVENTS_ARCHIVE_ASSET,
-    RAW_EVENTS_ASSET,
-    SCORE_CHANGE_HISTORY_ASSET,
-    SCORE_SNAPSHOTS_ASSET,
-)
-from ddss_platform.defs.partitions import EVENT_HOURS, hour_keys
 from ddss_platform.defs.resources import StoresResource
 from ddss_platform.defs.scoring_runs import SCORE_EVENTS_JOB
 from ddss_platform.defs.streaming.checks import dead_letter_evaluation
+from ddss_platform.defs.streaming.reports import range_materializations, range_text
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS
 
@@ -66,17 +60,9 @@ def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: Sto
     return dg.Output(None, metadata={**_range_metadata(first), **effects, **applied})
 
 
-def _range_text(done) -> dict:
-    """The range as text: numbers would be charted by the UI as if successive runs' offsets were one series."""
-    return {
-        "topic": done.topic,
-        **{key: dg.MetadataValue.text(str(getattr(done, key))) for key in ("partition", "start", "end")},
-    }
-
-
 def _range_metadata(result) -> dict:
     return {
-        **_range_text(result.range),
+        **range_text(result.range),
         "records": result.records,
         "scored": result.scored,
         "no_rule": result.no_rule,
@@ -100,41 +86,8 @@ def _range_metadata(result) -> dict:
 
 def _report(context: dg.OpExecutionContext, scoring: ScoringTuning, result) -> None:
     """The materializations of what one range wrote, and the dead-letter check after it."""
-    done = result.range
-    common = _range_text(done)
-    sinks = result.sink_rows
-    effects = {f"effects_{name}": count for name, count in result.effect_counts().items()}
-    snapshots = {"snapshots": sinks["snapshots"], "new_citizens": result.new_citizens, **effects}
-    score_changes = {
-        "points": sinks["score_change_history"],
-        "beyond_retention": result.beyond_retention["score_change_history"],
-        "net_score_change": result.net_score_change,
-    }
-    if done.topic == CITIZEN_EFFECTS:
-        # the records and dead letters of an effects range count in the dead-letter check (``checks``)
-        written = [
-            (SCORE_SNAPSHOTS_ASSET, {**snapshots, "records": result.records, "dead_lettered": result.dead_lettered}),
-            (SCORE_CHANGE_HISTORY_ASSET, score_changes),
-        ]
-    else:
-        written = [
-            (
-                EVENTS_ARCHIVE_ASSET,
-                {"rows": sinks["archive_events"], "records": result.records, "dead_lettered": result.dead_lettered},
-            ),
-            (
-                RAW_EVENTS_ASSET,
-                {
-                    "points": sinks["raw_events"],
-                    "beyond_retention": result.beyond_retention["raw_events"],
-                    EVENT_HOURS: hour_keys(result.event_hours_ms),
-                },
-            ),
-            (SCORE_SNAPSHOTS_ASSET, snapshots),
-            (SCORE_CHANGE_HISTORY_ASSET, score_changes),
-        ]
-    for key, rows in written:
-        context.log_event(dg.AssetMaterialization(asset_key=key, metadata={**common, **rows}))
+    for materialization in range_materializations(result):
+        context.log_event(materialization)
     context.log_event(dead_letter_evaluation(context.instance, scoring, latest=result, run_id=context.run_id))
 
 

@@ -36,7 +36,7 @@ from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.source import data_version, topic_metadata
 from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORED_TOPICS, SCORING_GROUP
-from ddss_platform.processing.lease import GroupLease
+from ddss_platform.processing.lease import GroupLease, describe_owner
 from ddss_platform.processing.ranges import OffsetRange, next_range
 from ddss_platform.stores.bus import UnknownTopicError
 
@@ -182,7 +182,7 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
         return dg.SkipReason(
             f"`ddss stream` owns consumer group {SCORING_GROUP}: {holder.describe()}; no runs launched until it stops"
         )
-    notes: list[str] = []
+    notes = [f"consumer group {SCORING_GROUP} owned by {describe_owner(holder)}"]
     ends: dict[str, dict[int, int]] = {}
     committed: dict[str, dict[int, int]] = {}
     with stores.bus() as bus:
