@@ -14,6 +14,7 @@ from tqdm import tqdm
 from ddss_platform.cli.app import app, check_stores
 from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, RangeResult, next_range, process_range
+from ddss_platform.processing.result import EFFECT_COUNTS
 from ddss_platform.settings import Settings
 from ddss_platform.stores import Stores, open_stores
 from ddss_platform.stores.archive import DAY_MS
@@ -93,8 +94,7 @@ def stream(
 
 def effects_summary(effects: Counter) -> str:
     """One line of the association effects this command handled (``RangeResult.effect_counts``)."""
-    names = ("produced", "delivered", "parked", "applied_late", "expired", "replayed")
-    return "association effects: " + ", ".join(f"{name.replace('_', ' ')} {effects[name]}" for name in names)
+    return "association effects: " + ", ".join(f"{name.replace('_', ' ')} {effects[name]}" for name in EFFECT_COUNTS)
 
 
 def _consume(
@@ -303,7 +303,8 @@ def _print_summary(settings: Settings, instance, elapsed: float) -> None:
             f"{effect_records} association effects; "
             + ", ".join(
                 f"{name.replace('_', ' ')} {_materialized(instance, SCORE_SNAPSHOTS_ASSET, f'effects_{name}')}"
-                for name in ("delivered", "parked", "applied_late", "expired", "replayed")
+                for name in EFFECT_COUNTS
+                if name != "produced"  # the records of the topic, counted before
             ),
         ),
         (EVENTS_ARCHIVE_ASSET, f"{archived} events"),

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from ddss_platform.events.topics import CITIZEN_EFFECTS
 from ddss_platform.processing.ranges import OffsetRange
 
+EFFECT_COUNTS = ("produced", "delivered", "parked", "applied_late", "expired", "replayed")
+"""What became of association effects, in the order every report lists them (``docs/effects.md``)."""
+
 
 @dataclass
 class RangeResult:
@@ -51,14 +54,7 @@ class RangeResult:
         return self.records / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def effect_counts(self) -> dict[str, int]:
-        return {
-            "produced": self.effects_produced,
-            "delivered": self.effects_delivered,
-            "parked": self.effects_parked,
-            "applied_late": self.effects_applied_late,
-            "expired": self.effects_expired,
-            "replayed": self.effects_replayed,
-        }
+        return {name: getattr(self, f"effects_{name}") for name in EFFECT_COUNTS}
 
     def summary(self) -> str:
         if self.already_committed:

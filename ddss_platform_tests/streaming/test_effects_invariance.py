@@ -35,7 +35,6 @@ PARTITION_COUNTS = (1, 3, 8)
 BATCH_SIZES = (500, 50_000)
 PATHS = ("stream", "sensor")
 CONFIGURATIONS = [(p, b, path) for path in PATHS for p in PARTITION_COUNTS for b in BATCH_SIZES]
-EFFECT_COUNTS = ("produced", "delivered", "parked", "applied_late", "expired", "replayed")
 MAX_DELAY = 0.8  # the chance that a sensor-path tick leaves the highest partition's run for later
 SUMMARY = re.compile(r"association effects: (.*)$", re.MULTILINE)
 
