@@ -15,7 +15,7 @@ import pytest
 
 from ddss_platform.events.simulator import recent_start_ms
 from ddss_platform.events.topics import CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ
-from ddss_platform.settings import Settings
+from ddss_platform.settings import STORES, VARIABLES, Settings
 from ddss_platform.stores import open_stores
 from ddss_platform.stores.timeseries import CITIZEN_EVENT, DERIVED_METRICS, RAW_EVENTS, SCORE_CHANGE_HISTORY
 
@@ -23,11 +23,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 DDSS = str(Path(sys.executable).with_name("ddss"))
 CITIZENS, EVENTS, SEED = 300, 4000, 21
+PROFILE_VARIABLES = {VARIABLES[name] for name in (*STORES, "spark_master", "spark_packages", "spark_jars")}
 START_MS = recent_start_ms(EVENTS, time.time_ns() // 1_000_000)  # one start for every demo of the session
 
 
 def _demo(home: Path, env: dict[str, str]) -> Settings:
-    environment = {**os.environ, "DDSS_HOME": str(home), "DDSS_PARTITIONS": "1", **env}
+    # the profile is only what `env` names: store URLs exported in the shell (`scripts/servers.sh env`) would turn
+    # the embedded demo into a second production one on the same servers
+    inherited = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES}
+    environment = {**inherited, "DDSS_HOME": str(home), "DDSS_PARTITIONS": "1", **env}
     home.parent.mkdir(parents=True)
     command = [
         DDSS,
