@@ -18,7 +18,7 @@ from ddss_platform.events.manual import parse_event_json, prepare_manual_event
 from ddss_platform.events.simulator import recent_start_ms, simulate_records
 from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORED_TOPICS, SCORING_GROUP
 from ddss_platform.events.validation import EventValidationError
-from ddss_platform.processing import GroupLease, describe_owner
+from ddss_platform.processing import describe_holder, live_holders
 from ddss_platform.settings import Settings
 from ddss_platform.stores.bus import EventBus, ProduceRecord, UnknownTopicError, lag, open_bus, open_codec
 from ddss_platform.stores.bus.digest import topic_digest
@@ -124,12 +124,13 @@ def topics(
     digest: bool = typer.Option(False, help="Also print a SHA-256 of each topic's contents (to compare runs)."),
 ) -> None:
     """Show each topic's partitions and end offsets; for the topics group ddss-scoring consumes (citizen-events,
-    citizen-effects) also the group's committed offsets and lag, who owns the group (the `ddss stream` holding it
-    on this data directory, or the scoring sensor's runs), and what became of the association effects (no group
-    reads the dead-letter topic: the dead_letter_rate check and the API's dead-letter count read it whole)."""
+    citizen-effects) also the group's committed offsets and lag, who scores each partition (the `ddss stream`
+    worker or score_events run holding its fence, else the scoring sensor's runs), and what became of the
+    association effects (no group reads the dead-letter topic: the dead_letter_rate check and the API's
+    dead-letter count read it whole)."""
     settings = Settings.from_env()
     bus = open_bus(settings)
-    owner = describe_owner(GroupLease(settings.home).holder())
+    owners = _owners(settings)
     try:
         for topic in ALL_TOPICS:
             try:
@@ -146,18 +147,29 @@ def topics(
             behind = lag(ends, committed)
             typer.echo(
                 f"{topic}: {len(ends)} partitions, {sum(ends.values())} records, "
-                f"group {SCORING_GROUP} lag {sum(behind.values())}, owned by {owner}"
+                f"group {SCORING_GROUP} lag {sum(behind.values())}"
             )
             for partition, end in ends.items():
                 typer.echo(
                     f"  partition {partition}: end offset {end}, committed {committed[partition]}, "
-                    f"lag {behind[partition]}"
+                    f"lag {behind[partition]}, scored by {describe_holder(owners.get(partition))}"
                 )
             if digest:
                 typer.echo(f"  sha256 {topic_digest(bus, topic)}")
         _effects_report(settings, bus)
     finally:
         bus.close()
+
+
+def _owners(settings: Settings) -> dict:
+    """partition -> the live holder of its fence (``processing.lease``); nothing when the store is not set up."""
+    from ddss_platform.stores.documents import open_documents
+
+    documents = open_documents(settings)
+    try:
+        return live_holders(documents)
+    finally:
+        documents.close()
 
 
 def _effects_report(settings: Settings, bus: EventBus) -> None:

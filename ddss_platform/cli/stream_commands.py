@@ -1,8 +1,10 @@
-"""``ddss stream`` (continuous scoring, one long-lived consumer) and ``ddss demo`` (the whole pipeline once)."""
+"""``ddss stream`` (continuous scoring, a worker of the scoring group) and ``ddss demo`` (the whole pipeline once)."""
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sys
 import time
 from collections import Counter
@@ -13,14 +15,15 @@ from tqdm import tqdm
 
 from ddss_platform.cli.app import app, check_stores
 from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import DEFAULT_BATCH_SIZE, GroupLease, RangeResult, next_range, process_range
+from ddss_platform.processing import DEFAULT_BATCH_SIZE, RangeResult, holder_name, next_range, process_range
 from ddss_platform.processing.result import EFFECT_COUNTS
+from ddss_platform.processing.worker import WorkerPartitions
 from ddss_platform.settings import Settings
 from ddss_platform.stores import Stores, open_stores
 from ddss_platform.stores.archive import DAY_MS
-from ddss_platform.stores.bus import UnknownTopicError, lag
+from ddss_platform.stores.bus import FencedError, UnknownTopicError, lag
 
-STREAM_OWNER = "ddss stream"
+STREAM_MEMBER = "ddss stream"
 
 
 def _raise_interrupt(_signum, _frame):
@@ -40,33 +43,33 @@ def stream(
     exit_when_idle: float | None = typer.Option(
         None, min=0.0, help="Stop after this many seconds without lag (default: run until Ctrl-C)."
     ),
+    member: str | None = typer.Option(
+        None,
+        envvar="DDSS_STREAM_MEMBER",
+        help="This worker's stable name in the group (Kafka static membership: restarted under the same name "
+        "within the session timeout, it gets its partitions back without a rebalance). Default: a name of its "
+        "own per process.",
+    ),
 ) -> None:
-    """Score continuously as one long-lived consumer of group ddss-scoring, with seconds of latency instead of
-    sensor ticks. Shares the committed offsets with the scoring sensor: while it runs it owns the group and
-    the sensor launches nothing; when it stops, the sensor takes over where it left off. Each range it commits
-    is reported to the Dagster instance (DAGSTER_HOME's, else the data directory's) as runless materializations
-    of the scoring outputs, as the sensor's runs report theirs."""
+    """Score continuously as a worker of consumer group ddss-scoring, with seconds of latency instead of sensor
+    ticks. Start several (on one host or many): the group divides the partitions among them and moves a
+    stopped or dead worker's partitions to the others, each resuming from its committed offset. A worker
+    that lost a partition can no longer write or commit for it (its fence). The scoring sensor launches no
+    runs for the partitions the workers own. Each range a worker commits is reported to the Dagster instance
+    (DAGSTER_HOME's, else the data directory's) as runless materializations of the scoring outputs, as the
+    sensor's runs report theirs."""
     # imported here: the other commands start without Dagster
     from ddss_platform.defs.dagster_instance import command_instance
-    from ddss_platform.defs.scoring_runs import in_flight_runs
     from ddss_platform.defs.streaming.reports import BackgroundReports
     from ddss_platform.defs.streaming.resources import ScoringTuning
 
     settings = Settings.from_env()
-    # the stores and the instance first: one that cannot be reached ends the command before it takes the group
+    name = member or f"{STREAM_MEMBER}-{socket.gethostname()}-{os.getpid()}"
+    # the stores and the instance first: one that cannot be reached ends the command before it joins the group
     with open_stores(settings) as stores, command_instance(settings) as instance:
-        lease = GroupLease(settings.home)
-        if not lease.acquire(STREAM_OWNER, wait_s=10.0):
-            holder = lease.holder()
-            owner = holder.describe() if holder else "another process"
-            typer.echo(f"consumer group {SCORING_GROUP} is owned by {owner}", err=True)
-            raise typer.Exit(1)
         # both stop it cleanly, even when started from a script that had SIGINT ignored (as `cmd &` does)
         signal.signal(signal.SIGTERM, _raise_interrupt)
         signal.signal(signal.SIGINT, _raise_interrupt)
-        typer.echo(
-            f"ddss stream owns consumer group {SCORING_GROUP}; the scoring sensor launches no runs until it stops"
-        )
         effects: Counter = Counter()
         reports = BackgroundReports(instance, ScoringTuning())
 
@@ -76,20 +79,38 @@ def stream(
             if not result.already_committed:
                 reports.submit(result)
 
+        membership = partitions = None
         try:
-            while (running := len(in_flight_runs(instance))) > 0:
-                typer.echo(f"waiting for {running} sensor-launched scoring run(s) to finish")
-                time.sleep(2.0)
-            _consume(stores, batch_size, poll, linger, exit_when_idle, on_commit)
+            membership = _join(stores, name, static=member is not None, poll=poll)
+            typer.echo(f"{name} joined consumer group {SCORING_GROUP}")
+            partitions = WorkerPartitions(stores.documents, membership, holder_name(name), typer.echo)
+            _consume(stores, partitions, batch_size, poll, linger, exit_when_idle, on_commit)
         except KeyboardInterrupt:
             typer.echo("stopping")
         finally:
             try:
-                reports.close()  # before the sensor may take over: the reports stay in commit order
+                reports.close()  # before the partitions move: the reports stay in commit order
             finally:
                 typer.echo(effects_summary(effects))
-                lease.release()
-                typer.echo(f"released consumer group {SCORING_GROUP}; the scoring sensor takes over")
+                if partitions is not None:
+                    typer.echo(f"fenced writes refused: {partitions.refused_writes}")
+                    partitions.release_all()
+                if membership is not None:
+                    membership.close()
+                    typer.echo(f"{name} left consumer group {SCORING_GROUP}; its partitions move to the others")
+
+
+def _join(stores: Stores, name: str, static: bool, poll: float):
+    """Join the group once citizen-events exists (`ddss init` or `ddss simulate` creates it)."""
+    told = False
+    while True:
+        try:
+            return stores.bus.join(SCORING_GROUP, name, CITIZEN_EVENTS, static=static)
+        except UnknownTopicError:
+            if not told:
+                typer.echo(f"waiting for topic {CITIZEN_EVENTS} (`ddss init` or `ddss simulate` creates it)")
+                told = True
+            time.sleep(max(poll, 1.0))
 
 
 def effects_summary(effects: Counter) -> str:
@@ -97,29 +118,39 @@ def effects_summary(effects: Counter) -> str:
     return "association effects: " + ", ".join(f"{name.replace('_', ' ')} {effects[name]}" for name in EFFECT_COUNTS)
 
 
+def _lags(bus, held) -> dict[str, tuple[dict[int, int], dict[int, int]]]:
+    """topic -> (end offsets, committed offsets) of the partitions this worker holds."""
+    offsets = {}
+    for topic in (CITIZEN_EVENTS, CITIZEN_EFFECTS):
+        try:
+            ends, committed = bus.end_offsets(topic), bus.committed(SCORING_GROUP, topic)
+        except UnknownTopicError:  # no association effect produced yet
+            continue
+        offsets[topic] = {p: ends[p] for p in held if p in ends}, committed
+    return offsets
+
+
 def _consume(
     stores: Stores,
+    partitions: WorkerPartitions,
     batch_size: int,
     poll: float,
     linger: float,
     exit_when_idle: float | None,
     on_commit: Callable[[RangeResult], None],
 ) -> None:
-    bus = stores.bus
     idle_since = time.monotonic()
     pending_since = None
     while True:
-        offsets = {}
-        for topic in (CITIZEN_EVENTS, CITIZEN_EFFECTS):
-            try:
-                offsets[topic] = bus.end_offsets(topic), bus.committed(SCORING_GROUP, topic)
-            except UnknownTopicError:  # nothing produced yet (`ddss init` or `ddss simulate` creates the topics)
-                pass
+        held = partitions.refresh()
+        offsets = _lags(stores.bus, held)
         behind = sum(sum(lag(ends, committed).values()) for ends, committed in offsets.values())
         now = time.monotonic()
         if behind == 0:
             pending_since = None
-            if exit_when_idle is not None and now - idle_since >= exit_when_idle:
+            if not partitions.ever_assigned:
+                idle_since = now  # idle only counts once the group gave this worker its partitions
+            elif exit_when_idle is not None and now - idle_since >= exit_when_idle:
                 return
             time.sleep(poll)
             continue
@@ -130,8 +161,12 @@ def _consume(
         for topic, (ends, committed) in offsets.items():
             for partition in sorted(ends):
                 rng = next_range(topic, partition, committed[partition], ends[partition], batch_size)
-                if rng is not None:
-                    on_commit(process_range(stores, rng))
+                if rng is None or partition not in partitions.held:
+                    continue
+                try:
+                    on_commit(process_range(stores, rng, owner=partitions.held[partition]))
+                except FencedError as error:
+                    partitions.refused(partition, error)
         pending_since = None
         idle_since = time.monotonic()
 

@@ -31,6 +31,7 @@ from typing import IO
 
 import dagster as dg
 import yaml
+from filelock import FileLock
 
 from ddss_platform.defs.scoring_runs import IN_FLIGHT, PARTITION_TAG
 from ddss_platform.settings import Settings
@@ -132,8 +133,12 @@ def dagster_env(settings: Settings) -> dict[str, str]:
 
 
 def open_instance(settings: Settings):
-    """The embedded DagsterInstance (for reading runs and metadata from a ddss command or a test)."""
-    return dg.DagsterInstance.from_config(str(prepare_instance(settings)))
+    """The embedded DagsterInstance (for reading runs and metadata from a ddss command or a test). Processes
+    that open it together (several `ddss stream` workers started at once) take turns: the first creates the
+    instance's SQLite tables, which two at a time would both try."""
+    home = prepare_instance(settings)
+    with FileLock(home / ".open.lock"):
+        return dg.DagsterInstance.from_config(str(home))
 
 
 def command_instance(settings: Settings):

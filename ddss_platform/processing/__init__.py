@@ -11,7 +11,15 @@ decay policy) and ``graph_metrics`` (the graph-derived metrics per citizen).
 
 from ddss_platform.processing.backlog import process_backlog
 from ddss_platform.processing.dead_letters import DeadLetter, read_dead_letters
-from ddss_platform.processing.lease import GroupLease, LeaseHolder, describe_owner, partition_lease
+from ddss_platform.processing.lease import (
+    RUN,
+    WORKER,
+    PartitionHold,
+    describe_holder,
+    holder_name,
+    live_holders,
+    take_partition,
+)
 from ddss_platform.processing.processor import (
     CHUNK_SIZE,
     CRASH_ENV,
@@ -29,18 +37,21 @@ __all__ = [
     "CRASH_ENV",
     "CRASH_EXIT_CODE",
     "DEFAULT_BATCH_SIZE",
+    "RUN",
+    "WORKER",
     "DeadLetter",
-    "GroupLease",
-    "LeaseHolder",
+    "PartitionHold",
     "OffsetRange",
     "RangeGapError",
     "RangeResult",
     "SinkWrites",
-    "describe_owner",
+    "describe_holder",
+    "holder_name",
+    "live_holders",
     "load_scoring",
     "next_range",
-    "partition_lease",
     "process_backlog",
     "process_range",
     "read_dead_letters",
+    "take_partition",
 ]

@@ -15,7 +15,8 @@ one run at a time works on a partition, of either scored topic:
   letters → score-change points and history → effects for unregistered targets parked → snapshots.
 
 After the last chunk the group offset of the range's topic is committed to the range's end; a run that fails
-anywhere before commits nothing.
+anywhere before commits nothing. Given the partition's fence (``owner``, ``processing.lease``), every write and
+the commit first check that it still holds: a holder that lost the partition writes nothing more.
 
 A retried range (after a failed attempt, or a crash between any two of these writes) converges to exactly what
 one clean pass writes: the scoring core reports an event whose effects the citizen's snapshot already holds as
@@ -32,6 +33,7 @@ import time
 import zlib
 from collections.abc import Callable
 from contextlib import contextmanager
+from functools import partial
 
 import psutil
 
@@ -41,6 +43,7 @@ from ddss_platform.processing.dead_letters import DeadLetter, already_dead_lette
 from ddss_platform.processing.decoding import decode_chunk
 from ddss_platform.processing.effect_records import decode_effects, effect_records
 from ddss_platform.processing.effects import Registrations, parked, registrations
+from ddss_platform.processing.lease import PartitionHold
 from ddss_platform.processing.ranges import OffsetRange
 from ddss_platform.processing.result import RangeResult
 from ddss_platform.processing.state import RunState
@@ -124,14 +127,19 @@ def process_range(
     chunk_size: int = CHUNK_SIZE,
     writes: SinkWrites | None = None,
     log: Callable[[str], None] | None = None,
+    owner: PartitionHold | None = None,
 ) -> RangeResult:
-    """Score ``requested`` and commit its end; returns what was done.
+    """Score ``requested`` and commit its end (through ``owner`` when given: its fence checked before each write);
+    returns what was done.
 
     If the group already committed part of the range (a duplicate run), only the rest is processed;
     if it committed all of it, nothing is. A range starting after the committed offset is refused."""
     started = time.perf_counter()
     writes = writes or SinkWrites.from_env()
     bus, topic, partition = stores.bus, requested.topic, requested.partition
+    commit = partial(bus.commit, SCORING_GROUP)
+    if owner is not None:
+        writes, commit = owner.guard(writes), owner.commit
     committed = bus.committed(SCORING_GROUP, topic)[partition]
     if committed > requested.start:
         rng = OffsetRange(topic, partition, min(committed, requested.end), requested.end)
@@ -172,7 +180,7 @@ def process_range(
                     f"{rng}: {result.records} records done so far, {result.dead_lettered} dead-lettered, "
                     f"{result.score_changes} score changes"
                 )
-        writes(bus.commit, SCORING_GROUP, topic, {partition: rng.end})
+        writes(commit, topic, {partition: rng.end})
     result.elapsed_s = time.perf_counter() - started
     return result
 

@@ -2,6 +2,8 @@
 a citizen-events range (score events) and, when the partition has effects waiting, its citizen-effects range
 (apply the association effects to the partition's citizens)."""
 
+from functools import partial
+
 import dagster as dg
 
 from ddss_platform.defs.resources import StoresResource
@@ -9,7 +11,7 @@ from ddss_platform.defs.scoring_runs import SCORE_EVENTS_JOB
 from ddss_platform.defs.streaming.checks import dead_letter_evaluation
 from ddss_platform.defs.streaming.reports import range_materializations, range_text
 from ddss_platform.defs.streaming.resources import ScoringTuning
-from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS
+from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
 
 
 class RangeConfig(dg.Config):
@@ -29,14 +31,28 @@ class RangeConfig(dg.Config):
 )  # the run's effects are in the stores: no output value to hand to an IO manager
 def score_range(context: dg.OpExecutionContext, config: RangeConfig, stores: StoresResource, scoring: ScoringTuning):
     # imported here: the code server and the UI load this module without the processing stack
-    from ddss_platform.processing import OffsetRange, partition_lease, process_range
+    from ddss_platform.processing import OffsetRange, PartitionHold, holder_name, process_range
+    from ddss_platform.processing.lease import describe_holder, take_for_run
 
     requested = [OffsetRange(config.topic, config.partition, config.start, config.end)]
     if config.effects_end > config.effects_start:
         requested.append(OffsetRange(CITIZEN_EFFECTS, config.partition, config.effects_start, config.effects_end))
-    # a run of another Dagster instance on this data directory may score the partition: take turns
-    with partition_lease(stores.settings().home, config.topic, config.partition), stores.open_stores() as opened:
-        results = [process_range(opened, rng, log=context.log.info) for rng in requested]
+    with stores.open_stores() as opened:
+        # the partition's fence: a run of another daemon or instance takes turns with this one; a worker that
+        # took the partition since the sensor's tick scores the range itself
+        hold = take_for_run(
+            opened.documents,
+            config.partition,
+            holder_name(f"score_events run {context.run_id[:8]}"),
+            partial(opened.bus.commit, SCORING_GROUP),
+        )
+        if not isinstance(hold, PartitionHold):
+            context.log.info(f"partition {config.partition} is scored by {describe_holder(hold)}: nothing to do")
+            return dg.Output(None, metadata={"scored_by": describe_holder(hold)})
+        try:
+            results = [process_range(opened, rng, log=context.log.info, owner=hold) for rng in requested]
+        finally:
+            hold.release()
     for result in results:
         context.log.info(result.summary())
         if not result.already_committed:

@@ -11,12 +11,13 @@ that has committed its whole range is only finishing (reporting, exiting) and do
 A run commits its end offset only after every sink is written, so a failed run leaves the committed
 offset where it was; the sensor then relaunches that same range (run key suffixed with the attempt,
 after a doubling back-off) and the run's idempotent writes make the retry exact.
-While `ddss stream` holds the group the sensor launches nothing and says so.
+A partition whose fence a live `ddss stream` worker holds (``processing.lease``) is that worker's: the sensor
+launches nothing for it and names the worker in the tick's message; it scores the other partitions.
 """
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import dagster as dg
@@ -36,7 +37,7 @@ from ddss_platform.defs.streaming.job import score_events
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.source import data_version, topic_metadata
 from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORED_TOPICS, SCORING_GROUP
-from ddss_platform.processing.lease import GroupLease, describe_owner
+from ddss_platform.processing.lease import WORKER, describe_holder, live_holders
 from ddss_platform.processing.ranges import OffsetRange, next_range
 from ddss_platform.stores.bus import UnknownTopicError
 
@@ -96,15 +97,20 @@ def plan(
     record_time_ms: Callable[[str, int, int], int],
     now_ms: int,
     previous_ends: dict[str, dict[int, int]],
+    workers: Mapping[int, str] | None = None,
 ) -> tuple[list[dg.RunRequest], list[str]]:
     """The run requests of one tick, and one line per partition saying what happens to it and why. ``ends``,
     ``committed`` and ``previous_ends`` (what the last tick saw): topic -> partition -> offset, for citizen-events
     and (when it exists) citizen-effects; ``record_time_ms(topic, partition, offset)`` is a record's bus
-    timestamp."""
+    timestamp; ``workers``: partition -> the `ddss stream` worker that scores it (no run for those)."""
     busy = in_flight_runs(instance)
+    workers = workers or {}
     requests, notes = [], []
     for partition in sorted(ends[CITIZEN_EVENTS]):
         at = {topic: committed.get(topic, {}).get(partition, 0) for topic in ends}
+        if partition in workers:
+            notes.append(f"partition {partition}: scored by {workers[partition]} (committed {_described(at)})")
+            continue
         found = {
             topic: next_range(topic, partition, at[topic], ends[topic].get(partition, 0), tuning.batch_size)
             for topic in ends
@@ -173,16 +179,13 @@ def _keyed(offsets: dict[int, int]) -> dict[str, int]:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches score_events over [committed, committed + batch) for every partition with no run in "
     "flight whose lag reaches DDSS_SCORING_MIN_BATCH or whose oldest record waited DDSS_SCORING_MAX_DELAY_S; "
-    "relaunches a failed range. Skips while `ddss stream` owns the group.",
+    "relaunches a failed range. Leaves the partitions `ddss stream` workers own to them, naming them.",
 )
 def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, scoring: ScoringTuning):
     settings = stores.settings()
-    holder = GroupLease(settings.home).holder()
-    if holder is not None:
-        return dg.SkipReason(
-            f"`ddss stream` owns consumer group {SCORING_GROUP}: {holder.describe()}; no runs launched until it stops"
-        )
-    notes = [f"consumer group {SCORING_GROUP} owned by {describe_owner(holder)}"]
+    with stores.documents() as documents:
+        workers = {p: describe_holder(f) for p, f in live_holders(documents).items() if f.kind == WORKER}
+    notes = [f"`ddss stream` workers own partitions {sorted(workers)}" if workers else "no `ddss stream` worker"]
     ends: dict[str, dict[int, int]] = {}
     committed: dict[str, dict[int, int]] = {}
     with stores.bus() as bus:
@@ -210,6 +213,7 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
             record_time_ms,
             time.time_ns() // 1_000_000,
             {topic: {int(p): o for p, o in offsets.items()} for topic, offsets in seen.items()},
+            workers,
         )
     notes += planned
     observed = _keyed(ends[CITIZEN_EVENTS])

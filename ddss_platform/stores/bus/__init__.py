@@ -52,6 +52,33 @@ class OffsetRangeError(BusError):
     """A requested offset range is not (or no longer, or not yet) in the log."""
 
 
+class FencedError(BusError):
+    """A write or an offset commit for a partition by a holder that no longer owns it: refused."""
+
+
+SESSION_TIMEOUT_S = 6.0
+"""A group member that sent no heartbeat for this long is gone and its partitions move (Kafka's lowest
+session.timeout.ms by default)."""
+
+
+class GroupMembership(Protocol):
+    """One member of a consumer group: the group divides a topic's partitions among its live members (sticky:
+    a member keeps what it has while the division stays fair) and moves a gone member's partitions to the
+    others. Heartbeats run in the background; ``poll`` serves the rebalances."""
+
+    member: str
+
+    def poll(self) -> set[int]:
+        """The partitions the group assigns this member now."""
+
+    def commit(self, topic: str, offsets: Mapping[int, int]) -> None:
+        """Commit the group's offsets of partitions this member owns, with its generation: FencedError when the
+        group has moved one of them on (the member was paused or cut off), and nothing is committed."""
+
+    def close(self) -> None:
+        """Leave the group: the partitions move to the other members."""
+
+
 class EventBus(Protocol):
     def ensure_topic(self, topic: str, partitions: int) -> int:
         """Create the topic with ``partitions`` partitions unless it exists; return its partition count."""
@@ -79,6 +106,11 @@ class EventBus(Protocol):
 
     def commit(self, group: str, topic: str, offsets: Mapping[int, int]) -> None:
         """Set the group's committed offsets for the given partitions."""
+
+    def join(self, group: str, member: str, topic: str, static: bool = False) -> GroupMembership:
+        """Join ``group`` as ``member``, sharing ``topic``'s partitions with its other members. ``static``: the
+        member name is a stable identity (Kafka static membership), so a member restarted under the same name
+        within the session timeout gets its partitions back without a rebalance."""
 
     def close(self) -> None: ...
 

@@ -22,6 +22,8 @@ from ddss_platform.stores.bus import (
     ProduceRecord,
     UnknownTopicError,
 )
+from ddss_platform.stores.bus.embedded_group import SCHEMA as GROUP_SCHEMA
+from ddss_platform.stores.bus.embedded_group import EmbeddedMembership
 from ddss_platform.stores.bus.partitioner import partition_for
 from ddss_platform.stores.sqlite import connect, transaction
 
@@ -64,7 +66,7 @@ class EmbeddedBus:
         self.path = path
         self._conn = connect(path)
         with transaction(self._conn) as conn:
-            for statement in _SCHEMA:
+            for statement in (*_SCHEMA, *GROUP_SCHEMA):
                 conn.execute(statement)
         self._topics: dict[str, tuple[int, int]] = {}
 
@@ -186,6 +188,11 @@ class EmbeddedBus:
                 " ON CONFLICT (grp, topic_id, partition) DO UPDATE SET offset = excluded.offset",
                 ((group, topic_id, partition, offset) for partition, offset in offsets.items()),
             )
+
+    def join(self, group: str, member: str, topic: str, static: bool = False) -> EmbeddedMembership:
+        # every member name is an identity here: a restarted member resumes its place either way
+        topic_id, count = self._topic(topic)
+        return EmbeddedMembership(self.path, group, member, topic_id, count, topic)
 
     def close(self) -> None:
         self._conn.close()

@@ -31,6 +31,7 @@ from ddss_platform.stores.bus import (
     ProduceRecord,
     UnknownTopicError,
 )
+from ddss_platform.stores.bus.kafka_group import KafkaMembership
 from ddss_platform.stores.reachability import StoreUnreachableError, require_reachable
 
 LIBRDKAFKA_LOG = logging.getLogger("ddss_platform.librdkafka")
@@ -297,6 +298,10 @@ class KafkaBus:
         failed = [tp for tp in answer or () if tp.error is not None]
         if failed:
             raise BusError(f"committing group {group} offsets of {topic}: {failed}")
+
+    def join(self, group: str, member: str, topic: str, static: bool = False) -> KafkaMembership:
+        self._count(topic)  # UnknownTopicError before joining for a topic that does not exist
+        return KafkaMembership(self._base, group, member, topic, static)
 
     def _group_consumer(self, group: str) -> Consumer:
         if group not in self._groups:

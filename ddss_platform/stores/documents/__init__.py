@@ -13,6 +13,10 @@ partitions that both move a citizen then both count, whatever their interleaving
 parked_effects holds the association effects whose target was not registered when the effect reached the
 target's partition (``ParkedEffect``): parking is idempotent by ``effectID``; a parked effect is later settled
 once, as APPLIED (its target registered) or EXPIRED (it waited past the park window).
+
+partition_fences holds one fence per scored partition (``PartitionFence``): who may write for the partition now,
+and the epoch its holder got when it took it. Taking a fence raises its epoch in one atomic step, so a holder that
+lost it (paused, cut off) finds its epoch stale on its next renewal and writes nothing more.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "DuplicateKeyError",
     "NoActiveConfiguration",
     "ParkedEffect",
+    "PartitionFence",
     "ScoreScale",
     "SnapshotUpdate",
     "new_citizen_document",
@@ -52,6 +57,7 @@ CITIZENS = "citizens"
 RULES = "scoring_rule_definitions"
 CONFIGURATION = "system_configuration"
 PARKED_EFFECTS = "parked_effects"
+PARTITION_FENCES = "partition_fences"
 # collection -> its unique key field
 COLLECTIONS: dict[str, str] = {
     CITIZENS: "nationalID",
@@ -194,6 +200,18 @@ class ParkedEffect:
             doc["eventTime"],
             tuple((c["ruleId"], c["points"]) for c in doc["changes"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionFence:
+    """Who may write for one scored partition (``key``, e.g. "ddss-scoring/3"), since which epoch. ``holder`` is
+    None once released; ``kind`` says what holds it (a worker, a run), ``heartbeat_ms`` when it last renewed."""
+
+    key: str
+    epoch: int
+    holder: str | None
+    kind: str | None
+    heartbeat_ms: int
 
 
 PREFIX_END = "\U0010ffff"
@@ -372,6 +390,21 @@ class DocumentStore(Protocol):
 
     def parked_effect_counts(self) -> dict[str, int]:
         """status -> how many effects have it."""
+
+    def take_fence(
+        self, key: str, holder: str, kind: str, now_ms: int, live_since_ms: int, yield_to: Sequence[str]
+    ) -> int | None:
+        """Take fence ``key`` for ``holder`` with the next epoch, returned; None (nothing changed) while it is held
+        by a holder whose kind is in ``yield_to`` and who renewed at or after ``live_since_ms``."""
+
+    def renew_fence(self, key: str, epoch: int, now_ms: int) -> bool:
+        """Record a heartbeat for the holder of ``epoch``; False when the fence moved on (the holder is fenced)."""
+
+    def release_fence(self, key: str, epoch: int) -> None:
+        """Let the fence go, if ``epoch`` still holds it (its epoch stays: the next holder gets a higher one)."""
+
+    def fences(self) -> list[PartitionFence]:
+        """Every fence, ordered by key."""
 
     def find_citizens(
         self,

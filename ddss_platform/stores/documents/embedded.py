@@ -12,7 +12,7 @@ Snapshot updates run as one ``executemany`` in one transaction; the replay guard
 UPDATE's WHERE clause, reading the topic-partition's offset out of the stored offsets JSON.
 
 Parked effects keep the fields their queries filter on (target, partition, status, event time) as columns
-beside the JSON document.
+beside the JSON document. A partition fence is one row, taken and renewed in one transaction each.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ddss_platform.stores.documents import (
     INACTIVE,
     PARKED,
     PARKED_EFFECTS,
+    PARTITION_FENCES,
     PREFIX_END,
     PROFILE_COLUMNS,
     RULES,
@@ -42,6 +43,7 @@ from ddss_platform.stores.documents import (
     DuplicateKeyError,
     NoActiveConfiguration,
     ParkedEffect,
+    PartitionFence,
     ScoreScale,
     SnapshotChecker,
     SnapshotUpdate,
@@ -82,6 +84,12 @@ _TABLES = {
         status TEXT NOT NULL,
         event_time INTEGER NOT NULL,
         doc TEXT NOT NULL)""",
+    PARTITION_FENCES: """CREATE TABLE partition_fences (
+        fence_key TEXT PRIMARY KEY,
+        epoch INTEGER NOT NULL,
+        holder TEXT,
+        kind TEXT,
+        heartbeat_ms INTEGER NOT NULL)""",
 }
 _INDEXES = {
     "citizens_by_region": "CREATE INDEX citizens_by_region ON citizens(region, national_id)",
@@ -382,6 +390,51 @@ class EmbeddedDocuments:
 
     def parked_effect_counts(self) -> dict[str, int]:
         return dict(self.conn.execute("SELECT status, count(*) FROM parked_effects GROUP BY status ORDER BY status"))
+
+    # --- partition fences ---------------------------------------------------------------------
+
+    def take_fence(
+        self, key: str, holder: str, kind: str, now_ms: int, live_since_ms: int, yield_to: Sequence[str]
+    ) -> int | None:
+        with transaction(self.conn):
+            # a data directory initialised before fences existed gets their table on first use
+            self.conn.execute(_TABLES[PARTITION_FENCES].replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+            row = self.conn.execute(
+                "SELECT epoch, holder, kind, heartbeat_ms FROM partition_fences WHERE fence_key = ?", (key,)
+            ).fetchone()
+            if row is not None and row[1] is not None and row[2] in yield_to and row[3] >= live_since_ms:
+                return None
+            epoch = (row[0] if row else 0) + 1
+            self.conn.execute(
+                "INSERT INTO partition_fences VALUES (?, ?, ?, ?, ?) ON CONFLICT (fence_key) DO UPDATE SET"
+                " epoch = excluded.epoch, holder = excluded.holder, kind = excluded.kind,"
+                " heartbeat_ms = excluded.heartbeat_ms",
+                (key, epoch, holder, kind, now_ms),
+            )
+            return epoch
+
+    def renew_fence(self, key: str, epoch: int, now_ms: int) -> bool:
+        with transaction(self.conn):
+            return bool(
+                self.conn.execute(
+                    "UPDATE partition_fences SET heartbeat_ms = ? WHERE fence_key = ? AND epoch = ?",
+                    (now_ms, key, epoch),
+                ).rowcount
+            )
+
+    def release_fence(self, key: str, epoch: int) -> None:
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE partition_fences SET holder = NULL, kind = NULL WHERE fence_key = ? AND epoch = ?",
+                (key, epoch),
+            )
+
+    def fences(self) -> list[PartitionFence]:
+        try:
+            rows = self.conn.execute("SELECT * FROM partition_fences ORDER BY fence_key").fetchall()
+        except sqlite3.OperationalError:  # no fence taken yet in a data directory older than fences
+            return []
+        return [PartitionFence(*row) for row in rows]
 
     def find_citizens(
         self,

@@ -21,8 +21,9 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 import pymongo
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import DuplicateKeyError as MongoDuplicateKeyError
 from tenacity import (
     Retrying,
     retry,
@@ -42,6 +43,7 @@ from ddss_platform.stores.documents import (
     INACTIVE,
     PARKED,
     PARKED_EFFECTS,
+    PARTITION_FENCES,
     PREFIX_END,
     PROFILE_COLUMNS,
     RULES,
@@ -49,6 +51,7 @@ from ddss_platform.stores.documents import (
     DuplicateKeyError,
     NoActiveConfiguration,
     ParkedEffect,
+    PartitionFence,
     ScoreScale,
     SnapshotChecker,
     SnapshotUpdate,
@@ -480,6 +483,35 @@ class MongoDocuments:
     def parked_effect_counts(self) -> dict[str, int]:
         groups = self.db[PARKED_EFFECTS].aggregate([{"$group": {"_id": "$status", "count": {"$sum": 1}}}])
         return {g["_id"]: g["count"] for g in sorted(groups, key=lambda g: g["_id"])}
+
+    # --- partition fences (documents keyed by _id: the fence key) ------------------------------
+
+    def take_fence(
+        self, key: str, holder: str, kind: str, now_ms: int, live_since_ms: int, yield_to: Sequence[str]
+    ) -> int | None:
+        fields = {"holder": holder, "kind": kind, "heartbeatMs": int(now_ms)}
+        free = {"$or": [{"holder": None}, {"kind": {"$nin": list(yield_to)}}, {"heartbeatMs": {"$lt": live_since_ms}}]}
+        taken = self.db[PARTITION_FENCES].find_one_and_update(
+            {"_id": key, **free}, {"$inc": {"epoch": 1}, "$set": fields}, return_document=ReturnDocument.AFTER
+        )
+        if taken is not None:
+            return taken["epoch"]
+        try:  # never taken before; the insert fails when the fence exists (and is held)
+            self.db[PARTITION_FENCES].insert_one({"_id": key, "epoch": 1, **fields})
+        except MongoDuplicateKeyError:
+            return None
+        return 1
+
+    def renew_fence(self, key: str, epoch: int, now_ms: int) -> bool:
+        found = self.db[PARTITION_FENCES].update_one({"_id": key, "epoch": epoch}, {"$set": {"heartbeatMs": now_ms}})
+        return found.matched_count == 1
+
+    def release_fence(self, key: str, epoch: int) -> None:
+        self.db[PARTITION_FENCES].update_one({"_id": key, "epoch": epoch}, {"$set": {"holder": None, "kind": None}})
+
+    def fences(self) -> list[PartitionFence]:
+        found = self.db[PARTITION_FENCES].find({}).sort("_id", ASCENDING)
+        return [PartitionFence(d["_id"], d["epoch"], d["holder"], d["kind"], d["heartbeatMs"]) for d in found]
 
     def find_citizens(
         self,
