@@ -263,7 +263,7 @@ def continuous_mode(settings: Settings, probe: LatencyProbe) -> tuple[float, flo
     )
     try:
         line = stream.stdout.readline()
-        if "owns consumer group" not in line:
+        if "joined consumer group" not in line:
             raise RuntimeError(f"ddss stream did not start: {line}{stream.stdout.read()}")
         threading.Thread(target=stream.stdout.read, daemon=True).start()  # drain its output
         return probe.run()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 from ddss_platform.cli import app
 from ddss_platform.events.codec import EventCodec
 from ddss_platform.events.topics import CITIZEN_EFFECTS, CITIZEN_EVENTS, CITIZEN_EVENTS_DLQ, SCORING_GROUP
-from ddss_platform.processing import GroupLease, process_backlog
+from ddss_platform.processing import WORKER, process_backlog, take_partition
 from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
 from ddss_platform.stores.bus import open_bus
@@ -152,28 +151,29 @@ def test_topics_shows_end_offsets_and_group_lag(tmp_path):
     bus.close()
     result = _invoke(tmp_path, "topics")
     assert result.exit_code == 0, result.output
+    assert (f"{CITIZEN_EVENTS}: 2 partitions, 100 records, group {SCORING_GROUP} lag {ends[1]}") in result.output
     assert (
-        f"{CITIZEN_EVENTS}: 2 partitions, 100 records, group {SCORING_GROUP} lag {ends[1]}, "
-        "owned by the scoring sensor's runs"
-    ) in result.output
-    assert f"partition 0: end offset {ends[0]}, committed {ends[0]}, lag 0" in result.output
-    assert f"partition 1: end offset {ends[1]}, committed 0, lag {ends[1]}" in result.output
+        f"partition 0: end offset {ends[0]}, committed {ends[0]}, lag 0, scored by the scoring sensor's runs"
+        in result.output
+    )
+    assert f"partition 1: end offset {ends[1]}, committed 0, lag {ends[1]}, scored by" in result.output
     # no group reads the dead-letter topic: it has no lag to report
     dlq = result.output.split(f"{CITIZEN_EVENTS_DLQ}:", 1)[1]
     assert dlq.startswith(" 2 partitions, 0 records, read by no consumer group") and "lag" not in dlq
 
 
-def test_topics_says_which_ddss_stream_owns_the_group(tmp_path):
+def test_topics_says_which_worker_scores_each_partition(tmp_path):
     assert _invoke(tmp_path, "simulate", "--citizens", "20", "--events", "10").exit_code == 0
-    lease = GroupLease(tmp_path)
-    assert lease.acquire("ddss stream")
-    try:
+    settings = Settings.from_env({"DDSS_HOME": str(tmp_path)})
+    with open_stores(settings) as stores:
+        hold = take_partition(stores.documents, 1, "ddss stream w1 (pid 7 on h)", WORKER, stores.bus.commit)
         result = _invoke(tmp_path, "topics")
-    finally:
-        lease.release()
+        hold.release()
     assert result.exit_code == 0, result.output
-    for topic in (CITIZEN_EVENTS, CITIZEN_EFFECTS):
-        assert re.search(rf"{topic}: .* lag \d+, owned by ddss stream \(pid {os.getpid()} on ", result.output)
+    for topic in (CITIZEN_EFFECTS, CITIZEN_EVENTS):
+        section = result.output.split(f"{topic}:", 1)[1]
+        assert re.search(r"partition 0: .*, scored by the scoring sensor's runs", section)
+        assert re.search(r"partition 1: .*, scored by ddss stream w1 \(pid 7 on h\), epoch 1", section)
 
 
 def test_lineage_of_an_unknown_asset_says_there_is_no_such_asset(tmp_path):

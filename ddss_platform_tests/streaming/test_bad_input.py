@@ -56,7 +56,7 @@ def test_every_bad_record_is_dead_lettered_and_every_good_one_scored(embedded_se
     assert produced.exit_code == 0, produced.output
     streamed = cli.invoke(app, ["stream", "--exit-when-idle", "0.5", "--batch-size", "1500"])
     assert streamed.exit_code == 0, streamed.output
-    assert "ddss stream owns consumer group ddss-scoring" in streamed.output
+    assert "joined consumer group ddss-scoring" in streamed.output
 
     expected = expected_records(embedded_settings.partitions)
     bad = {position for position, (_event, good, _value) in expected.items() if not good}

@@ -1,10 +1,9 @@
-"""The range processor's contract at its edges, the group lease, dead-letter envelopes and the Dagster instance."""
+"""The range processor's contract at its edges, the partition fences, dead-letter envelopes and the Dagster instance."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import dagster as dg
@@ -17,16 +16,20 @@ from ddss_platform.cli import app
 from ddss_platform.defs import dagster_instance
 from ddss_platform.events.topics import CITIZEN_EVENTS, SCORING_GROUP
 from ddss_platform.processing import (
+    RUN,
+    WORKER,
     DeadLetter,
-    GroupLease,
     OffsetRange,
     RangeGapError,
+    live_holders,
     next_range,
-    partition_lease,
     process_range,
+    take_partition,
 )
+from ddss_platform.processing.lease import take_for_run
 from ddss_platform.settings import Settings
 from ddss_platform.stores import open_stores
+from ddss_platform.stores.bus import FencedError
 from ddss_platform_tests.streaming.support import produce, seed_stores
 from ddss_platform_tests.waiting import wait_until
 
@@ -85,44 +88,55 @@ def test_counts_of_a_range_add_up_to_its_records(scored_home):
     assert result.max_rss_mb > 0  # reported in the run metadata; the 600 MB target is bench/streaming.py's
 
 
-def test_the_lease_has_one_owner_and_dies_with_its_process(embedded_settings):
-    first, second = GroupLease(embedded_settings.home), GroupLease(embedded_settings.home)
-    assert first.holder() is None
-    assert first.acquire("ddss stream")
-    assert not second.acquire("someone else")
-    assert second.holder().owner == "ddss stream" and second.holder().pid == os.getpid()
-    first.release()
-    assert second.holder() is None
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from ddss_platform.processing import GroupLease;"
-            "lease = GroupLease(Path(sys.argv[1])); lease.acquire('child'); print('held', flush=True);"
-            "time.sleep(60)",
-            str(embedded_settings.home),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        assert second.holder().owner == "child"
-    finally:
-        holder.kill()
-        holder.wait()
-    assert second.holder() is None  # the operating system released the dead process's lock
+def _no_commit(topic, offsets):
+    raise AssertionError("not committed in this test")
 
 
-def test_ddss_stream_refuses_to_start_while_another_owner_holds_the_group(embedded_settings):
-    lease = GroupLease(embedded_settings.home)
-    assert lease.acquire("another ddss stream")
-    try:
-        result = CliRunner().invoke(app, ["stream", "--exit-when-idle", "0"])
-        assert result.exit_code == 1
-        assert "owned by another ddss stream" in result.output
-    finally:
-        lease.release()
+def test_a_holder_whose_fence_was_taken_writes_nothing_more(embedded_settings):
+    seed_stores(embedded_settings, 20)
+    with open_stores(embedded_settings) as stores:
+        first = take_partition(stores.documents, 0, "worker a", WORKER, _no_commit)
+        assert first is not None and first.epoch == 1
+        first.check()  # still its own
+        second = take_partition(stores.documents, 0, "worker b", WORKER, _no_commit)  # the group moved it
+        assert second is not None and second.epoch == 2
+        with pytest.raises(FencedError, match="worker a lost partition 0"):
+            first.check()
+        assert first.refused == 1
+        second.check()
+        assert live_holders(stores.documents)[0].holder == "worker b"
+        first.release()  # a stale release lets nothing go
+        assert live_holders(stores.documents)[0].holder == "worker b"
+        second.release()
+        assert 0 not in live_holders(stores.documents)
+
+
+def test_a_worker_waits_for_a_run_and_a_run_for_a_run_but_not_for_a_worker(embedded_settings):
+    seed_stores(embedded_settings, 20)
+    with open_stores(embedded_settings) as stores:
+        run = take_partition(stores.documents, 0, "run 1", RUN, _no_commit)
+        assert take_partition(stores.documents, 0, "worker a", WORKER, _no_commit) is None
+        with pytest.raises(TimeoutError, match="partition 0 is being scored by another run"):
+            take_for_run(stores.documents, 0, "run 2", _no_commit, wait_s=0.2)
+        assert take_for_run(stores.documents, 1, "run 2", _no_commit, wait_s=0.2).epoch == 1  # another partition
+        run.release()
+        worker = take_partition(stores.documents, 0, "worker a", WORKER, _no_commit)
+        assert worker is not None
+        assert take_for_run(stores.documents, 0, "run 3", _no_commit, wait_s=0.2).holder == "worker a"
+
+
+def test_ddss_stream_leaves_a_partition_to_the_run_scoring_it(embedded_settings):
+    seed_stores(embedded_settings, 50)
+    produce(embedded_settings, 50, 400, seed=1)
+    with open_stores(embedded_settings) as stores:
+        run = take_partition(stores.documents, 0, "score_events run 1234", RUN, _no_commit)
+        result = CliRunner().invoke(app, ["stream", "--exit-when-idle", "0", "--member", "w"])
+        assert result.exit_code == 0, result.output
+        assert "partition 0: assigned; waiting for the score_events run scoring it" in result.output
+        assert "partition 1: taken (fence epoch 1)" in result.output
+        committed = stores.bus.committed(SCORING_GROUP, CITIZEN_EVENTS)
+        assert committed[0] == 0 and committed[1] == stores.bus.end_offsets(CITIZEN_EVENTS)[1] > 0
+        run.release()
 
 
 def test_the_instance_queues_one_run_per_partition_and_retries_runs(embedded_settings):
@@ -191,31 +205,3 @@ def test_the_repository_dagster_yaml_is_the_embedded_instance_with_storage_found
     finally:
         theirs.dispose()
         ours.dispose()
-
-
-def test_runs_of_one_partition_take_turns_through_the_partition_lease(tmp_path):
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from ddss_platform.processing import partition_lease\n"
-            "with partition_lease(Path(sys.argv[1]), 'citizen-events', 0):\n"
-            "    print('held', flush=True); sys.stdin.readline()",
-            str(tmp_path),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(TimeoutError, match="citizen-events/0 is being scored by another process"):
-            with partition_lease(tmp_path, CITIZEN_EVENTS, 0, wait_s=0.2):
-                pass
-        with partition_lease(tmp_path, CITIZEN_EVENTS, 1, wait_s=0.2):  # another partition is free
-            pass
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=60)
-    with partition_lease(tmp_path, CITIZEN_EVENTS, 0, wait_s=30):  # released when its holder was done
-        pass

@@ -14,8 +14,9 @@ from ddss_platform.defs.scoring_runs import PARTITION_TAG, RANGE_TAG, TOPIC_TAG,
 from ddss_platform.defs.streaming.resources import ScoringTuning
 from ddss_platform.defs.streaming.sensor import run_request, scoring_sensor
 from ddss_platform.events.topics import ALL_TOPICS, CITIZEN_EFFECTS, CITIZEN_EVENTS, SCORING_GROUP
-from ddss_platform.processing import GroupLease, OffsetRange
+from ddss_platform.processing import WORKER, OffsetRange, take_partition
 from ddss_platform.stores.bus import open_bus
+from ddss_platform.stores.documents import open_documents
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_no_topic_and_no_lag_are_skips_that_say_why(embedded_settings, instance)
     bus.close()
     result = tick(embedded_settings, instance)
     assert not result.run_requests
-    assert "consumer group ddss-scoring owned by the scoring sensor's runs" in result.skip_reason.skip_message
+    assert "no `ddss stream` worker: the scoring sensor's runs score every partition" in result.skip_reason.skip_message
     assert "partition 0: no lag" in result.skip_reason.skip_message
     assert "partition 1: no lag" in result.skip_reason.skip_message
 
@@ -155,18 +156,21 @@ def test_after_a_success_the_next_range_starts_at_the_committed_offset(embedded_
     assert ranges_of(tick(embedded_settings, instance)) == ["citizen-events/0/50-80"]
 
 
-def test_while_ddss_stream_owns_the_group_nothing_is_launched(embedded_settings, instance, bus):
+def test_a_partition_a_ddss_stream_worker_holds_is_left_to_it(embedded_settings, instance, bus):
     fill(bus, {0: 10})
-    lease = GroupLease(embedded_settings.home)
-    assert lease.acquire("ddss stream")
+    documents = open_documents(embedded_settings)
     try:
+        hold = take_partition(documents, 0, "ddss stream w1 (pid 1 on h)", WORKER, bus.commit)
         result = tick(embedded_settings, instance)
-        assert isinstance(result, dg.SkipReason)
-        assert "`ddss stream` owns consumer group ddss-scoring" in result.skip_message
-        assert "ddss stream (pid" in result.skip_message
+        assert not result.run_requests
+        assert "`ddss stream` workers own partitions [0]" in result.skip_reason.skip_message
+        assert "partition 0: scored by ddss stream w1 (pid 1 on h), epoch 1" in result.skip_reason.skip_message
+        fill(bus, {0: 10, 1: 10})
+        assert ranges_of(tick(embedded_settings, instance)) == ["citizen-events/1/0-10"]  # the others are scored
+        hold.release()
     finally:
-        lease.release()
-    assert ranges_of(tick(embedded_settings, instance)) == ["citizen-events/0/0-10"]
+        documents.close()
+    assert "citizen-events/0/0-10" in ranges_of(tick(embedded_settings, instance))
 
 
 def test_a_lag_below_the_minimum_batch_waits_until_its_oldest_record_is_old_enough(embedded_settings, instance, bus):

@@ -185,7 +185,11 @@ def scoring_sensor(context: dg.SensorEvaluationContext, stores: StoresResource, 
     settings = stores.settings()
     with stores.documents() as documents:
         workers = {p: describe_holder(f) for p, f in live_holders(documents).items() if f.kind == WORKER}
-    notes = [f"`ddss stream` workers own partitions {sorted(workers)}" if workers else "no `ddss stream` worker"]
+    notes = [
+        f"`ddss stream` workers own partitions {sorted(workers)}"
+        if workers
+        else "no `ddss stream` worker: the scoring sensor's runs score every partition"
+    ]
     ends: dict[str, dict[int, int]] = {}
     committed: dict[str, dict[int, int]] = {}
     with stores.bus() as bus:
