@@ -12,8 +12,9 @@ import uuid
 import pytest
 
 from ddss_platform.settings import Settings
-from ddss_platform.stores.bus import BusRecord, OffsetRangeError, UnknownTopicError, open_bus
+from ddss_platform.stores.bus import BusRecord, FencedError, OffsetRangeError, UnknownTopicError, open_bus
 from ddss_platform.stores.bus.partitioner import partition_for
+from ddss_platform_tests.waiting import wait_until
 
 ADAPTERS = [
     "embedded",
@@ -24,6 +25,17 @@ ADAPTERS = [
 
 @pytest.fixture(params=ADAPTERS)
 def bus(request, tmp_path):
+    yield from _opened(request, tmp_path)
+
+
+@pytest.fixture(params=ADAPTERS[:2])
+def group_bus(request, tmp_path):
+    """The adapters with consumer-group membership: noida-db implements no JoinGroup/SyncGroup, which a
+    Kafka-protocol peer for range reads and offset commits does not need."""
+    yield from _opened(request, tmp_path)
+
+
+def _opened(request, tmp_path):
     env = {"DDSS_HOME": str(tmp_path / "ddss")}
     if request.param == "kafka-noida":
         env["DDSS_BUS_URL"] = f"kafka://{request.getfixturevalue('noida_kafka')}"
@@ -132,3 +144,41 @@ def test_binary_values_survive(bus, topic):
     payload = bytes(range(256)) * 40
     bus.produce(topic, [("k", payload), ("k", b"")])
     assert [r.value for r in bus.read_range(topic, 0, 0, 2)] == [payload, b""]
+
+
+def _settle(members, wanted) -> dict[str, set[int]]:
+    """Poll every member (a rebalance needs all of them) until ``wanted(assignment)`` holds; the assignment."""
+    assignment: dict[str, set[int]] = {}
+
+    def settled():
+        assignment.update({m.member: m.poll() for m in members})
+        return wanted(assignment)
+
+    wait_until(settled, what=f"the group settles (now {assignment})", timeout_s=120, interval_s=0.2)
+    return assignment
+
+
+def test_group_members_share_the_partitions_and_a_moved_partition_cannot_be_committed(group_bus, topic):
+    bus = group_bus
+    bus.ensure_topic(topic, 4)
+    group = f"group-{uuid.uuid4().hex[:8]}"
+    first = bus.join(group, "member-a", topic, static=True)
+    second = None
+    try:
+        _settle([first], lambda a: a["member-a"] == {0, 1, 2, 3})
+        second = bus.join(group, "member-b", topic, static=True)
+        split = _settle([first, second], lambda a: len(a["member-a"]) == len(a["member-b"]) == 2)
+        assert split["member-a"] | split["member-b"] == {0, 1, 2, 3}
+        mine, theirs = min(split["member-a"]), min(split["member-b"])
+        first.commit(topic, {mine: 0})
+        with pytest.raises(FencedError):
+            first.commit(topic, {theirs: 0})
+        first.close()
+        first = None
+        _settle([second], lambda a: a["member-b"] == {0, 1, 2, 3})  # the leaver's partitions move
+        second.commit(topic, {mine: 0, theirs: 0})
+        assert bus.committed(group, topic) == {0: 0, 1: 0, 2: 0, 3: 0}
+    finally:
+        for member in (first, second):
+            if member is not None:
+                member.close()

@@ -349,3 +349,29 @@ def test_parked_effects_expire_by_partition_and_event_time(documents):
 def test_a_parked_effect_breaking_the_schema_is_refused(documents):
     with pytest.raises(DocumentValidationError):
         documents.park_effects([ParkedEffect("not a citizen id!", 0, P1, 1, "EV1", T0, ())])
+
+
+def test_a_partition_fence_moves_on_with_each_holder_and_refuses_a_stale_epoch(documents):
+    key, now = "ddss-scoring/3", 1_000_000
+    assert documents.fences() == []
+    assert documents.take_fence(key, "worker a", "worker", now, now - 15_000, ("run",)) == 1
+    assert documents.renew_fence(key, 1, now + 1)
+    # a run yields to a live worker; a worker takes it from a worker (the group moved the partition)
+    assert documents.take_fence(key, "run 1", "run", now + 2, now - 15_000, ("run", "worker")) is None
+    assert documents.take_fence(key, "worker b", "worker", now + 3, now - 15_000, ("run",)) == 2
+    assert not documents.renew_fence(key, 1, now + 4)  # worker a is fenced
+    documents.release_fence(key, 1)  # a stale release changes nothing
+    (fence,) = documents.fences()
+    assert (fence.key, fence.epoch, fence.holder, fence.kind, fence.heartbeat_ms) == (
+        key,
+        2,
+        "worker b",
+        "worker",
+        now + 3,
+    )
+    # a holder silent since before live_since is gone: anyone takes the fence
+    assert documents.take_fence(key, "run 2", "run", now + 20_000, now + 5, ("run", "worker")) == 3
+    assert documents.take_fence(key, "worker c", "worker", now + 20_001, now + 5, ("run",)) is None
+    documents.release_fence(key, 3)
+    assert documents.fences()[0].holder is None
+    assert documents.take_fence(key, "worker c", "worker", now + 20_002, now + 5, ("run",)) == 4
