@@ -2,7 +2,7 @@
 sensor mode and in continuous mode, and the run workers' peak memory (embedded profile, a fresh data dir).
 
     python bench/streaming.py --events 100000          # the full measurement
-    python bench/streaming.py --events 20000 --latency-seconds 15 --rate 200 --repeat 1   # a quick run (< 1 min)
+    python bench/streaming.py --events 20000 --latency-seconds 10 --rate 200 --repeat 1   # a quick run (< 1 min)
 
 1. throughput: `ddss init`, then a backlog of --events simulated events; the bare rate reads and decodes the whole
    backlog in one process (one consumer); the end-to-end rate scores it (bus → every sink, committed, then the
@@ -16,6 +16,10 @@ sensor mode and in continuous mode, and the run workers' peak memory (embedded p
    each partition's committed offset (committed only after the snapshots are written) and takes, per event,
    the time from its produce to the commit that covers it.
 3. continuous mode: the same with `ddss stream` instead of the daemon.
+4. scale-out: the same backlog on 2 partitions, scored by 1 `ddss stream` worker, then (a fresh copy) by 2
+   workers of the group; each pass's time runs from the moment every worker has its share of the partitions
+   (the bench holds the partitions' fences as a run would until the group has settled, then lets go) to zero
+   lag on both topics. ``workers_2_over_1`` is the second rate over the first.
 The last line is one JSON object.
 """
 
@@ -166,6 +170,74 @@ def score_backlog(home: Path, partitions: int) -> dict:
         "elapsed_s": elapsed,
         "max_rss_mb": max(r["max_rss_mb"] for r in reports),
     }
+
+
+SCALE_OUT_PARTITIONS = 2
+BENCH_HOLDER = "bench/streaming.py (holding the partitions until the group has settled)"
+
+
+def scale_out(home: Path, citizens: int, events: int, start_ms: int) -> dict[int, float]:
+    """workers -> events/s of `ddss stream` workers on a 2-partition backlog (see the module doc, step 4)."""
+    settings = settings_for(home, SCALE_OUT_PARTITIONS)
+    initialise(settings, citizens, 42, SEED_DIR / "system_configuration.json", SEED_DIR / "scoring_rules.json")
+    produce_backlog(settings, citizens, events, start_ms)
+    rates = {}
+    for workers in (1, 2):
+        scratch = home.with_name(f"{home.name}-{workers}-workers")
+        shutil.copytree(home, scratch)
+        rates[workers] = events / workers_pass(settings_for(scratch, SCALE_OUT_PARTITIONS), workers)
+        print(f"scale-out: {workers} worker(s) {rates[workers]:,.0f} events/s", flush=True)
+        shutil.rmtree(scratch)
+    shutil.rmtree(home)
+    return rates
+
+
+def workers_pass(settings: Settings, workers: int) -> float:
+    """Seconds for ``workers`` `ddss stream` processes to score the backlog, once all have their partitions."""
+    from ddss_platform.processing import RUN, take_partition
+
+    with open_stores(settings) as ports:
+        holds = [
+            take_partition(ports.documents, p, BENCH_HOLDER, RUN, ports.bus.commit) for p in range(SCALE_OUT_PARTITIONS)
+        ]
+        env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        env.pop("DAGSTER_HOME", None)
+        command = [str(Path(sys.executable).with_name("ddss")), "stream", "--linger", "0"]
+        lines: list[list[str]] = [[] for _ in range(workers)]
+        processes = []
+        for number in range(workers):
+            member = ["--member", f"bench-{number}"]
+            process = subprocess.Popen(
+                [*command, *member], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            threading.Thread(
+                target=lambda out=process.stdout, seen=lines[number]: seen.extend(out), daemon=True
+            ).start()
+            processes.append(process)
+        try:
+            while not settled(lines):
+                if any(p.poll() is not None for p in processes):
+                    raise RuntimeError(f"a ddss stream worker exited: {lines}")
+                time.sleep(POLL_EVERY_S)
+            for hold in holds:
+                hold.release()
+            started = time.perf_counter()
+            while any(
+                sum(ports.bus.end_offsets(topic).values()) > sum(ports.bus.committed(SCORING_GROUP, topic).values())
+                for topic in (CITIZEN_EVENTS, CITIZEN_EFFECTS)
+            ):
+                time.sleep(POLL_EVERY_S)
+            return time.perf_counter() - started
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=120)
+
+
+def settled(lines: list[list[str]]) -> bool:
+    """Every worker waits for the bench's hold on its share, and the shares cover every partition."""
+    waiting = [{line.split(":")[0] for line in seen if "assigned; waiting" in line} for seen in list(lines)]
+    return all(waiting) and len(set().union(*waiting)) == SCALE_OUT_PARTITIONS
 
 
 class LatencyProbe:
@@ -334,9 +406,13 @@ def main() -> None:
         f"continuous mode at {args.rate:g} events/s: event → snapshot p50 {cont_p50:.2f} s, p95 {cont_p95:.2f} s",
         flush=True,
     )
+    scaled = scale_out(home.with_name(f"{home.name}-scale-out"), citizens, args.events, start_ms)
     print(
         json.dumps(
             {
+                "workers_2_over_1": round(scaled[2] / scaled[1], 3),
+                "workers_1_events_per_s": round(scaled[1], 1),
+                "workers_2_events_per_s": round(scaled[2], 1),
                 "events_per_s": round(events_per_s, 1),
                 "bare_read_decode_per_s": round(bare, 1),
                 "ratio": round(events_per_s / bare, 3),

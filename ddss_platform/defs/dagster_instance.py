@@ -115,7 +115,7 @@ def prepare_instance(settings: Settings, max_concurrent_runs: int = MAX_CONCURRE
     text = yaml.safe_dump(instance_config(settings, max_concurrent_runs), sort_keys=False)
     target = home / "dagster.yaml"
     if not target.exists() or target.read_text() != text:
-        tmp = home / ".dagster.yaml.tmp"
+        tmp = home / f".dagster.yaml.{os.getpid()}.tmp"  # processes starting together each write their own
         tmp.write_text(text)
         os.replace(tmp, target)
     return home
