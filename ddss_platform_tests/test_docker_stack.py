@@ -540,3 +540,8 @@ def test_live_reporting_api_is_healthy():
     url = _live_url("DDSS_TEST_API_URL")
     response = httpx.get(f"{url}/health", timeout=30)
     assert response.status_code == 200, response.text
+
+
+def test_ddss_stream_runs_two_workers_or_more(services):
+    """The stream workers share the scoring group's partitions (docs/scaling.md): two by default."""
+    assert int(services["ddss-stream"]["deploy"]["replicas"]) >= 2
