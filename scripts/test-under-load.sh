@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The end-to-end tests once more with one core kept busy by a CPU hog beside pytest, as on a laptop doing other work:
-# the streaming, assets, API and browser tests that start Dagster, Spark, `ddss up` or a browser. They wait on
+# the streaming, assets, API and browser tests that start Dagster, Spark, `ddss up`, `ddss stream` workers or a browser. They wait on
 # conditions with generous overall limits, so a slower machine makes them slower, never red. Extra arguments go to
 # pytest; the exit status is pytest's ("no tests collected" counts as a failure).
 set -uo pipefail
@@ -15,6 +15,7 @@ trap 'kill "$hog" 2>/dev/null; rm -rf "$basetemp"' EXIT
   ddss_platform_tests/streaming/test_end_to_end.py \
   ddss_platform_tests/streaming/test_sensor.py \
   ddss_platform_tests/streaming/test_sensor_batching.py \
+  "ddss_platform_tests/streaming/test_scale_out.py::test_workers_on_the_embedded_bus_survive_faults_and_end_like_a_clean_pass" \
   ddss_platform_tests/assets/test_materialize.py \
   ddss_platform_tests/assets/test_backfill.py \
   ddss_platform_tests/api/test_up.py \
