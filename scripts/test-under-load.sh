@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end tests once more with one core kept busy by a CPU hog beside pytest, as on a laptop doing other work:
-# the streaming, assets, API and browser tests that start Dagster, Spark, `ddss up`, `ddss stream` workers or a browser. They wait on
-# conditions with generous overall limits, so a slower machine makes them slower, never red. Extra arguments go to
-# pytest; the exit status is pytest's ("no tests collected" counts as a failure).
+# the streaming, assets, API and browser tests that start Dagster, Spark, `ddss up`, `ddss stream` workers or a
+# browser. They wait on conditions with generous overall limits, so a slower machine makes them slower, never red.
+# Extra arguments go to pytest; the exit status is pytest's ("no tests collected" counts as a failure).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export SPARK_LOCAL_IP=127.0.0.1
