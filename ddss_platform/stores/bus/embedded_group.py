@@ -61,12 +61,8 @@ class EmbeddedMembership:
         self._beats.start()
 
     def _join(self) -> None:
+        """The group's lease rows, once (the member itself registers at its first ``poll``)."""
         with transaction(self._conn) as conn:
-            conn.execute(
-                "INSERT INTO group_members VALUES (?, ?, ?) ON CONFLICT (grp, member) DO UPDATE SET"
-                " heartbeat_ms = excluded.heartbeat_ms",
-                (self.group, self.member, _now_ms()),
-            )
             conn.executemany(
                 "INSERT OR IGNORE INTO partition_leases VALUES (?, ?, NULL, 0)",
                 ((self.group, p) for p in range(self._partitions)),
@@ -87,7 +83,7 @@ class EmbeddedMembership:
     def poll(self) -> set[int]:
         now = _now_ms()
         with transaction(self._conn) as conn:
-            # back in the group if the others dropped it while it was silent (what it owned has moved on)
+            # joins, or is back in the group if the others dropped it while it was silent (what it owned moved on)
             conn.execute(
                 "INSERT INTO group_members VALUES (?, ?, ?) ON CONFLICT (grp, member) DO UPDATE SET"
                 " heartbeat_ms = excluded.heartbeat_ms",
